@@ -1,0 +1,398 @@
+"""The store contract: items, batch operations, validation, and ``BaseStore``.
+
+Every store implements one coroutine, ``abatch(ops)``; the convenience
+methods (``aput``, ``aget``, ``asearch``, ...) and their sync twins are built
+on it here, once. Operations validate themselves on construction, so a bad
+namespace, key, value or filter is rejected before any store sees it.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Literal, Self, TypeAlias
+
+import msgspec
+
+from ._errors import InvalidNamespaceError, InvalidValueError
+from ._sync import run_sync
+
+Namespace: TypeAlias = tuple[str, ...]
+
+
+class Item(msgspec.Struct, frozen=True, kw_only=True):
+    """A stored value with its namespace, key and timestamps."""
+
+    namespace: Namespace
+    key: str
+    value: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+    def dict(self) -> dict[str, Any]:
+        """The item as a plain dict (LangGraph's ``Item.dict()``)."""
+        return {
+            "namespace": list(self.namespace),
+            "key": self.key,
+            "value": self.value,
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+        }
+
+
+class SearchItem(Item, frozen=True, kw_only=True):
+    """An item returned by search; ``score`` is similarity (higher is closer), None without a query."""
+
+    score: float | None = None
+
+    def dict(self) -> dict[str, Any]:
+        """The item as a plain dict, with its score."""
+        return {**super().dict(), "score": self.score}
+
+
+# -- validation --------------------------------------------------------------
+
+
+def validate_namespace(namespace: object, *, what: str = "namespace") -> Namespace:
+    """Return ``namespace`` as a tuple, or raise InvalidNamespaceError naming the problem."""
+    if isinstance(namespace, list):
+        namespace = tuple(namespace)  # pyright: ignore[reportUnknownArgumentType] -- checked below
+    if not isinstance(namespace, tuple) or not namespace:
+        raise InvalidNamespaceError(
+            f"{what} must be a non-empty tuple of strings, got {namespace!r}"
+        )
+    for label in namespace:  # pyright: ignore[reportUnknownVariableType] -- checked below
+        if not isinstance(label, str) or not label:
+            raise InvalidNamespaceError(
+                f"{what} labels must be non-empty strings, got {label!r} in {namespace!r}"
+            )
+        if "." in label:
+            raise InvalidNamespaceError(
+                f"{what} labels must not contain '.', got {label!r} in {namespace!r}"
+            )
+    return namespace  # pyright: ignore[reportUnknownVariableType] -- validated above
+
+
+def validate_prefix(prefix: object, *, what: str = "namespace prefix") -> Namespace:
+    """Like validate_namespace, but the empty tuple (match everything) is allowed."""
+    if prefix is None or prefix == () or prefix == []:
+        return ()
+    return validate_namespace(prefix, what=what)
+
+
+def validate_key(key: object) -> str:
+    """Return ``key``, or raise InvalidNamespaceError if it is not a non-empty string."""
+    if not isinstance(key, str) or not key:
+        raise InvalidNamespaceError(f"key must be a non-empty string, got {key!r}")
+    return key
+
+
+def validate_value(value: object) -> dict[str, Any]:
+    """Return ``value`` if it is a dict with string keys of JSON data, else raise InvalidValueError."""
+    if not isinstance(value, dict):
+        raise InvalidValueError(
+            f"store values must be dicts, got {type(value).__name__}: wrap it, e.g. {{'data': value}}"
+        )
+    try:
+        msgspec.json.encode(value)
+    except (TypeError, msgspec.EncodeError) as exc:
+        raise InvalidValueError(f"store value is not JSON-serializable: {exc}") from exc
+    for k in value:  # pyright: ignore[reportUnknownVariableType] -- checked here
+        if not isinstance(k, str):
+            raise InvalidValueError(f"store value keys must be strings, got {k!r}")
+    return value  # pyright: ignore[reportUnknownVariableType] -- validated above
+
+
+def validate_ttl(ttl: object) -> float | None:
+    """Return ``ttl`` (minutes) or None; raise ValueError for a non-positive or non-number."""
+    if ttl is None:
+        return None
+    if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not ttl > 0 or math.isinf(ttl):
+        raise ValueError(f"ttl is in minutes and must be a positive number or None, got {ttl!r}")
+    return float(ttl)
+
+
+def _validate_paging(limit: object, offset: object) -> None:
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        raise ValueError(f"limit must be a non-negative int, got {limit!r}")
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise ValueError(f"offset must be a non-negative int, got {offset!r}")
+
+
+# -- operations --------------------------------------------------------------
+
+
+class GetOp(msgspec.Struct, frozen=True, kw_only=True):
+    """Read one item."""
+
+    namespace: Namespace
+    key: str
+    refresh_ttl: bool = True
+
+    def __post_init__(self) -> None:
+        validate_namespace(self.namespace)
+        validate_key(self.key)
+
+
+class PutOp(msgspec.Struct, frozen=True, kw_only=True):
+    """Write one item, or delete it when ``value`` is None.
+
+    ``index``: None uses the store's configured fields, False skips
+    embedding, a list of field paths embeds those paths. ``ttl`` in minutes.
+    """
+
+    namespace: Namespace
+    key: str
+    value: dict[str, Any] | None
+    index: Literal[False] | list[str] | None = None
+    ttl: float | None = None
+
+    def __post_init__(self) -> None:
+        validate_namespace(self.namespace)
+        validate_key(self.key)
+        if self.value is not None:
+            validate_value(self.value)
+        validate_ttl(self.ttl)
+        if self.index is not None and self.index is not False:
+            if not isinstance(self.index, list) or not all(
+                isinstance(p, str) and p for p in self.index
+            ):
+                raise ValueError(
+                    f"index must be None, False or a list of field paths, got {self.index!r}"
+                )
+
+
+class SearchOp(msgspec.Struct, frozen=True, kw_only=True):
+    """Search items under a namespace prefix, by filter and optional semantic query."""
+
+    namespace_prefix: Namespace
+    query: str | None = None
+    filter: dict[str, Any] | None = None
+    limit: int = 10
+    offset: int = 0
+    refresh_ttl: bool = True
+
+    def __post_init__(self) -> None:
+        validate_prefix(self.namespace_prefix)
+        _validate_paging(self.limit, self.offset)
+        if self.query is not None and not isinstance(self.query, str):
+            raise ValueError(f"query must be a string or None, got {self.query!r}")
+        if self.filter is not None:
+            from ._filters import parse_filter  # noqa: PLC0415 -- _filters imports this module
+
+            parse_filter(self.filter)
+
+
+class ListNamespacesOp(msgspec.Struct, frozen=True, kw_only=True):
+    """List namespaces matching a prefix and/or suffix ('*' matches any one label)."""
+
+    prefix: Namespace | None = None
+    suffix: Namespace | None = None
+    max_depth: int | None = None
+    limit: int = 100
+    offset: int = 0
+
+    def __post_init__(self) -> None:
+        if self.prefix is not None:
+            validate_prefix(self.prefix, what="prefix")
+        if self.suffix is not None:
+            validate_prefix(self.suffix, what="suffix")
+        if self.max_depth is not None and (
+            isinstance(self.max_depth, bool) or not isinstance(self.max_depth, int) or self.max_depth < 1
+        ):
+            raise ValueError(f"max_depth must be a positive int or None, got {self.max_depth!r}")
+        _validate_paging(self.limit, self.offset)
+
+
+Op: TypeAlias = GetOp | PutOp | SearchOp | ListNamespacesOp
+Result: TypeAlias = Item | list[SearchItem] | list[Namespace] | None
+
+
+def ensure_op(op: object) -> Op:
+    """Return ``op`` if it is one of the four operation types, else raise TypeError."""
+    if not isinstance(op, GetOp | PutOp | SearchOp | ListNamespacesOp):
+        raise TypeError(
+            f"batch operations must be GetOp, PutOp, SearchOp or ListNamespacesOp, got {op!r}"
+        )
+    return op
+
+
+# -- the contract ------------------------------------------------------------
+
+
+class BaseStore(ABC):
+    """A namespaced key-value store with optional semantic search.
+
+    Implementations provide ``abatch``; everything else is built on it.
+    Stores are async context managers; ``aclose()`` releases connections.
+    Sync methods block the calling thread (see ``stores._sync.run_sync``).
+    """
+
+    @abstractmethod
+    async def abatch(self, ops: Iterable[Op]) -> list[Result]:
+        """Execute ``ops`` in order and return one result per op.
+
+        A store must make at most one embeddings call per batch (all texts of
+        all puts and queries together). Raises StoreUnavailableError when the
+        backend cannot be reached.
+        """
+
+    def batch(self, ops: Iterable[Op]) -> list[Result]:
+        """Blocking twin of ``abatch``."""
+        return run_sync(self.abatch, list(ops))
+
+    async def aget(
+        self, namespace: Sequence[str], key: str, *, refresh_ttl: bool | None = None
+    ) -> Item | None:
+        """Return the item at ``namespace``/``key``, or None."""
+        op = GetOp(
+            namespace=tuple(namespace), key=key, refresh_ttl=refresh_ttl is not False
+        )
+        (result,) = await self.abatch([op])
+        assert result is None or isinstance(result, Item)
+        return result
+
+    async def asearch(
+        self,
+        namespace_prefix: Sequence[str],
+        /,
+        *,
+        query: str | None = None,
+        filter: Mapping[str, Any] | None = None,  # noqa: A002 -- LangGraph's name
+        limit: int = 10,
+        offset: int = 0,
+        refresh_ttl: bool | None = None,
+    ) -> list[SearchItem]:
+        """Items under ``namespace_prefix``: by similarity to ``query`` if given, else newest-updated first."""
+        op = SearchOp(
+            namespace_prefix=tuple(namespace_prefix),
+            query=query,
+            filter=dict(filter) if filter is not None else None,
+            limit=limit,
+            offset=offset,
+            refresh_ttl=refresh_ttl is not False,
+        )
+        (result,) = await self.abatch([op])
+        assert isinstance(result, list)
+        return result  # pyright: ignore[reportReturnType] -- SearchOp yields SearchItems
+
+    async def aput(
+        self,
+        namespace: Sequence[str],
+        key: str,
+        value: dict[str, Any],
+        index: Literal[False] | list[str] | None = None,
+        *,
+        ttl: float | None = None,
+    ) -> None:
+        """Create or replace the item; an update keeps ``created_at``. ``ttl`` in minutes."""
+        if value is None:  # pyright: ignore[reportUnnecessaryComparison] -- user input
+            raise InvalidValueError("store values must be dicts; use adelete() to remove an item")
+        await self.abatch(
+            [PutOp(namespace=tuple(namespace), key=key, value=value, index=index, ttl=ttl)]
+        )
+
+    async def adelete(self, namespace: Sequence[str], key: str) -> None:
+        """Delete the item if it exists."""
+        await self.abatch([PutOp(namespace=tuple(namespace), key=key, value=None)])
+
+    async def alist_namespaces(
+        self,
+        *,
+        prefix: Sequence[str] | None = None,
+        suffix: Sequence[str] | None = None,
+        max_depth: int | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Namespace]:
+        """Namespaces that hold items, sorted, truncated to ``max_depth`` labels and deduplicated."""
+        op = ListNamespacesOp(
+            prefix=tuple(prefix) if prefix is not None else None,
+            suffix=tuple(suffix) if suffix is not None else None,
+            max_depth=max_depth,
+            limit=limit,
+            offset=offset,
+        )
+        (result,) = await self.abatch([op])
+        assert isinstance(result, list)
+        return result  # pyright: ignore[reportReturnType] -- ListNamespacesOp yields tuples
+
+    def get(
+        self, namespace: Sequence[str], key: str, *, refresh_ttl: bool | None = None
+    ) -> Item | None:
+        """Blocking twin of ``aget``."""
+        return run_sync(self.aget, namespace, key, refresh_ttl=refresh_ttl)
+
+    def search(
+        self,
+        namespace_prefix: Sequence[str],
+        /,
+        *,
+        query: str | None = None,
+        filter: Mapping[str, Any] | None = None,  # noqa: A002 -- LangGraph's name
+        limit: int = 10,
+        offset: int = 0,
+        refresh_ttl: bool | None = None,
+    ) -> list[SearchItem]:
+        """Blocking twin of ``asearch``."""
+        return run_sync(
+            self.asearch,
+            namespace_prefix,
+            query=query,
+            filter=filter,
+            limit=limit,
+            offset=offset,
+            refresh_ttl=refresh_ttl,
+        )
+
+    def put(
+        self,
+        namespace: Sequence[str],
+        key: str,
+        value: dict[str, Any],
+        index: Literal[False] | list[str] | None = None,
+        *,
+        ttl: float | None = None,
+    ) -> None:
+        """Blocking twin of ``aput``."""
+        run_sync(self.aput, namespace, key, value, index, ttl=ttl)
+
+    def delete(self, namespace: Sequence[str], key: str) -> None:
+        """Blocking twin of ``adelete``."""
+        run_sync(self.adelete, namespace, key)
+
+    def list_namespaces(
+        self,
+        *,
+        prefix: Sequence[str] | None = None,
+        suffix: Sequence[str] | None = None,
+        max_depth: int | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Namespace]:
+        """Blocking twin of ``alist_namespaces``."""
+        return run_sync(
+            self.alist_namespaces,
+            prefix=prefix,
+            suffix=suffix,
+            max_depth=max_depth,
+            limit=limit,
+            offset=offset,
+        )
+
+    async def aclose(self) -> None:
+        """Release connections; the default store holds none."""
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

@@ -1,0 +1,50 @@
+"""Errors raised by the stores package.
+
+    StoreError
+    ├── StoreUnavailableError         Redis unreachable, or the embedded one failed
+    │   └── EmbeddedRedisError        the embedded redis-server could not start
+    ├── InvalidNamespaceError         (also ValueError) a bad namespace or key
+    ├── InvalidValueError             (also TypeError) a store value that is not a JSON dict
+    ├── InvalidFilterError            (also ValueError) a filter that cannot be parsed
+    ├── InvalidIndexConfigError       (also ValueError) a bad index configuration
+    ├── CheckpointConflictError       a fenced write lost to a newer writer
+    └── CorruptCheckpointError        bytes in the checkpointer failed to decode
+"""
+
+from __future__ import annotations
+
+
+class StoreError(Exception):
+    """Base class of every error raised by a store or checkpointer."""
+
+
+class StoreUnavailableError(StoreError):
+    """The backing service (Redis) cannot be reached; check REDIS_URL or the server."""
+
+
+class EmbeddedRedisError(StoreUnavailableError):
+    """The embedded redis-server could not be started; the message holds its log tail."""
+
+
+class InvalidNamespaceError(StoreError, ValueError):
+    """A namespace or key is malformed; namespaces are non-empty tuples of non-empty strings without '.'."""
+
+
+class InvalidValueError(StoreError, TypeError):
+    """A store value is not a dict of JSON-serializable data."""
+
+
+class InvalidFilterError(StoreError, ValueError):
+    """A search filter is malformed; use exact values or {'$eq'|'$ne'|'$gt'|'$gte'|'$lt'|'$lte': x}."""
+
+
+class InvalidIndexConfigError(StoreError, ValueError):
+    """An index configuration is malformed; it needs 'dims' and 'embed'."""
+
+
+class CheckpointConflictError(StoreError):
+    """A newer writer moved the thread on; reload the thread and retry the run."""
+
+
+class CorruptCheckpointError(StoreError):
+    """Checkpoint bytes failed to decode; the stored data is damaged or from an unknown version."""

@@ -1,0 +1,42 @@
+"""Blocking twins of async methods: one helper, never a second body.
+
+A sync call made from an anyio worker thread (a sync ``@task`` or a sync
+entrypoint run by the runtime) hops back to the event loop that started the
+thread; a sync call from plain sync code with no loop runs its own
+``anyio.run``. A sync call from inside a running event loop would deadlock,
+so it fails with a clear error instead.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from typing import ParamSpec, TypeVar
+
+import anyio
+import anyio.from_thread
+import sniffio
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def run_sync(fn: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run the coroutine function ``fn`` to completion from synchronous code.
+
+    Blocks the calling thread. Raises RuntimeError when called on an event
+    loop thread (use the ``a``-prefixed async method there).
+    """
+    call = functools.partial(fn, *args, **kwargs)
+    try:
+        return anyio.from_thread.run(call)
+    except anyio.NoEventLoopError:
+        pass
+    try:
+        sniffio.current_async_library()
+    except sniffio.AsyncLibraryNotFoundError:
+        return anyio.run(call)
+    raise RuntimeError(
+        f"{getattr(fn, '__qualname__', fn)!s} was called synchronously inside a running "
+        "event loop; await its async twin (the 'a'-prefixed method) instead"
+    )
