@@ -1,0 +1,292 @@
+"""``python -m bench``: the cross-thread memory workload, on our runtime and optionally LangGraph.
+
+For each C (concurrent conversations) and each system, in turn, one fresh
+process runs the workload (bench/runner.py); after a Redis run another fresh
+process times a cold resume (bench/cold.py). The parent prints a table (and
+JSON lines with ``--json``), the ratio ours/LangGraph per C, and exits
+non-zero if any run failed or gave a wrong answer. Figures are printed,
+never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+from bench import _report
+from bench._server import redis_url, server_info
+from bench.runner import REDIS_SYSTEMS, SYSTEMS, RunConfig
+from bench.workload import Spec
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTALL_HINT = (
+    "LangGraph is not importable here. Install the comparison environment with\n"
+    "  make bench-compare\n"
+    "(it creates .venv-compare with the project's `compare` extra: langgraph,\n"
+    "langgraph-checkpoint-redis and redisvl==0.27.2, and runs the comparison), or run\n"
+    "  .venv-compare/bin/python -m bench --compare langgraph"
+)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__.split("\n\n")[0]
+    )
+    p.add_argument(
+        "-c", "--concurrency", default="1,10,100,1000", help="comma-separated list of C"
+    )
+    p.add_argument("-u", "--users", type=int, default=100, help="users U (default 100)")
+    p.add_argument(
+        "-t",
+        "--turns",
+        type=int,
+        default=5,
+        help="turns T per conversation (default 5)",
+    )
+    p.add_argument(
+        "--latency-ms",
+        type=float,
+        default=0.0,
+        help="fake chat model latency (default 0)",
+    )
+    p.add_argument(
+        "--systems",
+        default="ours-redis,ours-memory",
+        help=f"comma-separated, of {', '.join(SYSTEMS)}",
+    )
+    p.add_argument(
+        "--compare",
+        choices=["langgraph"],
+        help="also run LangGraph (Redis) on the same Redis",
+    )
+    p.add_argument(
+        "--redis-url", help="default: REDIS_URL, else an embedded redis-server"
+    )
+    p.add_argument(
+        "--pool-size",
+        type=int,
+        default=50,
+        help="LangGraph's BlockingConnectionPool size",
+    )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="JSON lines on stdout (the table goes to stderr)",
+    )
+    p.add_argument(
+        "--plot", metavar="PNG", help="turns/s and p99 against C (needs matplotlib)"
+    )
+    p.add_argument(
+        "--no-cold", action="store_true", help="skip the cold-resume processes"
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--turn-timeout",
+        type=float,
+        default=120.0,
+        help="seconds before a turn counts as an error",
+    )
+    p.add_argument(
+        "--run-timeout",
+        type=float,
+        default=3600.0,
+        help="seconds before a run is killed",
+    )
+    return p
+
+
+def _systems(args: argparse.Namespace) -> list[str]:
+    systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+    if args.compare == "langgraph" and "langgraph" not in systems:
+        systems.append("langgraph")
+    unknown = [s for s in systems if s not in SYSTEMS]
+    if unknown:
+        raise SystemExit(
+            f"unknown system(s) {unknown}; choose from {', '.join(SYSTEMS)}"
+        )
+    return systems
+
+
+def _importable(systems: list[str]) -> dict[str, str]:
+    """Import each side once here, for a clear message and the versions; exit 2 if one is missing."""
+    versions: dict[str, str] = {"python": platform.python_version()}
+    if any(s.startswith("ours") for s in systems):
+        try:
+            from bench import ours
+        except ImportError as exc:
+            print(
+                f"our runtime is not importable ({exc}); install the project: pip install -e .",
+                file=sys.stderr,
+            )
+            raise SystemExit(2) from exc
+        versions.update(ours.versions())
+    if any(s.startswith("langgraph") for s in systems):
+        try:
+            from bench import langgraph_side
+        except ImportError as exc:
+            print(f"{INSTALL_HINT}\n({exc})", file=sys.stderr)
+            raise SystemExit(2) from exc
+        versions.update(langgraph_side.versions())
+    return versions
+
+
+def _spawn(
+    module: str, cfg: RunConfig, timeout: float, *, echo: bool
+) -> tuple[dict[str, Any] | None, str]:
+    """Run ``python -m module CONFIG OUT`` from the repo root; return its JSON result and stderr tail."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        out = Path(tmp) / "result.json"
+        cmd = [sys.executable, "-m", module, cfg.to_json(), str(out)]
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        assert proc.stdout is not None
+        tail = b""
+        deadline = time.monotonic() + timeout
+        while chunk := proc.stdout.read1(4096):
+            if echo:
+                sys.stderr.buffer.write(chunk)
+                sys.stderr.flush()
+            tail = (tail + chunk)[-4000:]
+            if time.monotonic() > deadline:
+                proc.kill()
+                tail += f"\nkilled after {timeout:.0f} s".encode()
+                break
+        proc.wait()
+        text = tail.decode(errors="replace")
+        if proc.returncode != 0 or not out.exists():
+            return None, text
+        return json.loads(out.read_text()), text
+
+
+def _one(
+    system: str, c: int, args: argparse.Namespace, url: str | None, tag: str
+) -> dict[str, Any]:
+    spec = Spec(
+        tag=tag,
+        users=args.users,
+        conversations=c,
+        turns=args.turns,
+        latency_ms=args.latency_ms,
+    )
+    progress = not args.no_progress and sys.stderr.isatty()
+    cfg = RunConfig(
+        system,
+        spec,
+        url if system in REDIS_SYSTEMS else None,
+        args.pool_size,
+        args.turn_timeout,
+        progress,
+    )
+    result, tail = _spawn("bench.runner", cfg, args.run_timeout, echo=progress)
+    if result is None:
+        lines = [line for line in tail.strip().splitlines() if line.strip()][-3:]
+        return {
+            "system": system,
+            "c": c,
+            "ok": False,
+            "errors": 1,
+            "wrong": 0,
+            "problems": lines or ["crashed"],
+        }
+    if system in REDIS_SYSTEMS and not args.no_cold:
+        _cold(result, cfg, args)
+    return result
+
+
+def _cold(result: dict[str, Any], cfg: RunConfig, args: argparse.Namespace) -> None:
+    cfg.progress = False
+    start = time.perf_counter()
+    cold, tail = _spawn("bench.cold", cfg, args.run_timeout, echo=False)
+    if cold is None:
+        result["ok"] = False
+        result["problems"] = [
+            *result.get("problems", []),
+            f"cold resume crashed: {tail.strip()[-300:]}",
+        ]
+        return
+    result["cold_process_ms"] = (time.perf_counter() - start) * 1000
+    for key in ("import_ms", "setup_ms", "first_turn_ms"):
+        result[f"cold_{key}"] = cold[key]
+    if not cold["ok"]:
+        result["ok"] = False
+        result["wrong"] = result.get("wrong", 0) + 1
+        result["problems"] = [
+            *result.get("problems", []),
+            f"cold resume answered wrong: {cold['reply']!r}",
+        ]
+
+
+def _summary(r: dict[str, Any]) -> str:
+    if r.get("turns_per_s") is None:
+        return f"{r['system']} C={r['c']}: FAILED"
+    state = "ok" if r["ok"] else "WRONG" if r.get("wrong") else "FAILED"
+    return f"{r['system']} C={r['c']}: {r['turns_per_s']:.1f} turns/s, p99 {r['p99_ms']:.1f} ms, {state}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    systems = _systems(args)
+    cs = [int(c) for c in args.concurrency.split(",") if c.strip()]
+    env = _importable(systems)
+    needs_redis = any(s in REDIS_SYSTEMS for s in systems)
+    results: list[dict[str, Any]] = []
+    base = "b" + secrets.token_hex(3)
+    with (
+        redis_url(args.redis_url) if needs_redis else nullcontext((None, "none")) as (
+            url,
+            where,
+        )
+    ):
+        if url:
+            env.update(server_info(url), redis=where)
+        for c in cs:  # alternate the systems at each C, so drift hits all of them alike
+            for system in systems:
+                result = _one(system, c, args, url, f"{base}r{len(results)}")
+                result["env"] = env
+                results.append(result)
+                print(_summary(result), file=sys.stderr)
+    return _finish(results, env, args)
+
+
+def _finish(
+    results: list[dict[str, Any]], env: dict[str, str], args: argparse.Namespace
+) -> int:
+    out = sys.stderr if args.json else sys.stdout
+    workload = f"U={args.users} T={args.turns} model latency {args.latency_ms:g} ms"
+    print(
+        "\n" + workload + "; " + ", ".join(f"{k} {v}" for k, v in env.items()), file=out
+    )
+    print(_report.table(results), file=out)
+    for line in _report.ratios(results):
+        print(line, file=out)
+    for line in _report.problems(results):
+        print("problem: " + line, file=out)
+    if args.json:
+        _report.json_lines(results, sys.stdout)
+    status = 0 if all(r.get("ok") for r in results) else 1
+    if args.plot:
+        try:
+            _report.plot(results, args.plot)
+        except ImportError:
+            print("--plot needs matplotlib: pip install -e '.[bench]'", file=sys.stderr)
+            status = status or 2
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

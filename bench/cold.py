@@ -1,0 +1,74 @@
+"""Cold resume: a fresh process imports a system and answers on an existing thread.
+
+``python -m bench.cold CONFIG_JSON OUT_PATH`` (spawned by ``python -m bench``
+after a Redis run) times three phases: importing the system's modules, opening
+it (connections, index setup, Runtime), and the first turn on thread 0 of the
+run that just finished, which must load that thread's saved history from
+Redis. It then reads the history back and checks the turn saw all of it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import time
+from typing import Any
+
+# Only the standard library above: main() times the import of the system's
+# side module first (it brings the system, redis-py and anyio), then the rest.
+
+
+async def _resume(cfg: Any) -> dict[str, Any]:
+    from bench.runner import open_side
+    from bench.workload import FakeModel, HashEmbedder, history_digest, memory_key
+
+    spec = cfg.spec
+    thread_id, user_id = spec.thread_id(0), spec.user_of(0)
+    message = spec.message(0, spec.turns + 1)
+    t0 = time.perf_counter()
+    async with open_side(
+        cfg, FakeModel(spec.latency_ms), HashEmbedder(spec.dims)
+    ) as side:
+        t1 = time.perf_counter()
+        reply = await side.turn(thread_id, user_id, message)
+        t2 = time.perf_counter()
+        saved = await side.history(thread_id, user_id)
+    ok = (
+        len(saved) == 2 * spec.turns + 2
+        and saved[-2] == ("human", message)
+        and saved[-1] == ("ai", reply)
+        and reply.startswith(
+            f"re {memory_key(message)} n={2 * spec.turns + 1} h={history_digest(saved[:-1])} "
+        )
+    )
+    return {
+        "setup_ms": (t1 - t0) * 1000,
+        "first_turn_ms": (t2 - t1) * 1000,
+        "ok": ok,
+        "reply": reply,
+    }
+
+
+def main(argv: list[str]) -> int:
+    raw = json.loads(argv[0])
+    t0 = time.perf_counter()
+    importlib.import_module(
+        "bench.langgraph_side"
+        if raw["system"].startswith("langgraph")
+        else "bench.ours"
+    )
+    import_ms = (time.perf_counter() - t0) * 1000
+    import anyio
+
+    from bench.runner import RunConfig
+
+    cfg = RunConfig.from_json(argv[0])
+    result = {"import_ms": import_ms, **anyio.run(_resume, cfg, backend="asyncio")}
+    with open(argv[1], "w") as f:
+        json.dump(result, f)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,125 @@
+"""The workload on our runtime, through the public API only (DESIGN.md).
+
+``ours-redis``: ``RedisSaver`` + ``RedisStore`` (``url=None`` means REDIS_URL,
+else the embedded Redis); ``ours-memory``: ``MemorySaver`` + ``InMemoryStore``.
+Every turn runs inside one ``Runtime`` that hosts all the thread actors.
+"""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+from bench.workload import PROBE, memory_key
+from runtime import (
+    AIMessage,
+    HumanMessage,
+    Runtime,
+    add_messages,
+    entrypoint,
+    get_store,
+    task,
+)
+from stores import InMemoryStore, MemorySaver, RedisSaver, RedisStore
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator
+
+    from bench.workload import FakeModel, HashEmbedder, Spec
+
+
+def _role(message: Any) -> str:
+    if isinstance(message, HumanMessage):
+        return "human"
+    if isinstance(message, AIMessage):
+        return "ai"
+    return type(message).__name__
+
+
+def _pairs(messages: list[Any]) -> list[tuple[str, str]]:
+    return [(_role(m), str(m.content)) for m in messages]
+
+
+def build(checkpointer: Any, store: Any, model: FakeModel) -> Any:
+    """The seed's cross-thread memory workflow, ported by changing the imports."""
+
+    @task
+    async def call_model(messages: list[Any], user_id: str) -> Any:
+        memory_store = get_store()
+        namespace = ("memories", user_id)
+        last = str(messages[-1].content)
+        found = await memory_store.asearch(namespace, query=last, limit=10)
+        if "remember" in last.lower():
+            await memory_store.aput(namespace, memory_key(last), {"data": last})
+        reply = await model.areply(_pairs(messages), [m.value["data"] for m in found])
+        return AIMessage(content=reply)
+
+    @entrypoint(checkpointer=checkpointer, store=store)
+    async def chat(text: str, *, previous: Any = None, config: Any = None) -> Any:
+        history: list[Any] = previous or []
+        if text == PROBE:
+            return entrypoint.final(value=history, save=history)
+        messages = add_messages(history, [HumanMessage(content=text)])
+        response = await call_model(messages, config["configurable"]["user_id"])
+        return entrypoint.final(value=response, save=add_messages(messages, [response]))
+
+    return chat
+
+
+class OursSide:
+    """The harness's view of one of our systems: seed, turn, history, count."""
+
+    def __init__(self, chat: Any, store: Any) -> None:
+        self._chat = chat
+        self._store = store
+
+    async def seed(self, user_id: str, key: str, text: str) -> None:
+        await self._store.aput(("memories", user_id), key, {"data": text})
+
+    async def turn(self, thread_id: str, user_id: str, text: str) -> str:
+        config = {"configurable": {"thread_id": thread_id, "user_id": user_id}}
+        response = await self._chat.ainvoke(text, config)
+        return str(response.content)
+
+    async def history(self, thread_id: str, user_id: str) -> list[tuple[str, str]]:
+        config = {"configurable": {"thread_id": thread_id, "user_id": user_id}}
+        return _pairs(await self._chat.ainvoke(PROBE, config))
+
+    async def count(self, user_id: str) -> int:
+        return len(await self._store.asearch(("memories", user_id), limit=1000))
+
+
+@asynccontextmanager
+async def open_side(
+    system: str,
+    spec: Spec,
+    model: FakeModel,
+    embedder: HashEmbedder,
+    *,
+    redis_url: str | None,
+    pool_size: int,
+) -> AsyncGenerator[OursSide]:
+    """Open ``ours-redis`` or ``ours-memory`` inside a Runtime; close everything on exit."""
+    del pool_size  # our Redis connection handling is the library's own business
+    index = {"dims": spec.dims, "embed": embedder, "fields": ["data"]}
+    async with AsyncExitStack() as stack:
+        if system == "ours-memory":
+            saver: Any = MemorySaver()
+            store: Any = await stack.enter_async_context(InMemoryStore(index=index))
+        else:
+            saver = await stack.enter_async_context(RedisSaver(url=redis_url))
+            store = await stack.enter_async_context(
+                RedisStore(url=redis_url, index=index)
+            )
+        await stack.enter_async_context(Runtime())
+        yield OursSide(build(saver, store, model), store)
+
+
+def versions() -> dict[str, str]:
+    """The project's version."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return {"actorgraph": version("actorgraph")}
+    except PackageNotFoundError:
+        return {"actorgraph": "-"}

@@ -1,0 +1,119 @@
+"""What a run costs Redis: INFO deltas, and round trips counted in this process.
+
+- **commands**: the delta of the summed ``calls`` of ``INFO commandstats``
+  (every command Redis executed, from any client, inside MULTI or not), less
+  the one INFO this module issues between two snapshots. Run the bench
+  against a Redis nobody else is using.
+- **round trips**: every write of a request to a socket by a redis-py
+  connection in this process (sync or asyncio): one per plain command, one
+  per pipeline or transaction however many commands it holds. Counted by
+  wrapping ``send_packed_command`` on redis-py's connection classes, so it
+  sees ours and LangGraph's clients alike without touching either. ``None``
+  when Redis executed commands but no redis-py connection of this process
+  sent any (a client that bypasses redis-py).
+- **memory**: the delta of ``INFO memory used_memory``; **Redis CPU**: the
+  delta of ``used_cpu_user + used_cpu_sys`` (the server's own process).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+import redis.asyncio.connection as _aconn
+import redis.connection as _conn
+
+_sent = 0
+
+
+def _count_sync(fn: Any) -> Any:
+    @functools.wraps(fn)
+    def send_packed_command(self: Any, *args: Any, **kwargs: Any) -> Any:
+        global _sent
+        _sent += 1
+        return fn(self, *args, **kwargs)
+
+    return send_packed_command
+
+
+def _count_async(fn: Any) -> Any:
+    @functools.wraps(fn)
+    async def send_packed_command(self: Any, *args: Any, **kwargs: Any) -> Any:
+        global _sent
+        _sent += 1
+        return await fn(self, *args, **kwargs)
+
+    return send_packed_command
+
+
+def install_round_trip_counter() -> None:
+    """Wrap redis-py's send methods once per process (idempotent)."""
+    for cls, wrap in (
+        (_conn.AbstractConnection, _count_sync),
+        (_aconn.AbstractConnection, _count_async),
+    ):
+        if not getattr(cls.send_packed_command, "_bench_counted", False):
+            cls.send_packed_command = wrap(cls.send_packed_command)
+            cls.send_packed_command._bench_counted = True  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    commands: dict[str, int]
+    sent: int
+    used_memory: int
+    cpu_s: float
+
+
+class RedisStats:
+    """Takes INFO snapshots of the Redis at ``url`` over its own sync connection."""
+
+    def __init__(self, url: str) -> None:
+        self._client = redis.Redis.from_url(url, decode_responses=True)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _info(self) -> tuple[dict[str, int], int, float]:
+        info = self._client.info("everything")
+        commands = {
+            k.removeprefix("cmdstat_"): int(v["calls"])
+            for k, v in info.items()
+            if k.startswith("cmdstat_")
+        }
+        return (
+            commands,
+            int(info["used_memory"]),
+            float(info["used_cpu_user"]) + float(info["used_cpu_sys"]),
+        )
+
+    def before(self) -> Snapshot:
+        """Snapshot at the start of the measured phase (INFO first, then the counter)."""
+        commands, mem, cpu = self._info()
+        return Snapshot(commands, _sent, mem, cpu)
+
+    def after(self) -> Snapshot:
+        """Snapshot at its end (the counter first, so neither INFO is counted as a round trip)."""
+        sent = _sent
+        commands, mem, cpu = self._info()
+        return Snapshot(commands, sent, mem, cpu)
+
+
+def per_turn(a: Snapshot, b: Snapshot, turns: int) -> dict[str, Any]:
+    """The report's Redis fields, per turn, from two snapshots."""
+    calls = {k: n - a.commands.get(k, 0) for k, n in b.commands.items()}
+    calls["info"] = calls.get("info", 0) - 1  # the `before` snapshot's own INFO
+    calls = {k: n for k, n in calls.items() if n > 0}
+    total = sum(calls.values())
+    sent = b.sent - a.sent
+    n = max(turns, 1)
+    top = sorted(calls.items(), key=lambda kv: -kv[1])[:8]
+    return {
+        "redis_cmds_per_turn": total / n,
+        "redis_round_trips_per_turn": sent / n if sent or not total else None,
+        "redis_mem_bytes_per_turn": (b.used_memory - a.used_memory) / n,
+        "redis_cpu_ms_per_turn": (b.cpu_s - a.cpu_s) * 1000 / n,
+        "redis_top_cmds_per_turn": {k: round(v / n, 2) for k, v in top},
+    }

@@ -1,0 +1,300 @@
+"""The shared workload: users, messages, the fake chat model, the embedder, the check.
+
+Nothing here imports either system; ``bench/ours.py`` and
+``bench/langgraph_side.py`` wire these pieces into their own entrypoints so
+both run byte-for-byte the same turn:
+
+1. search ``("memories", user_id)`` with the last message as query (limit 10);
+2. if the message says "remember", put ``{"data": message}`` there;
+3. call the fake chat model with the history and the memories found;
+4. save ``add_messages(previous, [message, reply])`` with ``entrypoint.final``.
+
+Every text starts with an id token (``<user>-s<j>`` for a seeded memory,
+``<user>-c<k>-t<t>`` for a message), so a reply can cite the memories it
+was given and the check can tell whose they were. The fake reply is a pure
+function of the history and the memories, and encodes a digest of the
+history: a lost or reordered message shows up as a wrong answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+import anyio
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+PROBE = "__probe__"
+"""Input that makes the entrypoint return its saved history (untimed, for the check)."""
+
+MEMORY_LIMIT = 10
+TOPICS = (
+    "sailing", "jazz", "chess", "ramen", "hiking", "pottery", "tango", "astronomy",
+    "cycling", "origami", "opera", "surfing", "baking", "climbing", "poetry", "tennis",
+)  # fmt: skip
+
+
+# -- the embedder ------------------------------------------------------------
+
+
+@lru_cache(maxsize=1 << 16)
+def _slot(token: str, dims: int) -> tuple[int, float]:
+    h = int.from_bytes(hashlib.blake2b(token.encode(), digest_size=8).digest(), "big")
+    return h % dims, (1.0 if (h >> 32) & 1 else -1.0)
+
+
+def embed_text(text: str, dims: int) -> list[float]:
+    """Signed feature hashing of whitespace tokens, L2-normalised."""
+    vec = [0.0] * dims
+    for token in text.lower().split():
+        i, sign = _slot(token, dims)
+        vec[i] += sign
+    norm = math.sqrt(sum(v * v for v in vec)) or 1.0
+    return [v / norm for v in vec]
+
+
+class HashEmbedder:
+    """Deterministic offline embedder, the same for both systems.
+
+    Usable as a plain callable ``fn(texts) -> vectors``, as an object with
+    ``aembed_documents``/``aembed_query`` (ours), and through its bound
+    ``aembed_documents`` as LangGraph's async ``embed`` function.
+    """
+
+    def __init__(self, dims: int = 256) -> None:
+        self.dims = dims
+
+    def __call__(self, texts: Sequence[str]) -> list[list[float]]:
+        return [embed_text(t, self.dims) for t in texts]
+
+    async def aembed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        return self(texts)
+
+    async def aembed_query(self, text: str) -> list[float]:
+        return embed_text(text, self.dims)
+
+
+# -- the fake chat model -----------------------------------------------------
+
+
+def history_digest(history: Sequence[tuple[str, str]]) -> str:
+    """A short digest of ``(role, content)`` pairs; roles are "human" and "ai"."""
+    h = hashlib.blake2b(digest_size=8)
+    for role, content in history:
+        h.update(f"{role}\x1f{content}\x1e".encode())
+    return h.hexdigest()
+
+
+def fake_reply(history: Sequence[tuple[str, str]], memories: Sequence[str]) -> str:
+    """The model's answer: the last message's id, the history digest and the memory ids."""
+    mid = history[-1][1].split(maxsplit=1)[0]
+    ids = sorted(m.split(maxsplit=1)[0] for m in memories)
+    return f"re {mid} n={len(history)} h={history_digest(history)} mem={','.join(ids)}"
+
+
+class FakeModel:
+    """A chat model with a configurable latency and a deterministic answer."""
+
+    def __init__(self, latency_ms: float = 0.0) -> None:
+        self.latency = latency_ms / 1000.0
+
+    async def areply(
+        self, history: Sequence[tuple[str, str]], memories: Sequence[str]
+    ) -> str:
+        if self.latency > 0:
+            await anyio.sleep(self.latency)
+        return fake_reply(history, memories)
+
+
+def memory_key(text: str) -> str:
+    """The store key for a "remember" message: its id token."""
+    return text.split(maxsplit=1)[0]
+
+
+# -- users, conversations, messages ------------------------------------------
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One run's sizes; ``tag`` makes its thread and user ids unique in a shared Redis."""
+
+    tag: str
+    users: int = 100
+    conversations: int = 10
+    turns: int = 5
+    memories_per_user: int = 10
+    latency_ms: float = 0.0
+    dims: int = 256
+
+    def user_id(self, i: int) -> str:
+        return f"{self.tag}u{i}"
+
+    def thread_id(self, k: int) -> str:
+        return f"{self.tag}c{k}"
+
+    def user_of(self, k: int) -> str:
+        return self.user_id(k % self.users)
+
+    def seed_memories(self) -> list[tuple[str, str, str]]:
+        """``(user_id, key, text)`` for every seeded memory."""
+        out: list[tuple[str, str, str]] = []
+        for i in range(self.users):
+            user = self.user_id(i)
+            for j in range(self.memories_per_user):
+                a, b = (
+                    TOPICS[(i + j) % len(TOPICS)],
+                    TOPICS[(3 * i + 5 * j + 1) % len(TOPICS)],
+                )
+                out.append(
+                    (user, f"{user}-s{j}", f"{user}-s{j} {user} likes {a} and {b}")
+                )
+        return out
+
+    def message(self, k: int, t: int) -> str:
+        """The user's message on turn ``t`` (1-based) of conversation ``k``."""
+        mid, cw = f"{self.user_of(k)}-c{k}-t{t}", self.thread_id(k)
+        topic = TOPICS[(7 * k + t) % len(TOPICS)]
+        if is_remember_turn(t):
+            return f"{mid} remember {cw} {cw} likes {topic}"
+        return f"{mid} {cw} {cw} tell me about {topic}"
+
+
+def is_remember_turn(t: int) -> bool:
+    """Every third turn asks the model to remember something."""
+    return t % 3 == 0
+
+
+# -- the check ---------------------------------------------------------------
+
+
+@dataclass
+class Conversation:
+    """What the harness sent and got back on one thread."""
+
+    k: int
+    transcript: list[tuple[str, str]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    wrong: list[str] = field(default_factory=list)
+
+
+class Checker:
+    """Checks each reply as it arrives, and each thread's saved history at the end."""
+
+    def __init__(self, spec: Spec) -> None:
+        self.spec = spec
+        self.embedder = HashEmbedder(spec.dims)
+        self._texts = {key: text for _, key, text in spec.seed_memories()}
+        for k in range(spec.conversations):
+            for t in range(1, spec.turns + 1):
+                if is_remember_turn(t):
+                    text = spec.message(k, t)
+                    self._texts[memory_key(text)] = text
+
+    def check_reply(self, conv: Conversation, t: int, reply: str) -> None:
+        """Append the turn to ``conv.transcript``; note in ``conv.wrong`` what is off."""
+        spec, k = self.spec, conv.k
+        message = spec.message(k, t)
+        conv.transcript.append(("human", message))
+        problem = self._reply_problem(conv, t, message, reply)
+        conv.transcript.append(("ai", reply))
+        if problem:
+            conv.wrong.append(f"{spec.thread_id(k)} turn {t}: {problem}: {reply!r}")
+
+    def _reply_problem(
+        self, conv: Conversation, t: int, message: str, reply: str
+    ) -> str | None:
+        expected_head = f"re {memory_key(message)} n={len(conv.transcript)} h={history_digest(conv.transcript)} mem="
+        if not reply.startswith(expected_head):
+            return f"expected a reply starting {expected_head!r}"
+        cited = [c for c in reply[len(expected_head) :].split(",") if c]
+        if len(set(cited)) != len(cited):
+            return "a memory was cited twice"
+        user = self.spec.user_of(conv.k)
+        foreign = [
+            c for c in cited if c not in self._texts or not c.startswith(user + "-")
+        ]
+        if foreign:
+            return f"memories of another user or unknown: {foreign}"
+        own_later = [
+            c
+            for c in cited
+            if c.startswith(f"{user}-c{conv.k}-t") and int(c.rsplit("t", 1)[1]) >= t
+        ]
+        if own_later:
+            return f"memories this thread has not written yet: {own_later}"
+        floor = min(
+            MEMORY_LIMIT,
+            self.spec.memories_per_user
+            + sum(1 for s in range(1, t) if is_remember_turn(s)),
+        )
+        if not floor <= len(cited) <= MEMORY_LIMIT:
+            return f"{len(cited)} memories found, expected {floor} to {MEMORY_LIMIT}"
+        missing = self._missing_own(conv.k, t, message, set(cited))
+        return f"own earlier memories not found: {missing}" if missing else None
+
+    def _missing_own(self, k: int, t: int, query: str, cited: set[str]) -> list[str]:
+        """Own earlier memories absent from the results although they outrank everything else.
+
+        A memory this thread wrote on an earlier turn must be visible (read
+        your writes). It must be in the top 10 if it scores above the 10th
+        best of every other memory that could exist for this user by then.
+        """
+        user = self.spec.user_of(k)
+        own = [f"{user}-c{k}-t{s}" for s in range(1, t) if is_remember_turn(s)]
+        absent = [m for m in own if m not in cited]
+        if not absent:
+            return []
+        q = self.embedder([query])[0]
+
+        def score(key: str) -> float:
+            return sum(
+                a * b
+                for a, b in zip(
+                    q, embed_text(self._texts[key], self.spec.dims), strict=True
+                )
+            )
+
+        others = sorted(
+            (
+                score(key)
+                for key in self._texts
+                if key.startswith(user + "-") and key not in own
+            ),
+            reverse=True,
+        )
+        # m is out of the top 10 only if 10 others score at least as high, and
+        # at most len(own) - 1 of those can be this thread's own memories.
+        rank = MEMORY_LIMIT - len(own)
+        bar = others[rank] if len(others) > rank else -2.0
+        return [m for m in absent if score(m) > bar + 1e-3]
+
+    def check_history(self, conv: Conversation, saved: list[tuple[str, str]]) -> None:
+        """The saved history must be exactly what was sent and answered, 2*T messages."""
+        tid = self.spec.thread_id(conv.k)
+        if len(saved) != 2 * self.spec.turns:
+            conv.wrong.append(
+                f"{tid}: saved history has {len(saved)} messages, expected {2 * self.spec.turns}"
+            )
+        elif saved != conv.transcript:
+            first = next(
+                i
+                for i, (a, b) in enumerate(zip(saved, conv.transcript, strict=True))
+                if a != b
+            )
+            conv.wrong.append(
+                f"{tid}: saved message {first} is {saved[first]!r}, expected {conv.transcript[first]!r}"
+            )
+
+    def expected_memories(self, user_index: int) -> int:
+        """How many memories the user's namespace holds after the run."""
+        spec = self.spec
+        convs = sum(
+            1 for k in range(spec.conversations) if k % spec.users == user_index
+        )
+        remembers = sum(1 for t in range(1, spec.turns + 1) if is_remember_turn(t))
+        return spec.memories_per_user + convs * remembers
