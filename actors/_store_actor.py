@@ -1,0 +1,105 @@
+"""``StoreActor``: one per store; turns concurrent requests into one batch.
+
+Every run's ``store`` is an ``ActorStore`` whose ``abatch`` asks the store
+actor. The actor takes one request, then everything else already queued (up
+to ``max_batch`` operations), and sends all their operations to the backing
+store in a single ``abatch`` call: one embeddings call and, on Redis, one
+pipeline for the whole batch. If a batch fails, each request is retried on
+its own so one bad request cannot fail its neighbours.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, final
+
+import anyio
+import msgspec
+
+from stores import BaseStore, Op, Result
+from stores._base import ensure_op
+
+from ._actor import ActorRef, Envelope
+from ._system import Actor
+
+
+class StoreStats(msgspec.Struct, frozen=True, kw_only=True):
+    """Counts of a store actor: requests, operations and backing batches."""
+
+    requests: int
+    ops: int
+    batches: int
+    queued: int
+
+
+class StoreActor(Actor[list[Op]]):
+    """Serves store requests from every thread in batches."""
+
+    def __init__(self, store: BaseStore, *, mailbox_size: int, max_batch: int = 512) -> None:
+        super().__init__(f"store:{type(store).__name__}", mailbox_size=mailbox_size)
+        self.store = store
+        self._max_batch = max_batch
+        self._requests = self._ops = self._batches = 0
+
+    def statistics(self) -> StoreStats:
+        """Requests, operations and batches served so far (never blocks)."""
+        return StoreStats(
+            requests=self._requests,
+            ops=self._ops,
+            batches=self._batches,
+            queued=len(self.mailbox),
+        )
+
+    async def main(self) -> None:
+        while True:
+            try:
+                first = await self.mailbox.receive()
+            except anyio.EndOfStream:
+                return
+            batch = [first]
+            size = len(first.msg)
+            while size < self._max_batch:
+                try:
+                    env = self.mailbox.receive_nowait()
+                except (anyio.WouldBlock, anyio.EndOfStream):
+                    break
+                batch.append(env)
+                size += len(env.msg)
+            await self._serve(batch)
+
+    async def _serve(self, batch: list[Envelope[list[Op]]]) -> None:
+        ops = [op for env in batch for op in env.msg]
+        self._requests += len(batch)
+        self._ops += len(ops)
+        self._batches += 1
+        try:
+            results = await self.store.abatch(ops)
+        except Exception as exc:  # noqa: BLE001 -- per-message boundary: errors go to the askers
+            if len(batch) == 1:
+                batch[0].fail(exc)
+                return
+            for env in batch:  # isolate the failing request
+                await self._serve([env])
+            return
+        start = 0
+        for env in batch:
+            end = start + len(env.msg)
+            env.succeed(results[start:end])
+            start = end
+
+
+@final
+class ActorStore(BaseStore):
+    """The store a run sees: every call goes through the store actor's batches."""
+
+    def __init__(self, ref: ActorRef[list[Op]], backing: BaseStore) -> None:
+        self._ref = ref
+        self.backing = backing
+
+    async def abatch(self, ops: Iterable[Op]) -> list[Result]:
+        """Queue ``ops`` as one request and wait for their results (in order)."""
+        checked = [ensure_op(op) for op in ops]
+        if not checked:
+            return []
+        results: Any = await self._ref.ask(checked)
+        return results

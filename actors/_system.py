@@ -1,0 +1,129 @@
+"""``Actor`` (the base of every actor) and ``ActorSystem`` (owns their tasks)."""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
+from typing import Any, Generic, TypeVar
+
+import anyio
+from anyio.abc import TaskStatus
+
+from ._actor import ActorRef, Envelope, fail_all
+from ._mailbox import Mailbox
+
+M = TypeVar("M")
+log = logging.getLogger("actors")
+
+
+class Actor(ABC, Generic[M]):
+    """An actor: a mailbox plus a loop that only this actor's tasks run.
+
+    Subclasses load their state in ``on_start`` (callers never see a
+    half-activated actor) and consume the mailbox in ``main``, which returns
+    once the mailbox is closed and drained.
+    """
+
+    def __init__(self, name: str, *, mailbox_size: int) -> None:
+        self.name = name
+        self.mailbox: Mailbox[Envelope[M]] = Mailbox(mailbox_size)
+        self._stopped = anyio.Event()
+        self.ref: ActorRef[M] = ActorRef(name, self.mailbox, self._stopped)
+
+    async def on_start(self) -> None:
+        """Load state before the actor reports ready; an error here fails activation."""
+
+    @property
+    def idle(self) -> bool:
+        """True when the actor holds no work and can stop without losing any."""
+        return len(self.mailbox) == 0
+
+    @abstractmethod
+    async def main(self) -> None:
+        """Consume the mailbox until it is closed."""
+
+    async def run(self, *, task_status: TaskStatus[ActorRef[M]] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Start, report ready with the ref, serve; on exit fail whatever is left."""
+        try:
+            await self.on_start()
+            task_status.started(self.ref)
+            await self.main()
+        finally:
+            fail_all(self.mailbox.drain(), f"{self.name} stopped", retriable=True)
+            self._stopped.set()
+
+
+class ActorSystem(anyio.AsyncContextManagerMixin):
+    """Owns one task group in which every actor runs.
+
+    ``async with ActorSystem() as system:``; leaving the block closes every
+    mailbox and waits for the actors to finish what they were doing. A crash
+    in one actor is logged and ends that actor only.
+    """
+
+    def __init__(self) -> None:
+        self._tg: anyio.abc.TaskGroup | None = None
+        self._actors: set[Actor[Any]] = set()
+        self._closed = False
+
+    @asynccontextmanager
+    async def __asynccontextmanager__(self) -> AsyncGenerator[ActorSystem]:
+        if self._closed or self._tg is not None:
+            raise RuntimeError("an ActorSystem can be entered only once")
+        async with anyio.create_task_group() as tg:
+            self._tg = tg
+            try:
+                yield self
+            finally:
+                self._closed = True
+                for actor in list(self._actors):
+                    actor.ref.stop()
+        self._tg = None
+
+    @property
+    def closed(self) -> bool:
+        """True once the system is shutting down; spawning then fails."""
+        return self._closed
+
+    async def spawn(self, actor: Actor[M]) -> ActorRef[M]:
+        """Start ``actor`` and return its ref once its state is loaded.
+
+        Raises whatever ``actor.on_start`` raised, or RuntimeError if the
+        system is closed.
+        """
+        if self._tg is None or self._closed:
+            raise RuntimeError("the actor system is not running; use it inside 'async with'")
+        return await self._tg.start(self._supervise, actor)
+
+    async def _supervise(
+        self, actor: Actor[M], *, task_status: TaskStatus[ActorRef[M]]
+    ) -> None:
+        started = False
+
+        def on_started(ref: ActorRef[M] | None = None) -> None:
+            nonlocal started
+            started = True
+            task_status.started(ref)
+
+        proxy = _StatusProxy(on_started)
+        self._actors.add(actor)
+        try:
+            await actor.run(task_status=proxy)
+        except Exception:  # noqa: BLE001 -- supervision boundary: one actor's crash must not end its siblings
+            if not started:
+                raise
+            log.exception("actor %s crashed", actor.name)
+        finally:
+            self._actors.discard(actor)
+
+
+class _StatusProxy(TaskStatus[Any]):
+    """Forwards ``started`` so the supervisor knows the actor became ready."""
+
+    def __init__(self, fn: Any) -> None:
+        self._fn = fn
+
+    def started(self, value: Any = None) -> None:
+        self._fn(value)

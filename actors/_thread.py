@@ -1,0 +1,213 @@
+"""``ThreadActor``: one conversation thread, one run at a time.
+
+On activation it loads the thread (latest checkpoint, pending run, recorded
+task results) and only then reports ready. Each ``Submit`` carries a
+``Turn`` (the runtime's run logic); the actor runs turns one at a time and
+applies the multitask strategy of a request that arrives while it is busy:
+
+- ``enqueue``: run after the current one (FIFO);
+- ``reject``: fail at once with ThreadBusyError;
+- ``interrupt``: cancel the current run, keep its recorded progress, run this;
+- ``rollback``: cancel the current run, discard its progress, run this.
+
+Whatever a turn made durable is written before the asker gets its reply.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable
+from typing import Any, Literal, Protocol
+
+import anyio
+import msgspec
+
+from stores import CheckpointSaver, ThreadState
+
+from ._actor import Envelope, fail_all
+from ._errors import RunCancelledError, ThreadBusyError
+from ._journal import Journal
+from ._system import Actor
+
+Strategy = Literal["enqueue", "reject", "interrupt", "rollback"]
+STRATEGIES: tuple[Strategy, ...] = ("enqueue", "reject", "interrupt", "rollback")
+_CLEANUP_SECONDS = 10.0
+
+
+class Turn(Protocol):
+    """One request's work on a thread, implemented by the runtime."""
+
+    async def __call__(self, journal: Journal) -> Any:
+        """Run, using ``journal`` to make progress durable; the return value is the reply."""
+        ...
+
+
+class Submit(msgspec.Struct, frozen=True):
+    """Run ``turn`` on the thread under ``strategy`` if the thread is busy."""
+
+    turn: Turn
+    strategy: Strategy = "enqueue"
+
+
+class ThreadStats(msgspec.Struct, frozen=True, kw_only=True):
+    """A snapshot of a thread actor."""
+
+    thread_id: str
+    busy: bool
+    queued: int
+    mailbox: int
+    turns: int
+    version: int
+
+
+class _Active:
+    __slots__ = ("cancel_reason", "env", "journal", "scope")
+
+    def __init__(self, env: Envelope[Submit], journal: Journal) -> None:
+        self.env = env
+        self.journal = journal
+        self.scope = anyio.CancelScope()
+        self.cancel_reason: Strategy | None = None
+
+
+class ThreadActor(Actor[Submit]):
+    """Serializes runs on one thread and keeps its state warm between them."""
+
+    def __init__(
+        self,
+        thread_id: str,
+        saver: CheckpointSaver,
+        *,
+        mailbox_size: int,
+        idle_timeout: float,
+        on_release: Callable[[], None],
+    ) -> None:
+        super().__init__(f"thread:{thread_id}", mailbox_size=mailbox_size)
+        self.thread_id = thread_id
+        self._saver = saver
+        self._idle_timeout = idle_timeout
+        self._on_release = on_release
+        self._state = ThreadState()
+        self._queue: deque[Envelope[Submit]] = deque()
+        self._queue_max = mailbox_size
+        self._room = anyio.Event()
+        self._active: _Active | None = None
+        self._turns = 0
+        self._tg: anyio.abc.TaskGroup | None = None
+
+    async def on_start(self) -> None:
+        self._state = await self._saver.aload(self.thread_id)
+
+    @property
+    def idle(self) -> bool:
+        return self._active is None and not self._queue and len(self.mailbox) == 0
+
+    def statistics(self) -> ThreadStats:
+        """Busy flag, queue depths, turn count and checkpoint version (never blocks)."""
+        return ThreadStats(
+            thread_id=self.thread_id,
+            busy=self._active is not None,
+            queued=len(self._queue),
+            mailbox=len(self.mailbox),
+            turns=self._turns,
+            version=self._state.version,
+        )
+
+    async def main(self) -> None:
+        try:
+            async with anyio.create_task_group() as tg:
+                self._tg = tg
+                await self._serve()
+        finally:
+            reason = f"thread {self.thread_id!r} stopped before the request started"
+            fail_all(list(self._queue), reason, retriable=False)
+            self._queue.clear()
+
+    async def _serve(self) -> None:
+        while True:
+            while len(self._queue) >= self._queue_max:
+                self._room = anyio.Event()
+                await self._room.wait()
+            timeout = self._idle_timeout if self.idle else math.inf
+            with anyio.move_on_after(timeout) as idle_scope:
+                try:
+                    env = await self.mailbox.receive()
+                except anyio.EndOfStream:
+                    return
+            if idle_scope.cancelled_caught:
+                if self.idle:
+                    self._on_release()
+                    return  # run() drains and fails stragglers as retriable
+                continue
+            if self.mailbox.statistics().closed:
+                fail_all([env], f"thread {self.thread_id!r} is stopping", retriable=True)
+                continue
+            self._dispatch(env)
+
+    def _dispatch(self, env: Envelope[Submit]) -> None:
+        active = self._active
+        strategy = env.msg.strategy
+        if active is None:
+            self._start(env)
+        elif strategy == "enqueue":
+            self._queue.append(env)
+        elif strategy == "reject":
+            env.fail(
+                ThreadBusyError(
+                    f"thread {self.thread_id!r} is busy with another run and "
+                    "multitask_strategy is 'reject'; retry later or use 'enqueue'"
+                )
+            )
+        else:
+            self._queue.appendleft(env)
+            if active.cancel_reason is None:
+                active.cancel_reason = strategy
+                active.scope.cancel()
+
+    def _start(self, env: Envelope[Submit]) -> None:
+        assert self._tg is not None
+        active = self._active = _Active(env, Journal(self._saver, self.thread_id, self._state))
+        self._tg.start_soon(self._run_turn, active)
+
+    async def _run_turn(self, active: _Active) -> None:
+        env = active.env
+        try:
+            with active.scope:
+                try:
+                    result = await env.msg.turn(active.journal)
+                except Exception as exc:  # noqa: BLE001 -- per-message boundary: the error goes to the asker
+                    env.fail(exc)
+                else:
+                    env.succeed(result)
+            if active.cancel_reason is not None and not env.reply_done:
+                await self._after_cancel(active)
+        finally:
+            if not env.reply_done:
+                env.fail(RunCancelledError(f"run on thread {self.thread_id!r} was cancelled"))
+            self._state = active.journal.state
+            self._turns += 1
+            self._active = None
+            self._next()
+
+    async def _after_cancel(self, active: _Active) -> None:
+        with anyio.move_on_after(_CLEANUP_SECONDS, shield=True):
+            if active.cancel_reason == "rollback":
+                await active.journal.discard()
+                what = "its progress was discarded (multitask_strategy='rollback')"
+            else:
+                await active.journal.flush()
+                what = (
+                    "its finished tasks are kept (multitask_strategy='interrupt'); "
+                    "invoke with input None to resume it"
+                )
+        active.env.fail(
+            RunCancelledError(
+                f"run on thread {self.thread_id!r} was stopped by a newer request: {what}"
+            )
+        )
+
+    def _next(self) -> None:
+        if self._queue:
+            self._start(self._queue.popleft())
+            self._room.set()

@@ -1,0 +1,76 @@
+"""The functional API: entrypoint, task, Runtime, interrupts, messages."""
+
+from ._context import (
+    get_config as get_config,
+    get_store as get_store,
+    get_stream_writer as get_stream_writer,
+)
+from ._entrypoint import Entrypoint as Entrypoint, entrypoint as entrypoint
+from ._errors import (
+    NothingToResumeError as NothingToResumeError,
+    ReplayDivergedError as ReplayDivergedError,
+    RunError as RunError,
+    SerializationError as SerializationError,
+)
+from ._host import Runtime as Runtime, RuntimeStats as RuntimeStats
+from ._messages import (
+    REMOVE_ALL_MESSAGES as REMOVE_ALL_MESSAGES,
+    AIMessage as AIMessage,
+    AIMessageChunk as AIMessageChunk,
+    AnyMessage as AnyMessage,
+    BaseMessage as BaseMessage,
+    HumanMessage as HumanMessage,
+    RemoveMessage as RemoveMessage,
+    SystemMessage as SystemMessage,
+    ToolMessage as ToolMessage,
+    add_messages as add_messages,
+    coerce_message as coerce_message,
+)
+from ._run import GraphInterrupt as GraphInterrupt, interrupt as interrupt
+from ._task import (
+    RetryPolicy as RetryPolicy,
+    TaskFunction as TaskFunction,
+    TaskFuture as TaskFuture,
+    task as task,
+)
+from ._types import (
+    Command as Command,
+    EntrypointFinal as EntrypointFinal,
+    Interrupt as Interrupt,
+    StateSnapshot as StateSnapshot,
+)
+
+__all__ = [
+    "REMOVE_ALL_MESSAGES",
+    "AIMessage",
+    "AIMessageChunk",
+    "AnyMessage",
+    "BaseMessage",
+    "Command",
+    "Entrypoint",
+    "EntrypointFinal",
+    "GraphInterrupt",
+    "HumanMessage",
+    "Interrupt",
+    "NothingToResumeError",
+    "RemoveMessage",
+    "ReplayDivergedError",
+    "RetryPolicy",
+    "RunError",
+    "Runtime",
+    "RuntimeStats",
+    "SerializationError",
+    "StateSnapshot",
+    "SystemMessage",
+    "TaskFunction",
+    "TaskFuture",
+    "ToolMessage",
+    "add_messages",
+    "coerce_message",
+    "entrypoint",
+    "get_config",
+    "get_store",
+    "get_stream_writer",
+    "interrupt",
+    "task",
+]

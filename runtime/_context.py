@@ -1,0 +1,121 @@
+"""The runtime's implicit state: one ContextVar per concern, nothing else.
+
+- ``_HOST``: the ``Runtime`` that hosts calls made in this context;
+- ``_RUN``: the run being executed (config, store, stream, task scheduler);
+- ``_SCOPE``: the call being executed inside that run (entrypoint body or
+  task), which numbers its child task calls and interrupts deterministically.
+
+``get_config``, ``get_store`` and ``get_stream_writer`` read them for users.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
+
+from ._stream import Emitter
+
+if TYPE_CHECKING:
+    from stores import BaseStore
+
+    from ._host import Runtime
+    from ._run import RunState
+
+
+class CallScope:
+    """One entrypoint-body or task invocation inside a run."""
+
+    __slots__ = ("calls", "interrupts", "name", "task_id")
+
+    def __init__(self, task_id: str, name: str) -> None:
+        self.task_id = task_id
+        self.name = name
+        self.calls = 0
+        self.interrupts = 0
+
+    def next_call_id(self) -> str:
+        """The deterministic id of this scope's next task call."""
+        n = self.calls
+        self.calls += 1
+        return f"{self.task_id}/{n}" if self.task_id else str(n)
+
+    def next_interrupt_key(self) -> str:
+        """The deterministic key of this scope's next interrupt call."""
+        n = self.interrupts
+        self.interrupts += 1
+        return f"{self.task_id}#{n}"
+
+
+_HOST: ContextVar[Runtime | None] = ContextVar("actorgraph_host", default=None)
+_RUN: ContextVar[RunState | None] = ContextVar("actorgraph_run", default=None)
+_SCOPE: ContextVar[CallScope | None] = ContextVar("actorgraph_scope", default=None)
+
+
+def current_host() -> Runtime | None:
+    """The Runtime hosting this context, if any."""
+    return _HOST.get()
+
+
+def current_run(what: str) -> tuple[RunState, CallScope]:
+    """The run and call scope executing now; RuntimeError naming ``what`` outside a run."""
+    run, scope = _RUN.get(), _SCOPE.get()
+    if run is None or scope is None:
+        raise RuntimeError(
+            f"{what} was called outside a run: call it from inside an @entrypoint "
+            "function (or a @task it calls)"
+        )
+    return run, scope
+
+
+def get_config() -> Mapping[str, Any]:
+    """The current run's config (``{"configurable": {...}, "store": ...}``).
+
+    Raises RuntimeError outside a run.
+    """
+    return current_run("get_config()")[0].config
+
+
+def get_store() -> BaseStore:
+    """The current run's store (batched through the store actor).
+
+    Raises RuntimeError outside a run, or if the entrypoint has no store.
+    """
+    store = current_run("get_store()")[0].store
+    if store is None:
+        raise RuntimeError("this entrypoint has no store: pass @entrypoint(store=...)")
+    return store
+
+
+def get_stream_writer() -> Callable[[Any], None]:
+    """The current run's ``writer``: ``writer(x)`` emits ``x`` in stream mode "custom".
+
+    Never blocks. Raises RuntimeError outside a run.
+    """
+    return current_run("get_stream_writer()")[0].writer
+
+
+def _emitter() -> Emitter | None:
+    run = _RUN.get()
+    return run.emitter if run is not None else None
+
+
+def wants_messages() -> bool:
+    """True when the current run was asked for stream mode "messages"."""
+    emitter = _emitter()
+    return emitter is not None and emitter.wants("messages")
+
+
+async def emit_message(chunk: Any) -> None:
+    """Send a chat-model chunk to stream mode "messages" (no-op outside a run)."""
+    run, scope = _RUN.get(), _SCOPE.get()
+    if run is None or not run.emitter.wants("messages"):
+        return
+    node = scope.name if scope is not None else run.name
+    metadata = {
+        "thread_id": run.thread_id,
+        "run_id": run.run_id,
+        "langgraph_node": node,
+        "task_id": scope.task_id if scope is not None else "",
+    }
+    run.emitter.emit("messages", (chunk, metadata))

@@ -1,0 +1,213 @@
+"""``Runtime``: the host of every thread actor and store actor.
+
+``async with Runtime() as rt:`` makes every entrypoint called inside the
+block run on this host: thread actors stay warm between calls, idle ones are
+passivated, and each store is fronted by one batching store actor. A call
+made outside any Runtime runs in a short-lived one with the same semantics.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
+from typing import Any, final
+
+import anyio
+import msgspec
+
+from actors import (
+    STRATEGIES,
+    ActorStore,
+    ActorSystem,
+    Registry,
+    RegistryStats,
+    Reply,
+    StoreActor,
+    Strategy,
+    Submit,
+    ThreadActor,
+    Turn,
+)
+from stores import BaseStore, Checkpoint, CheckpointSaver, PendingRun, TaskRecord, ThreadState
+
+from ._context import _HOST
+
+_EPHEMERAL = itertools.count()
+
+
+class RuntimeStats(msgspec.Struct, frozen=True, kw_only=True):
+    """Warm thread actors per checkpointer and store-actor counts."""
+
+    threads: list[RegistryStats]
+    store_requests: int
+    store_batches: int
+
+
+@final
+class Runtime(anyio.AsyncContextManagerMixin):
+    """Hosts thread actors and store actors for the entrypoints called inside it.
+
+    Args:
+        max_active_threads: warm thread actors kept per checkpointer; past it
+            the least recently used idle ones are passivated.
+        idle_timeout: seconds after which an idle thread actor passivates.
+        mailbox_size: bound of every actor mailbox (callers wait when full).
+        multitask_strategy: default for a request on a busy thread:
+            "enqueue", "reject", "interrupt" or "rollback".
+        max_store_batch: most store operations sent to a store in one batch.
+        max_sync_threads: worker threads for sync tasks (sync entrypoint
+            bodies have their own pool, so they cannot starve their tasks).
+
+    Leaving the block stops every actor: a running request finishes, queued
+    ones fail with ActorDeadError. Using the Runtime again raises RuntimeError.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_active_threads: int = 10_000,
+        idle_timeout: float = 300.0,
+        mailbox_size: int = 128,
+        multitask_strategy: Strategy = "enqueue",
+        max_store_batch: int = 512,
+        max_sync_threads: int = 64,
+    ) -> None:
+        if multitask_strategy not in STRATEGIES:
+            raise ValueError(f"multitask_strategy must be one of {STRATEGIES}, got {multitask_strategy!r}")
+        if idle_timeout <= 0:
+            raise ValueError(f"idle_timeout must be positive, got {idle_timeout!r}")
+        self.max_active_threads = max_active_threads
+        self.idle_timeout = idle_timeout
+        self.mailbox_size = mailbox_size
+        self.multitask_strategy: Strategy = multitask_strategy
+        self.max_store_batch = max_store_batch
+        self._max_sync_threads = max_sync_threads
+        self._system: ActorSystem | None = None
+        self._threads: dict[int, Registry[str, Submit]] = {}
+        self._stores: dict[int, tuple[StoreActor, ActorStore]] = {}
+        self._null_saver = _NullSaver()
+        self._used = False
+        self.task_limiter: anyio.CapacityLimiter | None = None
+        self.body_limiter: anyio.CapacityLimiter | None = None
+
+    @asynccontextmanager
+    async def __asynccontextmanager__(self) -> AsyncGenerator[Runtime]:
+        if self._used:
+            raise RuntimeError("a Runtime can be used once; create a new one")
+        self._used = True
+        self.task_limiter = anyio.CapacityLimiter(self._max_sync_threads)
+        self.body_limiter = anyio.CapacityLimiter(max(self._max_sync_threads * 4, 64))
+        async with ActorSystem() as system:
+            self._system = system
+            token = _HOST.set(self)
+            try:
+                yield self
+            finally:
+                _HOST.reset(token)
+                for registry in self._threads.values():
+                    registry.stop_all()
+                for actor, _ in self._stores.values():
+                    actor.ref.stop()
+        self._system = None
+
+    def _require_system(self) -> ActorSystem:
+        if self._system is None or self._system.closed:
+            raise RuntimeError("this Runtime is not running; call entrypoints inside 'async with Runtime()'")
+        return self._system
+
+    def _registry(self, saver: CheckpointSaver) -> Registry[str, Submit]:
+        registry = self._threads.get(id(saver))
+        if registry is None:
+            system = self._require_system()
+
+            def factory(thread_id: str, release: Any) -> ThreadActor:
+                return ThreadActor(
+                    thread_id,
+                    saver,
+                    mailbox_size=self.mailbox_size,
+                    idle_timeout=self.idle_timeout,
+                    on_release=release,
+                )
+
+            registry = self._threads[id(saver)] = Registry(system, factory, max_active=self.max_active_threads)
+        return registry
+
+    async def store_for(self, store: BaseStore | None) -> ActorStore | None:
+        """The batching front of ``store`` (one store actor per store), or None."""
+        if store is None:
+            return None
+        entry = self._stores.get(id(store))
+        if entry is None:
+            system = self._require_system()
+            actor = StoreActor(store, mailbox_size=max(self.mailbox_size, 1024), max_batch=self.max_store_batch)
+            ref = await system.spawn(actor)
+            entry = self._stores.setdefault(id(store), (actor, ActorStore(ref, store)))
+            if entry[0] is not actor:
+                ref.stop()  # another caller won the race
+        return entry[1]
+
+    async def ask(self, saver: CheckpointSaver | None, thread_id: str | None, turn: Turn, strategy: Strategy) -> Any:
+        """Run ``turn`` on the thread and return its reply (the turn's result or error)."""
+        saver, key, ephemeral = self._route(saver, thread_id)
+        registry = self._registry(saver)
+        try:
+            return await registry.ask(key, Submit(turn, strategy))
+        finally:
+            if ephemeral:
+                registry.discard(key)
+
+    async def send(self, saver: CheckpointSaver | None, thread_id: str | None, turn: Turn, strategy: Strategy) -> Reply:
+        """Queue ``turn`` on the thread and return its reply slot (for streaming callers)."""
+        saver, key, ephemeral = self._route(saver, thread_id)
+        registry = self._registry(saver)
+        reply = await registry.send(key, Submit(turn, strategy))
+        if ephemeral:
+            reply.on_done(lambda: registry.discard(key))
+        return reply
+
+    def _route(self, saver: CheckpointSaver | None, thread_id: str | None) -> tuple[CheckpointSaver, str, bool]:
+        if saver is None:  # nothing persists: a fresh actor per call, as without a checkpointer in LangGraph
+            return self._null_saver, f"ephemeral-{next(_EPHEMERAL)}", True
+        assert thread_id is not None
+        return saver, thread_id, False
+
+    def statistics(self) -> RuntimeStats:
+        """Warm threads per checkpointer and store batching counts (never blocks)."""
+        stats = [actor.statistics() for actor, _ in self._stores.values()]
+        return RuntimeStats(
+            threads=[r.statistics() for r in self._threads.values()],
+            store_requests=sum(s.requests for s in stats),
+            store_batches=sum(s.batches for s in stats),
+        )
+
+
+class _NullSaver:
+    """The checkpointer of an entrypoint without one: keeps nothing."""
+
+    async def aload(self, thread_id: str) -> ThreadState:
+        return ThreadState()
+
+    async def abegin_run(self, thread_id: str, run: PendingRun) -> None:
+        return None
+
+    async def arecord(self, thread_id: str, run_id: str, record: TaskRecord) -> None:
+        return None
+
+    async def acommit(self, thread_id: str, checkpoint: Checkpoint, *, expected_version: int) -> None:
+        return None
+
+    async def adiscard_run(self, thread_id: str, run_id: str) -> None:
+        return None
+
+    async def alist(self, thread_id: str, *, limit: int | None = None, before: int | None = None) -> list[Checkpoint]:
+        return []
+
+    async def aget(self, thread_id: str, checkpoint_id: str) -> Checkpoint | None:
+        return None
+
+    async def adelete_thread(self, thread_id: str) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None

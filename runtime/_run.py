@@ -1,0 +1,209 @@
+"""One run of an entrypoint, executed as a thread actor's turn.
+
+``RunTurn`` decides whether the request starts a fresh run or continues the
+pending one (after an interrupt, an error or a crash), runs the entrypoint
+body with the recorded task results replayed, records each task as it
+finishes, and commits the result. ``RunState`` is what tasks and
+``interrupt()`` reach through the context while the run executes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import anyio.from_thread
+import anyio.to_thread
+
+from actors import RunCancelledError
+from stores import BaseStore, TaskRecord
+
+from ._context import _RUN, _SCOPE, CallScope, current_run
+from ._errors import ReplayDivergedError
+from ._serde import dumps, loads
+from ._stream import Emitter
+from ._task import TaskFunction, TaskFuture
+from ._types import Interrupt
+
+if TYPE_CHECKING:
+    from actors import Journal
+
+_WRITE_DEADLINE = 30.0
+
+
+class GraphInterrupt(BaseException):  # noqa: N818 -- LangGraph's name
+    """Raised by ``interrupt()`` to stop the run; a BaseException so ``except Exception`` can't swallow it."""
+
+    def __init__(self, interrupt: Interrupt, key: str) -> None:
+        super().__init__(interrupt)
+        self.interrupt = interrupt
+        self.key = key
+
+
+def interrupt_id(run_id: str, key: str) -> str:
+    """A stable id for the interrupt at ``key`` of run ``run_id``."""
+    return hashlib.blake2b(f"{run_id}:{key}".encode(), digest_size=16).hexdigest()
+
+
+def interrupt(value: Any) -> Any:
+    """Pause the run and surface ``value`` to the caller; returns the answer on resume.
+
+    The caller gets ``{"__interrupt__": [Interrupt(value=..., id=...)]}`` and
+    resumes with ``Command(resume=answer)`` on the same thread. Raises
+    RuntimeError outside a run.
+    """
+    run, scope = current_run("interrupt()")
+    key = scope.next_interrupt_key()
+    if key in run.resumes:
+        return run.resumes[key]
+    raise GraphInterrupt(Interrupt(value=value, id=interrupt_id(run.run_id, key)), key)
+
+
+class RunState:
+    """The live state of one run, shared by its body and its tasks."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        thread_id: str,
+        run_id: str,
+        config: dict[str, Any],
+        store: BaseStore | None,
+        emitter: Emitter,
+        journal: Journal,
+        limiter: anyio.CapacityLimiter,
+    ) -> None:
+        self.name = name
+        self.thread_id = thread_id
+        self.run_id = run_id
+        self.config = config
+        self.store = store
+        self.emitter = emitter
+        self.journal = journal
+        self.limiter = limiter
+        self.writer: Callable[[Any], None] = lambda chunk: emitter.emit("custom", chunk)
+        self.results: dict[str, TaskRecord] = {}
+        self.resumes: dict[str, Any] = {}
+        self.interrupts: dict[str, Interrupt] = {}
+        self.tg: anyio.abc.TaskGroup | None = None
+        self._loop_thread = threading.get_ident()
+        for record in journal.state.records:
+            self._absorb(record)
+
+    def _absorb(self, record: TaskRecord) -> None:
+        if record.kind == "result":
+            self.results[record.task_id] = record
+        elif record.kind == "resume":
+            self.resumes[record.name] = loads(record.payload)
+        elif record.kind == "interrupt":
+            self.interrupts[record.name] = loads(record.payload)
+
+    def pending_interrupts(self) -> list[Interrupt]:
+        """Interrupts raised and not yet answered, in the order they were recorded."""
+        return [i for key, i in self.interrupts.items() if key not in self.resumes]
+
+    async def record(self, record: TaskRecord) -> None:
+        """Durably record ``record`` (shielded, so a cancelled run still keeps it)."""
+        with anyio.fail_after(_WRITE_DEADLINE, shield=True):
+            await self.journal.record(record)
+        self._absorb(record)
+
+    def call_task(
+        self, task: TaskFunction[Any, Any], scope: CallScope, args: Any, kwargs: Any
+    ) -> TaskFuture[Any]:
+        """Schedule ``task`` (or replay its recorded result); callable from worker threads."""
+        if threading.get_ident() != self._loop_thread:
+            return anyio.from_thread.run_sync(self._schedule, task, scope, args, kwargs)
+        return self._schedule(task, scope, args, kwargs)
+
+    def _schedule(
+        self, task: TaskFunction[Any, Any], scope: CallScope, args: Any, kwargs: Any
+    ) -> TaskFuture[Any]:
+        task_id = scope.next_call_id()
+        future: TaskFuture[Any] = TaskFuture(task.name, task_id)
+        recorded = self.results.get(task_id)
+        if recorded is not None:
+            if recorded.name != task.name:
+                raise ReplayDivergedError(
+                    f"call #{task_id} was task {recorded.name!r} when the run was recorded "
+                    f"and is {task.name!r} now; task calls must not depend on "
+                    "nondeterministic input (time, randomness, I/O outside tasks)"
+                )
+            future.set_result(loads(recorded.payload))
+            return future
+        assert self.tg is not None
+        self.tg.start_soon(self._execute, task, task_id, args, kwargs, future, name=task.name)
+        return future
+
+    async def _execute(
+        self,
+        task: TaskFunction[Any, Any],
+        task_id: str,
+        args: Any,
+        kwargs: Any,
+        future: TaskFuture[Any],
+    ) -> None:
+        self.emitter.debug("task", {"id": task_id, "name": task.name, "input": args})
+        try:
+            value = await self._attempts(task, task_id, args, kwargs)
+            payload = dumps(value)
+            await self.record(TaskRecord(task_id=task_id, name=task.name, kind="result", payload=payload))
+        except GraphInterrupt as exc:
+            await self.record_interrupt(exc)
+            future.set_exception(exc)
+        except Exception as exc:  # noqa: BLE001 -- task boundary: the error goes to whoever awaits the future
+            self.emitter.debug("task_result", {"id": task_id, "name": task.name, "error": repr(exc)})
+            future.set_exception(exc)
+        else:
+            self.emitter.emit("updates", {task.name: value})
+            self.emitter.debug("task_result", {"id": task_id, "name": task.name, "result": value})
+            future.set_result(value)
+        finally:
+            if not future.done():
+                future.set_exception(RunCancelledError(f"task {task.name!r} was cancelled"))
+
+    async def _attempts(
+        self, task: TaskFunction[Any, Any], task_id: str, args: Any, kwargs: Any
+    ) -> Any:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await self.call_in_scope(CallScope(task_id, task.name), task.fn, task.is_async, args, kwargs)
+            except GraphInterrupt:
+                raise
+            except Exception as exc:
+                policy = task.retry
+                if policy is None or attempt >= policy.max_attempts or not policy.should_retry(exc):
+                    raise
+                self.emitter.debug("task_retry", {"id": task_id, "attempt": attempt, "error": repr(exc)})
+                await anyio.sleep(policy.delay(attempt))
+
+    async def call_in_scope(
+        self, scope: CallScope, fn: Callable[..., Any], is_async: bool, args: Any, kwargs: Any
+    ) -> Any:
+        """Call ``fn`` with this run and ``scope`` as the context (sync functions in a worker thread)."""
+        run_token, scope_token = _RUN.set(self), _SCOPE.set(scope)
+        try:
+            if is_async:
+                return await fn(*args, **kwargs)
+            return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs), limiter=self.limiter)
+        finally:
+            _SCOPE.reset(scope_token)
+            _RUN.reset(run_token)
+
+    async def record_interrupt(self, exc: GraphInterrupt) -> None:
+        """Record a raised interrupt so a later resume can answer it by id."""
+        if exc.key not in self.interrupts:
+            await self.record(
+                TaskRecord(
+                    task_id=f"interrupt:{exc.key}",
+                    name=exc.key,
+                    kind="interrupt",
+                    payload=dumps(exc.interrupt),
+                )
+            )

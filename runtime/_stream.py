@@ -1,0 +1,90 @@
+"""Stream modes: what a run emits and how callers receive it.
+
+A run emits ``(mode, chunk)`` events into one memory stream per request;
+only the modes the caller asked for are sent. The buffer is unbounded on
+purpose: ``writer(x)`` is a plain (sync) callable, as in LangGraph, so it
+cannot wait for a slow reader.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import anyio
+import anyio.from_thread
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+MODES = frozenset({"values", "updates", "custom", "messages", "debug"})
+Event = tuple[str, Any]
+
+
+def normalize_modes(stream_mode: str | Sequence[str] | None) -> tuple[tuple[str, ...], bool]:
+    """The requested modes and whether the caller asked for one mode (bare chunks).
+
+    Raises ValueError naming an unknown mode.
+    """
+    if stream_mode is None:
+        return ("updates",), True
+    single = isinstance(stream_mode, str)
+    modes = (stream_mode,) if isinstance(stream_mode, str) else tuple(stream_mode)
+    if not modes:
+        raise ValueError("stream_mode must name at least one mode")
+    for mode in modes:
+        if mode not in MODES:
+            raise ValueError(f"unknown stream_mode {mode!r}; choose from {sorted(MODES)}")
+    return modes, single
+
+
+def open_stream() -> tuple[MemoryObjectSendStream[Event], MemoryObjectReceiveStream[Event]]:
+    """A fresh (send, receive) pair for one request's events."""
+    return anyio.create_memory_object_stream[Event](math.inf)
+
+
+class Emitter:
+    """Sends a run's events to its caller; safe to call from worker threads."""
+
+    __slots__ = ("_loop_thread", "_send", "modes")
+
+    def __init__(self, send: MemoryObjectSendStream[Event] | None, modes: frozenset[str]) -> None:
+        self._send = send
+        self.modes = modes if send is not None else frozenset[str]()
+        self._loop_thread = threading.get_ident()
+
+    def wants(self, mode: str) -> bool:
+        """True if the caller asked for ``mode``."""
+        return mode in self.modes
+
+    def emit(self, mode: str, chunk: Any) -> None:
+        """Send ``chunk`` under ``mode`` if the caller asked for it (never blocks)."""
+        if mode not in self.modes:
+            return
+        if threading.get_ident() != self._loop_thread:
+            anyio.from_thread.run_sync(self._put, mode, chunk)
+        else:
+            self._put(mode, chunk)
+
+    def debug(self, kind: str, payload: dict[str, Any]) -> None:
+        """Emit a ``debug`` event of ``kind`` with ``payload``."""
+        if "debug" in self.modes:
+            self.emit("debug", {"type": kind, "timestamp": time.time(), "payload": payload})
+
+    def _put(self, mode: str, chunk: Any) -> None:
+        if self._send is None:
+            return
+        try:
+            self._send.send_nowait((mode, chunk))
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            self._send = None  # the caller stopped reading; the run goes on
+
+    def close(self) -> None:
+        """End the stream; the caller's iteration finishes."""
+        if self._send is not None:
+            self._send.close()
+            self._send = None
+
+
+NO_EMITTER = Emitter(None, frozenset())

@@ -1,0 +1,199 @@
+"""``@task``: retryable units of work whose results are recorded per run.
+
+Calling a task inside a run schedules it at once and returns a
+``TaskFuture``: ``await fut`` in async code, ``fut.result()`` in sync code;
+several can run at the same time. Each call has a deterministic id (its
+position among the calls of its caller), so a resumed run finds the recorded
+result of a finished task instead of running it again.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, ParamSpec, TypeVar, overload
+
+import anyio
+import anyio.from_thread
+import sniffio
+
+from ._context import current_run
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+_NEVER_RETRY = (
+    ValueError,
+    TypeError,
+    ArithmeticError,
+    ImportError,
+    LookupError,
+    NameError,
+    SyntaxError,
+    RuntimeError,
+    ReferenceError,
+    StopIteration,
+    StopAsyncIteration,
+    OSError,
+)
+
+
+def default_retry_on(exc: BaseException) -> bool:
+    """LangGraph's default: retry connection errors and 5xx responses, not programming errors."""
+    if isinstance(exc, ConnectionError):
+        return True
+    status = getattr(exc, "status_code", None)
+    if status is None:
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+    if isinstance(status, int):
+        return status >= 500
+    return not isinstance(exc, _NEVER_RETRY)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetryPolicy:
+    """How a failing task is retried: exponential backoff with optional jitter.
+
+    ``retry_on`` is an exception class, a sequence of them, or a predicate.
+    """
+
+    initial_interval: float = 0.5
+    backoff_factor: float = 2.0
+    max_interval: float = 128.0
+    max_attempts: int = 3
+    jitter: bool = True
+    retry_on: (
+        type[BaseException] | Sequence[type[BaseException]] | Callable[[BaseException], bool]
+    ) = default_retry_on
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError(f"max_attempts must be at least 1, got {self.max_attempts}")
+        if self.initial_interval < 0 or self.max_interval < 0 or self.backoff_factor < 1:
+            raise ValueError("intervals must be >= 0 and backoff_factor >= 1")
+
+    def should_retry(self, exc: BaseException) -> bool:
+        """True if ``exc`` is one this policy retries."""
+        rule = self.retry_on
+        if isinstance(rule, type):
+            return isinstance(exc, rule)
+        if isinstance(rule, Sequence):
+            return isinstance(exc, tuple(rule))
+        return bool(rule(exc))
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        base = min(self.max_interval, self.initial_interval * self.backoff_factor ** (attempt - 1))
+        return base + (random.uniform(0, 1) if self.jitter else 0.0)  # noqa: S311 -- jitter, not crypto
+
+
+class TaskFuture(Generic[T]):
+    """The pending result of one task call.
+
+    ``await fut`` in async code; ``fut.result()`` blocks a sync caller (a
+    sync entrypoint or task, which runs in a worker thread). Either re-raises
+    the task's error.
+    """
+
+    __slots__ = ("_done", "_error", "_value", "name", "task_id")
+
+    def __init__(self, name: str, task_id: str) -> None:
+        self.name = name
+        self.task_id = task_id
+        self._done = anyio.Event()
+        self._value: Any = None
+        self._error: BaseException | None = None
+
+    def set_result(self, value: T) -> None:
+        """Resolve with ``value`` (first resolution wins)."""
+        if not self._done.is_set():
+            self._value = value
+            self._done.set()
+
+    def set_exception(self, error: BaseException) -> None:
+        """Resolve with ``error`` (first resolution wins)."""
+        if not self._done.is_set():
+            self._error = error
+            self._done.set()
+
+    def done(self) -> bool:
+        """True once resolved."""
+        return self._done.is_set()
+
+    async def _wait(self) -> T:
+        await self._done.wait()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+    def __await__(self) -> Any:
+        return self._wait().__await__()
+
+    def result(self) -> T:
+        """Block until the task finishes and return its result (sync code only).
+
+        Raises the task's error; RuntimeError if called on the event loop
+        thread (``await`` the future there instead).
+        """
+        if self._done.is_set():
+            if self._error is not None:
+                raise self._error
+            return self._value
+        try:
+            sniffio.current_async_library()
+        except sniffio.AsyncLibraryNotFoundError:
+            return anyio.from_thread.run(self._wait)
+        raise RuntimeError(f"task {self.name!r}: use 'await fut' in async code, not fut.result()")
+
+    def __repr__(self) -> str:
+        state = "done" if self.done() else "pending"
+        return f"<TaskFuture {self.name} #{self.task_id} {state}>"
+
+
+class TaskFunction(Generic[P, T]):
+    """A function decorated with ``@task``; calling it inside a run returns a TaskFuture."""
+
+    def __init__(self, fn: Callable[P, Any], *, name: str | None, retry: RetryPolicy | None) -> None:
+        if not callable(fn):
+            raise TypeError(f"@task needs a function, got {fn!r}")
+        self.fn = fn
+        self.name = name or getattr(fn, "__name__", type(fn).__name__)
+        self.retry = retry
+        self.is_async = inspect.iscoroutinefunction(fn)
+        functools.update_wrapper(self, fn)
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> TaskFuture[T]:
+        run, scope = current_run(f"task {self.name!r}")
+        return run.call_task(self, scope, args, kwargs)
+
+    def __repr__(self) -> str:
+        return f"<task {self.name}>"
+
+
+@overload
+def task(fn: Callable[P, Any], /) -> TaskFunction[P, Any]: ...
+@overload
+def task(
+    *, name: str | None = None, retry: RetryPolicy | None = None, retry_policy: RetryPolicy | None = None
+) -> Callable[[Callable[P, Any]], TaskFunction[P, Any]]: ...
+def task(
+    fn: Callable[P, Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    retry: RetryPolicy | None = None,
+    retry_policy: RetryPolicy | None = None,
+) -> Any:
+    """Decorate a sync or async function as a task: ``@task`` or ``@task(name=..., retry=...)``.
+
+    Calling the task outside a run raises RuntimeError.
+    """
+    policy = retry if retry is not None else retry_policy
+    if policy is not None and not isinstance(policy, RetryPolicy):
+        raise TypeError(f"retry must be a RetryPolicy, got {policy!r}")
+    if fn is not None:
+        return TaskFunction(fn, name=name, retry=policy)
+    return lambda f: TaskFunction(f, name=name, retry=policy)

@@ -1,0 +1,201 @@
+"""The turns the runtime hands to thread actors: a run, or a state update."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from stores import BaseStore, Checkpoint, TaskRecord
+
+from ._context import CallScope
+from ._errors import NothingToResumeError
+from ._run import GraphInterrupt, RunState
+from ._serde import dumps, loads
+from ._stream import Emitter
+from ._types import Command, EntrypointFinal, Interrupt
+
+if TYPE_CHECKING:
+    from actors import Journal
+
+_WRITE_DEADLINE = 30.0
+INJECTABLE = ("previous", "store", "config", "writer")
+
+
+class EntrySpec:
+    """What a run needs to know about the decorated entrypoint function."""
+
+    __slots__ = ("fn", "inject", "is_async", "name")
+
+    def __init__(self, fn: Callable[..., Any], name: str) -> None:
+        self.fn = fn
+        self.name = name
+        self.is_async = inspect.iscoroutinefunction(fn)
+        params = inspect.signature(fn).parameters
+        positional = [
+            p for p in params.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+        if not positional or positional[0].name in INJECTABLE:
+            raise TypeError(
+                f"entrypoint {name!r} must take the input as its first positional parameter, "
+                "e.g. def workflow(inputs, *, previous=None)"
+            )
+        self.inject = tuple(n for n in INJECTABLE if n in params)
+
+
+class RunTurn:
+    """Start or continue a run of ``spec`` on one thread."""
+
+    def __init__(
+        self,
+        spec: EntrySpec,
+        input: Any,  # noqa: A002 -- LangGraph's name
+        *,
+        config: dict[str, Any],
+        store: BaseStore | None,
+        emitter: Emitter,
+        limiter: anyio.CapacityLimiter,
+    ) -> None:
+        self.spec = spec
+        self.input = input
+        self.config = config
+        self.store = store
+        self.emitter = emitter
+        self.limiter = limiter
+        if not isinstance(input, Command) and input is not None:
+            self._input_bytes = dumps(input)  # fail on bad input before the thread is touched
+
+    async def __call__(self, journal: Journal) -> Any:
+        try:
+            return await self._run(journal)
+        finally:
+            self.emitter.close()
+
+    async def _run(self, journal: Journal) -> Any:
+        state = journal.state
+        resume = isinstance(self.input, Command)
+        if resume and state.run is None:
+            raise NothingToResumeError(
+                f"thread {journal.thread_id!r} has no interrupted run to resume; "
+                "send a normal input instead of Command(resume=...)"
+            )
+        if resume or (self.input is None and state.run is not None):
+            assert state.run is not None
+            input_value = loads(state.run.input)
+        else:
+            journal.start_run(dumps(self.input) if self.input is None else self._input_bytes)
+            input_value = self.input
+        assert journal.run is not None
+        rs = RunState(
+            name=self.spec.name,
+            thread_id=journal.thread_id,
+            run_id=journal.run.run_id,
+            config=self.config,
+            store=self.store,
+            emitter=self.emitter,
+            journal=journal,
+            limiter=self.limiter,
+        )
+        if isinstance(self.input, Command):
+            await _apply_resume(rs, self.input.resume)
+        previous = loads(state.latest.save) if state.latest is not None else None
+        return await self._execute(rs, input_value, previous)
+
+    async def _execute(self, rs: RunState, input_value: Any, previous: Any) -> Any:
+        kwargs = self._injected(rs, previous)
+        error: Exception | None = None
+        interrupted = False
+        rs.emitter.debug("run", {"run_id": rs.run_id, "name": self.spec.name, "input": input_value})
+        async with anyio.create_task_group() as tg:
+            rs.tg = tg
+            try:
+                value = await rs.call_in_scope(
+                    CallScope("", self.spec.name), self.spec.fn, self.spec.is_async, (input_value,), kwargs
+                )
+            except GraphInterrupt as exc:
+                await rs.record_interrupt(exc)
+                interrupted = True
+            except Exception as exc:  # noqa: BLE001 -- stop the run's tasks, keep progress, then re-raise below
+                error = exc
+                tg.cancel_scope.cancel()
+        if error is not None or interrupted:
+            with anyio.fail_after(_WRITE_DEADLINE, shield=True):
+                await rs.journal.flush()
+            if error is not None:
+                raise error
+            return self._interrupted(rs)
+        return await self._commit(rs, value)
+
+    def _injected(self, rs: RunState, previous: Any) -> dict[str, Any]:
+        available = {
+            "previous": previous,
+            "store": self.store,
+            "config": self.config,
+            "writer": rs.writer,
+        }
+        return {name: available[name] for name in self.spec.inject}
+
+    def _interrupted(self, rs: RunState) -> dict[str, list[Interrupt]]:
+        pending = rs.pending_interrupts()
+        rs.emitter.emit("updates", {"__interrupt__": tuple(pending)})
+        rs.emitter.emit("values", {"__interrupt__": tuple(pending)})
+        return {"__interrupt__": pending}
+
+    async def _commit(self, rs: RunState, result: Any) -> Any:
+        if isinstance(result, EntrypointFinal):
+            value, save = result.value, result.save
+        else:
+            value = save = result
+        value_bytes = dumps(value)
+        save_bytes = value_bytes if save is value else dumps(save)
+        metadata = {"source": "loop", "run_id": rs.run_id}
+        with anyio.fail_after(_WRITE_DEADLINE, shield=True):
+            checkpoint = await rs.journal.commit(value_bytes, save_bytes, metadata)
+        rs.emitter.emit("updates", {self.spec.name: value})
+        rs.emitter.emit("values", value)
+        rs.emitter.debug("checkpoint", _checkpoint_payload(checkpoint))
+        return value
+
+
+async def _apply_resume(rs: RunState, resume: Any) -> None:
+    pending = [(key, i) for key, i in rs.interrupts.items() if key not in rs.resumes]
+    if not pending:
+        raise NothingToResumeError(
+            f"thread {rs.thread_id!r} has no pending interrupt; invoke with None to resume a failed run"
+        )
+    by_id = {i.id: key for key, i in pending}
+    if isinstance(resume, dict) and resume and all(k in by_id for k in resume):
+        answers = {by_id[k]: v for k, v in resume.items()}  # pyright: ignore[reportUnknownVariableType]
+    elif len(pending) == 1:
+        answers = {pending[0][0]: resume}
+    else:
+        ids = ", ".join(i.id for _, i in pending)
+        raise ValueError(
+            f"{len(pending)} interrupts are pending ({ids}); resume with "
+            "Command(resume={interrupt_id: answer, ...})"
+        )
+    for key, answer in answers.items():
+        await rs.record(TaskRecord(task_id=f"resume:{key}", name=key, kind="resume", payload=dumps(answer)))
+
+
+def _checkpoint_payload(checkpoint: Checkpoint) -> dict[str, Any]:
+    return {
+        "checkpoint_id": checkpoint.checkpoint_id,
+        "version": checkpoint.version,
+        "metadata": checkpoint.metadata,
+    }
+
+
+class UpdateTurn:
+    """``update_state``: commit ``values`` as the thread's state and next ``previous``."""
+
+    def __init__(self, values: Any, as_node: str | None) -> None:
+        self._bytes = dumps(values)
+        self._as_node = as_node
+
+    async def __call__(self, journal: Journal) -> Checkpoint:
+        metadata = {"source": "update", "as_node": self._as_node}
+        with anyio.fail_after(_WRITE_DEADLINE, shield=True):
+            return await journal.commit(self._bytes, self._bytes, metadata)

@@ -1,0 +1,68 @@
+"""Stores: the BaseStore contract and its implementations, checkpointers, embeddings."""
+
+from ._base import (
+    BaseStore as BaseStore,
+    GetOp as GetOp,
+    Item as Item,
+    ListNamespacesOp as ListNamespacesOp,
+    Namespace as Namespace,
+    Op as Op,
+    PutOp as PutOp,
+    Result as Result,
+    SearchItem as SearchItem,
+    SearchOp as SearchOp,
+)
+from ._checkpoint import (
+    Checkpoint as Checkpoint,
+    CheckpointSaver as CheckpointSaver,
+    PendingRun as PendingRun,
+    TaskRecord as TaskRecord,
+    ThreadState as ThreadState,
+)
+from ._embeddings import (
+    Embeddings as Embeddings,
+    HashingEmbeddings as HashingEmbeddings,
+)
+from ._errors import (
+    CheckpointConflictError as CheckpointConflictError,
+    CorruptCheckpointError as CorruptCheckpointError,
+    EmbeddedRedisError as EmbeddedRedisError,
+    InvalidFilterError as InvalidFilterError,
+    InvalidIndexConfigError as InvalidIndexConfigError,
+    InvalidNamespaceError as InvalidNamespaceError,
+    InvalidValueError as InvalidValueError,
+    StoreError as StoreError,
+    StoreUnavailableError as StoreUnavailableError,
+)
+from ._memory import InMemoryStore as InMemoryStore
+from ._memory_saver import MemorySaver as MemorySaver
+
+__all__ = [
+    "BaseStore",
+    "Checkpoint",
+    "CheckpointConflictError",
+    "CheckpointSaver",
+    "CorruptCheckpointError",
+    "EmbeddedRedisError",
+    "Embeddings",
+    "GetOp",
+    "HashingEmbeddings",
+    "InMemoryStore",
+    "InvalidFilterError",
+    "InvalidIndexConfigError",
+    "InvalidNamespaceError",
+    "InvalidValueError",
+    "Item",
+    "ListNamespacesOp",
+    "MemorySaver",
+    "Namespace",
+    "Op",
+    "PutOp",
+    "Result",
+    "SearchItem",
+    "SearchOp",
+    "StoreError",
+    "StoreUnavailableError",
+    "TaskRecord",
+    "ThreadState",
+]
