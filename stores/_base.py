@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from types import TracebackType
-from typing import Any, Literal, Self, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, Self, TypeAlias
 
 import msgspec
 
 from ._errors import InvalidNamespaceError, InvalidValueError
+from ._filters import parse_filter
 from ._sync import run_sync
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+    from types import TracebackType
 
 Namespace: TypeAlias = tuple[str, ...]
 
@@ -122,6 +125,21 @@ def _validate_paging(limit: object, offset: object) -> None:
         raise ValueError(f"offset must be a non-negative int, got {offset!r}")
 
 
+def _as_tuple(namespace: Sequence[str], *, what: str = "namespace") -> Namespace:
+    # tuple("users") would silently become ("u", "s", "e", "r", "s").
+    if isinstance(namespace, str):
+        raise InvalidNamespaceError(
+            f"{what} must be a tuple of strings, not the string {namespace!r}; "
+            f"write ({namespace!r},)"
+        )
+    try:
+        return tuple(namespace)
+    except TypeError:
+        raise InvalidNamespaceError(
+            f"{what} must be a non-empty tuple of strings, got {namespace!r}"
+        ) from None
+
+
 # -- operations --------------------------------------------------------------
 
 
@@ -156,13 +174,17 @@ class PutOp(msgspec.Struct, frozen=True, kw_only=True):
         if self.value is not None:
             validate_value(self.value)
         validate_ttl(self.ttl)
-        if self.index is not None and self.index is not False:
-            if not isinstance(self.index, list) or not all(
-                isinstance(p, str) and p for p in self.index
-            ):
-                raise ValueError(
-                    f"index must be None, False or a list of field paths, got {self.index!r}"
-                )
+        if (
+            self.index is not None
+            and self.index is not False
+            and (
+                not isinstance(self.index, list)
+                or not all(isinstance(p, str) and p for p in self.index)
+            )
+        ):
+            raise ValueError(
+                f"index must be None, False or a list of field paths, got {self.index!r}"
+            )
 
 
 class SearchOp(msgspec.Struct, frozen=True, kw_only=True):
@@ -181,8 +203,6 @@ class SearchOp(msgspec.Struct, frozen=True, kw_only=True):
         if self.query is not None and not isinstance(self.query, str):
             raise ValueError(f"query must be a string or None, got {self.query!r}")
         if self.filter is not None:
-            from ._filters import parse_filter  # noqa: PLC0415 -- _filters imports this module
-
             parse_filter(self.filter)
 
 
@@ -249,7 +269,7 @@ class BaseStore(ABC):
     ) -> Item | None:
         """Return the item at ``namespace``/``key``, or None."""
         op = GetOp(
-            namespace=tuple(namespace), key=key, refresh_ttl=refresh_ttl is not False
+            namespace=_as_tuple(namespace), key=key, refresh_ttl=refresh_ttl is not False
         )
         (result,) = await self.abatch([op])
         assert result is None or isinstance(result, Item)
@@ -261,14 +281,14 @@ class BaseStore(ABC):
         /,
         *,
         query: str | None = None,
-        filter: Mapping[str, Any] | None = None,  # noqa: A002 -- LangGraph's name
+        filter: Mapping[str, Any] | None = None,
         limit: int = 10,
         offset: int = 0,
         refresh_ttl: bool | None = None,
     ) -> list[SearchItem]:
         """Items under ``namespace_prefix``: by similarity to ``query`` if given, else newest-updated first."""
         op = SearchOp(
-            namespace_prefix=tuple(namespace_prefix),
+            namespace_prefix=_as_tuple(namespace_prefix, what="namespace prefix"),
             query=query,
             filter=dict(filter) if filter is not None else None,
             limit=limit,
@@ -292,12 +312,12 @@ class BaseStore(ABC):
         if value is None:  # pyright: ignore[reportUnnecessaryComparison] -- user input
             raise InvalidValueError("store values must be dicts; use adelete() to remove an item")
         await self.abatch(
-            [PutOp(namespace=tuple(namespace), key=key, value=value, index=index, ttl=ttl)]
+            [PutOp(namespace=_as_tuple(namespace), key=key, value=value, index=index, ttl=ttl)]
         )
 
     async def adelete(self, namespace: Sequence[str], key: str) -> None:
         """Delete the item if it exists."""
-        await self.abatch([PutOp(namespace=tuple(namespace), key=key, value=None)])
+        await self.abatch([PutOp(namespace=_as_tuple(namespace), key=key, value=None)])
 
     async def alist_namespaces(
         self,
@@ -310,8 +330,8 @@ class BaseStore(ABC):
     ) -> list[Namespace]:
         """Namespaces that hold items, sorted, truncated to ``max_depth`` labels and deduplicated."""
         op = ListNamespacesOp(
-            prefix=tuple(prefix) if prefix is not None else None,
-            suffix=tuple(suffix) if suffix is not None else None,
+            prefix=_as_tuple(prefix, what="prefix") if prefix is not None else None,
+            suffix=_as_tuple(suffix, what="suffix") if suffix is not None else None,
             max_depth=max_depth,
             limit=limit,
             offset=offset,
@@ -332,7 +352,7 @@ class BaseStore(ABC):
         /,
         *,
         query: str | None = None,
-        filter: Mapping[str, Any] | None = None,  # noqa: A002 -- LangGraph's name
+        filter: Mapping[str, Any] | None = None,
         limit: int = 10,
         offset: int = 0,
         refresh_ttl: bool | None = None,
@@ -383,7 +403,7 @@ class BaseStore(ABC):
             offset=offset,
         )
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027 -- a default, not abstract: InMemoryStore holds nothing
         """Release connections; the default store holds none."""
 
     async def __aenter__(self) -> Self:

@@ -42,6 +42,7 @@ _WORD: Final = re.compile(r"\w+")
 _WORD_WEIGHT: Final = 1.0
 # Character 3-grams make "names" close to "name" without drowning whole words.
 _GRAM_WEIGHT: Final = 0.35
+_PROBE_WEIGHT: Final = 0.5**0.5
 
 
 def _feature_hash(feature: str) -> int:
@@ -63,8 +64,11 @@ def _word_buckets(word: str, dims: int) -> tuple[tuple[int, ...], tuple[float, .
     vals: list[float] = []
     for feature, weight in features:
         h = _feature_hash(feature)
-        cols.append(h % dims)
-        vals.append(weight if (h >> 63) & 1 else -weight)
+        # Two signed probes per feature (from the two 32-bit halves): one
+        # unlucky collision then moves a short text half as far.
+        for probe in (h & 0xFFFFFFFF, h >> 32):
+            cols.append(probe % dims)
+            vals.append(_PROBE_WEIGHT * (weight if probe >> 31 else -weight))
     return tuple(cols), tuple(vals)
 
 
@@ -73,8 +77,8 @@ class HashingEmbeddings:
     """Offline, deterministic embeddings by signed feature hashing.
 
     Features are lowercase word unigrams and character 3-grams of each word
-    (with ``<``/``>`` boundaries), hashed with blake2b into ``dims`` signed
-    buckets and L2-normalised. Text with no word characters embeds as the
+    (with ``<``/``>`` boundaries), each hashed with blake2b into two signed
+    buckets of ``dims``, then L2-normalised. Text with no word characters embeds as the
     zero vector. Computation is inline and CPU-only: nothing blocks on I/O
     and cancellation has nothing to undo. Raises nothing for any string input.
     """
