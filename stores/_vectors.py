@@ -3,7 +3,7 @@
 Field paths name the parts of a value to embed:
 
 - ``"$"``: the whole value, as JSON text;
-- ``"a.b"``: a nested field;
+- ``"a.b"`` (or ``"$.a.b"``): a nested field;
 - ``"arr[*]"``: each element of a list; ``"arr[*].x"``: a field of each;
 - ``"arr[0]"``, ``"arr[-1]"``: one element.
 
@@ -48,6 +48,7 @@ def parse_field_path(path: object) -> FieldPath:
         )
     if path == "$":
         return ()
+    path = path.removeprefix("$.")  # JSONPath spelling of a top-level field
     tokens: list[Token] = []
     for segment in path.split("."):
         match = _SEGMENT.fullmatch(segment)
