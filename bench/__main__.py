@@ -29,6 +29,7 @@ from bench.runner import REDIS_SYSTEMS, SYSTEMS, RunConfig
 from bench.workload import Spec
 
 ROOT = Path(__file__).resolve().parent.parent
+BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 INSTALL_HINT = (
     "LangGraph is not importable here. Install the comparison environment with\n"
     "  make bench-compare\n"

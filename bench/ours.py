@@ -20,7 +20,7 @@ from runtime import (
     get_store,
     task,
 )
-from stores import InMemoryStore, MemorySaver, RedisSaver, RedisStore
+from stores import InMemoryStore, MemorySaver
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator
@@ -107,6 +107,8 @@ async def open_side(
             saver: Any = MemorySaver()
             store: Any = await stack.enter_async_context(InMemoryStore(index=index))
         else:
+            from stores import RedisSaver, RedisStore
+
             saver = await stack.enter_async_context(RedisSaver(url=redis_url))
             store = await stack.enter_async_context(
                 RedisStore(url=redis_url, index=index)
