@@ -152,22 +152,21 @@ def _spawn(
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         out = Path(tmp) / "result.json"
         cmd = [sys.executable, "-m", module, cfg.to_json(), str(out)]
-        proc = subprocess.Popen(
+        with subprocess.Popen(
             cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-        )
-        assert proc.stdout is not None
-        tail = b""
-        deadline = time.monotonic() + timeout
-        while chunk := proc.stdout.read1(4096):
-            if echo:
-                sys.stderr.buffer.write(chunk)
-                sys.stderr.flush()
-            tail = (tail + chunk)[-4000:]
-            if time.monotonic() > deadline:
-                proc.kill()
-                tail += f"\nkilled after {timeout:.0f} s".encode()
-                break
-        proc.wait()
+        ) as proc:
+            assert proc.stdout is not None
+            tail = b""
+            deadline = time.monotonic() + timeout
+            while chunk := proc.stdout.read1(4096):
+                if echo:
+                    sys.stderr.buffer.write(chunk)
+                    sys.stderr.flush()
+                tail = (tail + chunk)[-4000:]
+                if time.monotonic() > deadline:
+                    proc.kill()
+                    tail += f"\nkilled after {timeout:.0f} s".encode()
+                    break
         text = tail.decode(errors="replace")
         if proc.returncode != 0 or not out.exists():
             return None, text
