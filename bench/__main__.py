@@ -61,6 +61,11 @@ def _parser() -> argparse.ArgumentParser:
         help="fake chat model latency (default 0)",
     )
     p.add_argument(
+        "--natural-ids",
+        action="store_true",
+        help="user ids u1, u10, ... (default u001, u010: see bench/NOTES.md)",
+    )
+    p.add_argument(
         "--systems",
         default="ours-redis,ours-memory",
         help=f"comma-separated, of {', '.join(SYSTEMS)}",
@@ -86,6 +91,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--plot", metavar="PNG", help="turns/s and p99 against C (needs matplotlib)"
+    )
+    p.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="pyinstrument profile of each run's measured phase (needs pyinstrument)",
     )
     p.add_argument(
         "--no-cold", action="store_true", help="skip the cold-resume processes"
@@ -182,6 +192,7 @@ def _one(
         conversations=c,
         turns=args.turns,
         latency_ms=args.latency_ms,
+        natural_ids=args.natural_ids,
     )
     progress = not args.no_progress and sys.stderr.isatty()
     cfg = RunConfig(
@@ -191,6 +202,7 @@ def _one(
         args.pool_size,
         args.turn_timeout,
         progress,
+        {"profile_dir": args.profile} if args.profile else {},
     )
     result, tail = _spawn("bench.runner", cfg, args.run_timeout, echo=progress)
     if result is None:

@@ -11,7 +11,9 @@ import json
 import resource
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -21,6 +23,7 @@ from bench.redis_stats import RedisStats, install_round_trip_counter, per_turn
 from bench.workload import Checker, Conversation, FakeModel, HashEmbedder, Spec
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from contextlib import AbstractAsyncContextManager
 
 REDIS_SYSTEMS = ("ours-redis", "langgraph")
@@ -144,6 +147,26 @@ async def _verify(
     return problems
 
 
+@contextmanager
+def _profiled(cfg: RunConfig) -> Iterator[None]:
+    """With ``--profile DIR``: pyinstrument over the measured phase, text + HTML."""
+    directory = cfg.extra.get("profile_dir")
+    if not directory:
+        yield
+        return
+    from pyinstrument import Profiler
+
+    profiler = Profiler(interval=0.001, async_mode="disabled")
+    with profiler:
+        yield
+    stem = Path(directory) / f"{cfg.system}-c{cfg.spec.conversations}"
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    stem.with_suffix(".txt").write_text(
+        profiler.output_text(unicode=True, show_all=False)
+    )
+    stem.with_suffix(".html").write_text(profiler.output_html())
+
+
 def _percentile(sorted_values: list[float], q: float) -> float | None:
     if not sorted_values:
         return None
@@ -178,14 +201,15 @@ async def run(cfg: RunConfig) -> dict[str, Any]:
             )
             before = stats.before() if stats else None
             cpu0, t0 = time.process_time(), time.perf_counter()
-            async with anyio.create_task_group() as outer:
-                outer.start_soon(bar.run)
-                async with anyio.create_task_group() as tg:
-                    for conv in convs:
-                        tg.start_soon(
-                            _converse, side, cfg, checker, conv, latencies, bar
-                        )
-                outer.cancel_scope.cancel()
+            with _profiled(cfg):
+                async with anyio.create_task_group() as outer:
+                    outer.start_soon(bar.run)
+                    async with anyio.create_task_group() as tg:
+                        for conv in convs:
+                            tg.start_soon(
+                                _converse, side, cfg, checker, conv, latencies, bar
+                            )
+                    outer.cancel_scope.cancel()
             elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
             after = stats.after() if stats else None
             problems = await _verify(side, cfg, checker, convs)
