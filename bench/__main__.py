@@ -63,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--natural-ids",
         action="store_true",
-        help="user ids u1, u10, ... (default u001, u010: see bench/NOTES.md)",
+        help="user ids u1, u10, ... (default zero-padded, u01, u10: see bench/NOTES.md)",
     )
     p.add_argument(
         "--systems",

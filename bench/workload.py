@@ -132,7 +132,7 @@ class Spec:
     dims: int = 256
     natural_ids: bool = False
     """``u1``, ``u10``: one user id is a text prefix of another (see bench/NOTES.md).
-    By default ids are zero-padded to one width, ``u001`` ... ``u100``."""
+    By default ids are zero-padded to one width, ``u00`` ... ``u99``."""
 
     def user_id(self, i: int) -> str:
         if self.natural_ids:
