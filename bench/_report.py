@@ -120,7 +120,11 @@ def plot(results: Sequence[dict[str, Any]], path: str) -> None:
         ax.set_title(title)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend()
-    right.set_yscale("log")
+    ticks = sorted({r["c"] for r in results})
+    for ax in (left, right):
+        ax.set_yscale("log")
+        ax.set_xticks(ticks, [str(c) for c in ticks])
+        ax.minorticks_off()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
