@@ -89,6 +89,9 @@ VALUE = {
         ({"missing": None}, False),
         ({"l": [1, {"x": 2}]}, True),
         ({"l": [{"x": 2}, 1]}, False),
+        ({"l": [1]}, False),
+        ({"l": [1, {"x": 2}, 3]}, False),
+        ({"l": [1, {"x": 2.0}]}, True),
         ({"d": {"y": {"z": "deep"}, "x": 1}}, True),
         ({"d": {"x": 1}}, False),
         ({"d.y.z": "deep"}, True),
@@ -123,35 +126,71 @@ def test_matches(flt: dict[str, Any], expected: bool) -> None:
 MISSING = object()
 KEYS = ["a", "b", "c"]
 PATHS = ["a", "b", "c", "a.b", "b.c", "a.b.c"]
+OPS = sorted(OPERATORS)
 
+# Few distinct leaves, so values of different types (True, 1, 1.0, "1") often meet.
 leaves = st.one_of(
     st.none(),
     st.booleans(),
-    st.integers(-5, 5),
-    st.floats(-5, 5, allow_nan=False),
-    st.sampled_from(["", "a", "b", "mid", "z"]),
+    st.integers(0, 2),
+    st.sampled_from([0.0, 1.0, 1.5, -0.0]),
+    st.sampled_from(["", "1", "a", "b"]),
 )
-json_values = st.recursive(
+containers = st.recursive(
     leaves,
     lambda inner: (
         st.lists(inner, max_size=3)
         | st.dictionaries(st.sampled_from(KEYS), inner, max_size=3)
     ),
-    max_leaves=8,
+    max_leaves=6,
 )
-documents = st.dictionaries(st.sampled_from(KEYS), json_values, max_size=3)
+json_values = st.one_of(leaves, leaves, containers)  # mostly leaves
+documents = st.dictionaries(st.sampled_from(KEYS), json_values, min_size=1, max_size=3)
 range_operands = st.one_of(
-    st.integers(-5, 5),
-    st.floats(-5, 5, allow_nan=False),
-    st.sampled_from(["a", "mid", "z"]),
+    st.integers(0, 2),
+    st.sampled_from([0.5, 1.0, 1.5]),
+    st.sampled_from(["", "1", "a", "b"]),
 )
-op_specs = st.one_of(
-    st.dictionaries(st.sampled_from(["$eq", "$ne"]), json_values, min_size=1),
-    st.dictionaries(
-        st.sampled_from(["$gt", "$gte", "$lt", "$lte"]), range_operands, min_size=1
-    ),
-)
-filters = st.dictionaries(st.sampled_from(PATHS), json_values | op_specs, max_size=3)
+
+
+def paths_in(doc: Any, prefix: str = "") -> list[str]:
+    if not isinstance(doc, dict):
+        return []
+    out: list[str] = []
+    for key, value in doc.items():
+        out.append(prefix + key)
+        out.extend(paths_in(value, prefix + key + "."))
+    return out
+
+
+@st.composite
+def cases(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A document and a filter aimed at it: its own paths, often its own values as operands."""
+    doc = draw(documents)
+    flt: dict[str, Any] = {}
+    for _ in range(draw(st.integers(0, 3))):
+        path = draw(st.sampled_from(paths_in(doc) + PATHS))
+        found = ref_get(doc, path)
+        own = [] if found is MISSING else [st.just(found)]
+        if draw(st.booleans()):
+            flt[path] = draw(st.one_of(*own, json_values))
+            continue
+        spec: dict[str, Any] = {}
+        for op in draw(
+            st.lists(st.sampled_from(OPS), min_size=1, max_size=3, unique=True)
+        ):
+            if op in ("$eq", "$ne"):
+                spec[op] = draw(st.one_of(*own, json_values))
+            else:
+                usable = (
+                    own
+                    if isinstance(found, int | float | str)
+                    and not isinstance(found, bool)
+                    else []
+                )
+                spec[op] = draw(st.one_of(*usable, range_operands))
+        flt[path] = spec
+    return doc, flt
 
 
 def ref_get(doc: Any, dotted: str) -> Any:
@@ -205,11 +244,12 @@ def ref_matches(flt: dict[str, Any], doc: dict[str, Any]) -> bool:
     return True
 
 
-@settings(deadline=None, max_examples=300)
-@given(flt=filters, doc=documents)
+@settings(deadline=None, max_examples=400)
+@given(case=cases())
 def test_matches_agrees_with_reference(
-    flt: dict[str, Any], doc: dict[str, Any]
+    case: tuple[dict[str, Any], dict[str, Any]],
 ) -> None:
+    doc, flt = case
     assert parse_filter(flt).matches(doc) == ref_matches(flt, doc)
 
 
