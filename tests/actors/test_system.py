@@ -1,0 +1,193 @@
+"""ActorSystem: spawning, supervision, shutdown."""
+
+from __future__ import annotations
+
+import logging
+
+import anyio
+import pytest
+
+from actors import ActorDeadError, ActorRef, ActorSystem
+
+from ._support import Crash, Echo, Hold
+
+
+async def test_spawn_returns_only_after_on_start_finished() -> None:
+    gate = anyio.Event()
+    actor = Echo(start_gate=gate)
+    refs: list[ActorRef[object]] = []
+
+    async def spawner(system: ActorSystem) -> None:
+        refs.append(await system.spawn(actor))
+
+    with anyio.fail_after(5):
+        async with ActorSystem() as system, anyio.create_task_group() as tg:
+            tg.start_soon(spawner, system)
+            await actor.entered_start.wait()
+            await anyio.wait_all_tasks_blocked()
+            assert refs == [], "spawn returned before on_start finished"
+            gate.set()
+            await actor.started.wait()
+    assert len(refs) == 1
+    assert refs[0] is actor.ref
+
+
+async def test_spawned_actor_serves_right_away() -> None:
+    with anyio.fail_after(5):
+        async with ActorSystem() as system:
+            ref = await system.spawn(Echo("a"))
+            assert ref.name == "a"
+            assert await ref.ask(1) == 1
+
+
+async def test_on_start_error_propagates_from_spawn() -> None:
+    actor = Echo(start_error=ValueError("cannot load state"))
+    with anyio.fail_after(5):
+        async with ActorSystem() as system:
+            with pytest.raises(ValueError, match="cannot load state"):
+                await system.spawn(actor)
+            assert actor.ref.stopped
+            # the system survives a failed activation
+            assert await (await system.spawn(Echo())).ask("ok") == "ok"
+
+
+async def test_crash_is_logged_and_spares_siblings_and_system(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.ERROR, logger="actors")
+    with anyio.fail_after(5):
+        async with ActorSystem() as system:
+            doomed = await system.spawn(Echo("doomed"))
+            sibling = await system.spawn(Echo("sibling"))
+            await doomed.tell(Crash())
+            await doomed.wait_stopped()
+            assert await sibling.ask("still here") == "still here"
+            assert not system.closed
+            assert await (await system.spawn(Echo("late"))).ask(2) == 2
+            with pytest.raises(ActorDeadError):
+                await doomed.ask("dead")
+    crashes = [r for r in caplog.records if "doomed" in r.getMessage()]
+    assert len(crashes) == 1
+    assert crashes[0].levelno == logging.ERROR
+    assert crashes[0].exc_info is not None
+    assert isinstance(crashes[0].exc_info[1], RuntimeError)
+
+
+async def test_crash_fails_the_asks_queued_behind_it() -> None:
+    outcomes: list[object] = []
+
+    async def ask(ref: ActorRef[object], msg: str) -> None:
+        try:
+            outcomes.append(await ref.ask(msg))
+        except ActorDeadError as exc:
+            outcomes.append(("dead", exc.retriable))
+
+    gate = anyio.Event()
+    with anyio.fail_after(5):
+        async with ActorSystem() as system, anyio.create_task_group() as tg:
+            ref = await system.spawn(Echo(mailbox_size=4))
+            tg.start_soon(ref.ask, Hold(gate))
+            await anyio.wait_all_tasks_blocked()
+            await ref.tell(Crash())
+            tg.start_soon(ask, ref, "after the crash")
+            await anyio.wait_all_tasks_blocked()
+            gate.set()
+            await ref.wait_stopped()
+    assert outcomes == [("dead", True)]
+
+
+async def test_leaving_the_system_stops_actors_and_fails_pending_asks() -> None:
+    gate = anyio.Event()
+    outcomes: dict[str, object] = {}
+    actor = Echo(mailbox_size=2)
+
+    async def ask(msg: str) -> None:
+        try:
+            outcomes[msg] = await actor.ref.ask(msg)
+        except ActorDeadError as exc:
+            outcomes[msg] = ("dead", exc.retriable)
+
+    async def held() -> None:
+        outcomes["held"] = await actor.ref.ask(Hold(gate, "finished"))
+
+    async def release_once_stopping() -> None:
+        while not actor.ref.mailbox_statistics().closed:
+            await anyio.sleep(0.001)
+        gate.set()
+
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            async with ActorSystem() as system:
+                await system.spawn(actor)
+                tg.start_soon(held)
+                await anyio.wait_all_tasks_blocked()
+                for msg in ("q1", "q2", "blocked sender"):
+                    tg.start_soon(ask, msg)
+                    await anyio.wait_all_tasks_blocked()
+                assert actor.ref.mailbox_statistics().waiting_senders == 1
+                tg.start_soon(release_once_stopping)
+            # the system waited for the actor: the held request finished
+            assert actor.ref.stopped
+    assert outcomes == {
+        "held": "finished",
+        "q1": ("dead", True),
+        "q2": ("dead", True),
+        "blocked sender": ("dead", True),
+    }
+    assert system.closed
+
+
+async def test_spawning_after_close_raises() -> None:
+    actor = Echo()
+    with anyio.fail_after(5):
+        async with ActorSystem() as system:
+            pass
+        assert system.closed
+        with pytest.raises(RuntimeError, match="not running"):
+            await system.spawn(actor)
+    assert not actor.entered_start.is_set()
+    actor.mailbox.drain()  # the refused actor's streams (see the test below)
+
+
+async def test_spawning_before_enter_raises() -> None:
+    actor = Echo()
+    system = ActorSystem()
+    with anyio.fail_after(5), pytest.raises(RuntimeError, match="not running"):
+        await system.spawn(actor)
+    assert not actor.entered_start.is_set()
+    actor.mailbox.drain()
+
+
+async def test_a_refused_spawn_closes_the_actors_mailbox() -> None:
+    # A Registry activating a key while the system shuts down builds an actor
+    # and has its spawn refused; its mailbox must not stay open (a ref that
+    # leaked would accept messages nobody reads, and the unclosed memory
+    # streams raise ResourceWarning when collected).
+    actor = Echo()
+    with anyio.fail_after(5):
+        async with ActorSystem() as system:
+            pass
+        with pytest.raises(RuntimeError, match="not running"):
+            await system.spawn(actor)
+    assert actor.mailbox.statistics().closed
+    with pytest.raises(ActorDeadError):
+        actor.ref.tell_nowait("nobody reads this")
+
+
+async def test_a_system_is_entered_once() -> None:
+    system = ActorSystem()
+    with anyio.fail_after(5):
+        async with system:
+            pass
+        with pytest.raises(RuntimeError, match="only once"):
+            async with system:
+                pass
+
+
+async def test_an_error_in_the_body_propagates_unwrapped() -> None:
+    with anyio.fail_after(5):
+        with pytest.raises(KeyError, match="from the body"):
+            async with ActorSystem() as system:
+                ref = await system.spawn(Echo())
+                raise KeyError("from the body")
+        assert ref.stopped
