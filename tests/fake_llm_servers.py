@@ -65,10 +65,16 @@ class Reply:
     hold_open: bool = False
 
 
-def error(status: int, message: str = "boom", **headers: str) -> Reply:
-    """An API error reply in the shape both providers use, retried quickly."""
+def error(
+    status: int, message: str = "boom", *, headers: dict[str, str] | None = None
+) -> Reply:
+    """An API error reply in the shape both providers use; retried fast unless ``headers`` say otherwise."""
     body = {"type": "error", "error": {"type": "api_error", "message": message}}
-    return Reply(status=status, json=body, headers={**FAST_RETRY, **headers})
+    return Reply(
+        status=status,
+        json=body,
+        headers=dict(FAST_RETRY if headers is None else headers),
+    )
 
 
 def sse(data: Any, event: str | None = None) -> bytes:
