@@ -62,7 +62,7 @@ class SearchItem(Item, frozen=True, kw_only=True):
 def validate_namespace(namespace: object, *, what: str = "namespace") -> Namespace:
     """Return ``namespace`` as a tuple, or raise InvalidNamespaceError naming the problem."""
     if isinstance(namespace, list):
-        namespace = tuple(namespace)  # pyright: ignore[reportUnknownArgumentType] -- checked below
+        namespace = tuple(namespace)  # pyright: ignore[reportUnknownArgumentType, reportUnknownVariableType] -- checked below
     if not isinstance(namespace, tuple) or not namespace:
         raise InvalidNamespaceError(
             f"{what} must be a non-empty tuple of strings, got {namespace!r}"
@@ -178,8 +178,8 @@ class PutOp(msgspec.Struct, frozen=True, kw_only=True):
             self.index is not None
             and self.index is not False
             and (
-                not isinstance(self.index, list)
-                or not all(isinstance(p, str) and p for p in self.index)
+                not isinstance(self.index, list)  # pyright: ignore[reportUnnecessaryIsInstance] -- user input
+                or not all(isinstance(p, str) and p for p in self.index)  # pyright: ignore[reportUnnecessaryIsInstance] -- user input
             )
         ):
             raise ValueError(
@@ -200,7 +200,7 @@ class SearchOp(msgspec.Struct, frozen=True, kw_only=True):
     def __post_init__(self) -> None:
         validate_prefix(self.namespace_prefix)
         _validate_paging(self.limit, self.offset)
-        if self.query is not None and not isinstance(self.query, str):
+        if self.query is not None and not isinstance(self.query, str):  # pyright: ignore[reportUnnecessaryIsInstance] -- user input
             raise ValueError(f"query must be a string or None, got {self.query!r}")
         if self.filter is not None:
             parse_filter(self.filter)
@@ -221,7 +221,7 @@ class ListNamespacesOp(msgspec.Struct, frozen=True, kw_only=True):
         if self.suffix is not None:
             validate_prefix(self.suffix, what="suffix")
         if self.max_depth is not None and (
-            isinstance(self.max_depth, bool) or not isinstance(self.max_depth, int) or self.max_depth < 1
+            isinstance(self.max_depth, bool) or not isinstance(self.max_depth, int) or self.max_depth < 1  # pyright: ignore[reportUnnecessaryIsInstance] -- user input
         ):
             raise ValueError(f"max_depth must be a positive int or None, got {self.max_depth!r}")
         _validate_paging(self.limit, self.offset)

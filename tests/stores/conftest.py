@@ -33,7 +33,9 @@ async def _memory_store(stack: AsyncExitStack, index: Any, ttl: Any) -> BaseStor
     return await stack.enter_async_context(InMemoryStore(index=index, ttl=ttl))
 
 
-STORE_FACTORIES: dict[str, Callable[[AsyncExitStack, Any, Any], Awaitable[BaseStore]]] = {
+STORE_FACTORIES: dict[
+    str, Callable[[AsyncExitStack, Any, Any], Awaitable[BaseStore]]
+] = {
     "memory": _memory_store,
 }
 """Store kind -> async factory ``(stack, index, ttl) -> store``."""

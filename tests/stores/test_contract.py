@@ -32,7 +32,9 @@ if TYPE_CHECKING:
 TICK = 0.003
 
 
-async def put_in_order(store: BaseStore, namespace: tuple[str, ...], keys: list[str]) -> None:
+async def put_in_order(
+    store: BaseStore, namespace: tuple[str, ...], keys: list[str]
+) -> None:
     for i, key in enumerate(keys):
         await store.aput(namespace, key, {"i": i, "text": f"item {key}"})
         await anyio.sleep(TICK)
@@ -54,18 +56,31 @@ def index_of(embedder: Any, *fields: str) -> dict[str, Any]:
 
 async def test_put_then_get_returns_the_item(make_store: MakeStore) -> None:
     store = await make_store()
-    value = {"theme": "dark", "n": 1, "x": 1.5, "ok": True, "none": None, "nested": {"a": [1, "b"]}}
+    value = {
+        "theme": "dark",
+        "n": 1,
+        "x": 1.5,
+        "ok": True,
+        "none": None,
+        "nested": {"a": [1, "b"]},
+    }
     await store.aput(("users", "alice"), "prefs", value)
     item = await store.aget(("users", "alice"), "prefs")
     assert item is not None
-    assert (item.namespace, item.key, item.value) == (("users", "alice"), "prefs", value)
+    assert (item.namespace, item.key, item.value) == (
+        ("users", "alice"),
+        "prefs",
+        value,
+    )
     assert item.created_at.utcoffset() == timedelta(0)
     assert item.updated_at == item.created_at
     assert await store.aget(("users", "alice"), "other") is None
     assert await store.aget(("users",), "prefs") is None
 
 
-async def test_update_replaces_value_and_keeps_created_at(make_store: MakeStore) -> None:
+async def test_update_replaces_value_and_keeps_created_at(
+    make_store: MakeStore,
+) -> None:
     store = await make_store()
     await store.aput(("a",), "k", {"v": 1, "old": True})
     first = await store.aget(("a",), "k")
@@ -146,7 +161,9 @@ async def test_prefix_matches_whole_labels_only(make_store: MakeStore) -> None:
 SPECIAL = 'we-ird #@:{}|*" sp ace'
 
 
-async def test_special_characters_in_keys_labels_and_values(make_store: MakeStore) -> None:
+async def test_special_characters_in_keys_labels_and_values(
+    make_store: MakeStore,
+) -> None:
     store = await make_store()
     ns = ("tenant:1", SPECIAL, "{x}")
     value = {"email": "a@b.c", "tag": 'x-y|z {w} "q" *', "text": SPECIAL}
@@ -163,7 +180,14 @@ async def test_special_characters_in_keys_labels_and_values(make_store: MakeStor
     assert await store.aget(ns, SPECIAL) is None
 
 
-NAMESPACES = [("a", "b", "c"), ("a", "b", "d"), ("a", "e"), ("x", "b", "c"), ("users",), ("user", "1")]
+NAMESPACES = [
+    ("a", "b", "c"),
+    ("a", "b", "d"),
+    ("a", "e"),
+    ("x", "b", "c"),
+    ("users",),
+    ("user", "1"),
+]
 
 
 @pytest.mark.parametrize(
@@ -204,7 +228,9 @@ async def test_emptied_namespace_is_not_listed(make_store: MakeStore) -> None:
 # -- search without query: order, filters, paging --------------------------------
 
 
-async def test_search_without_query_is_newest_updated_first(make_store: MakeStore) -> None:
+async def test_search_without_query_is_newest_updated_first(
+    make_store: MakeStore,
+) -> None:
     store = await make_store()
     await put_in_order(store, ("n",), ["a", "b", "c", "d"])
     await store.aput(("n",), "b", {"i": 10})
@@ -224,7 +250,12 @@ async def test_offset_and_limit_page_through_results(make_store: MakeStore) -> N
 
 
 FILTER_ITEMS: dict[str, dict[str, Any]] = {
-    "k1": {"kind": "note", "score": 1, "meta": {"lang": "en", "level": 2}, "tags": ["a", "b"]},
+    "k1": {
+        "kind": "note",
+        "score": 1,
+        "meta": {"lang": "en", "level": 2},
+        "tags": ["a", "b"],
+    },
     "k2": {"kind": "note", "score": 5.0, "meta": {"lang": "fr", "level": 7}},
     "k3": {"kind": "todo", "score": 9, "meta": {"lang": "en"}},
     "k4": {"kind": "todo"},
@@ -251,11 +282,13 @@ FILTER_ITEMS: dict[str, dict[str, Any]] = {
         ({"tags": ["a", "b"]}, {"k1"}),
         ({"meta": {"lang": "en"}}, {"k3"}),
         ({"missing": {"$ne": 1}}, {"k1", "k2", "k3", "k4"}),
-        ({"missing": None}, set()),
-        ({}, {"k1", "k2", "k3", "k4"}),
+        ({"missing": None}, set[str]()),
+        (dict[str, Any](), {"k1", "k2", "k3", "k4"}),
     ],
 )
-async def test_filters(make_store: MakeStore, flt: dict[str, Any], expected: set[str]) -> None:
+async def test_filters(
+    make_store: MakeStore, flt: dict[str, Any], expected: set[str]
+) -> None:
     store = await make_store()
     for key, value in FILTER_ITEMS.items():
         await store.aput(("f",), key, value)
@@ -265,17 +298,24 @@ async def test_filters(make_store: MakeStore, flt: dict[str, Any], expected: set
 async def test_filter_is_applied_before_limit(make_store: MakeStore) -> None:
     store = await make_store()
     await store.abatch(
-        [PutOp(namespace=("many",), key=f"k{i:02}", value={"i": i, "special": i < 3}) for i in range(50)]
+        [
+            PutOp(namespace=("many",), key=f"k{i:02}", value={"i": i, "special": i < 3})
+            for i in range(50)
+        ]
     )
     found = await store.asearch(("many",), filter={"special": True}, limit=10)
     assert sorted(keys(found)) == ["k00", "k01", "k02"]
-    assert len(await store.asearch(("many",), filter={"i": {"$gte": 30}}, limit=100)) == 20
+    assert (
+        len(await store.asearch(("many",), filter={"i": {"$gte": 30}}, limit=100)) == 20
+    )
 
 
 # -- semantic search ---------------------------------------------------------------
 
 
-async def test_query_ranks_closer_text_first(make_store: MakeStore, embedder: CountingEmbeddings) -> None:
+async def test_query_ranks_closer_text_first(
+    make_store: MakeStore, embedder: CountingEmbeddings
+) -> None:
     store = await make_store(index=index_of(embedder, "text"))
     await store.aput(("docs",), "pizza", {"text": "I like pizza"})
     await store.aput(("docs",), "bob", {"text": "my name is Bob"})
@@ -290,14 +330,21 @@ async def test_query_ranks_closer_text_first(make_store: MakeStore, embedder: Co
     assert exact.score == pytest.approx(1.0, abs=1e-3)
 
 
-async def test_query_with_filter_and_paging(make_store: MakeStore, embedder: CountingEmbeddings) -> None:
+async def test_query_with_filter_and_paging(
+    make_store: MakeStore, embedder: CountingEmbeddings
+) -> None:
     store = await make_store(index=index_of(embedder, "text"))
     texts = ["my name is Bob", "my name is Ann", "name tags", "I like pizza", "my dog"]
     for i, text in enumerate(texts):
         await store.aput(("q",), f"k{i}", {"text": text, "even": i % 2 == 0})
     ranked = keys(await store.asearch(("q",), query="what is my name", limit=10))
-    assert keys(await store.asearch(("q",), query="what is my name", offset=1, limit=2)) == ranked[1:3]
-    evens = keys(await store.asearch(("q",), query="what is my name", filter={"even": True}))
+    assert (
+        keys(await store.asearch(("q",), query="what is my name", offset=1, limit=2))
+        == ranked[1:3]
+    )
+    evens = keys(
+        await store.asearch(("q",), query="what is my name", filter={"even": True})
+    )
     assert evens == [k for k in ranked if k in {"k0", "k2", "k4"}]
 
 
@@ -305,7 +352,9 @@ async def test_item_ranks_by_best_field_even_if_not_last(
     make_store: MakeStore, embedder: CountingEmbeddings
 ) -> None:
     store = await make_store(index=index_of(embedder, "title", "body"))
-    await store.aput(("m",), "a", {"title": "my name is Bob", "body": "gardening tips for spring"})
+    await store.aput(
+        ("m",), "a", {"title": "my name is Bob", "body": "gardening tips for spring"}
+    )
     await store.aput(("m",), "b", {"title": "tomato soup", "body": "I like pizza"})
     await store.aput(("alone",), "c", {"title": "my name is Bob"})
     by_name = await store.asearch(("m",), query="what is my name")
@@ -316,11 +365,17 @@ async def test_item_ranks_by_best_field_even_if_not_last(
     assert by_name[0].score == pytest.approx(alone.score, abs=1e-4)
 
 
-async def test_array_paths_embed_each_element(make_store: MakeStore, embedder: CountingEmbeddings) -> None:
-    store = await make_store(index=index_of(embedder, "tags[*]", "notes[*].text", "meta.summary"))
+async def test_array_paths_embed_each_element(
+    make_store: MakeStore, embedder: CountingEmbeddings
+) -> None:
+    store = await make_store(
+        index=index_of(embedder, "tags[*]", "notes[*].text", "meta.summary")
+    )
     await store.aput(("arr",), "x", {"tags": ["chess", "my name is Bob", "gardening"]})
     await store.aput(("arr",), "y", {"tags": ["pizza", "pasta"]})
-    await store.aput(("arr",), "z", {"notes": [{"text": "hiking"}, {"text": "sailing boats"}]})
+    await store.aput(
+        ("arr",), "z", {"notes": [{"text": "hiking"}, {"text": "sailing boats"}]}
+    )
     await store.aput(("arr",), "w", {"meta": {"summary": "tax returns"}})
     await store.aput(("one",), "ref", {"tags": ["my name is Bob"]})
     (ref,) = await store.asearch(("one",), query="what is my name")
@@ -331,11 +386,18 @@ async def test_array_paths_embed_each_element(make_store: MakeStore, embedder: C
     assert keys(await store.asearch(("arr",), query="tax returns", limit=1)) == ["w"]
 
 
-async def test_put_index_false_and_field_override(make_store: MakeStore, embedder: CountingEmbeddings) -> None:
+async def test_put_index_false_and_field_override(
+    make_store: MakeStore, embedder: CountingEmbeddings
+) -> None:
     store = await make_store(index=index_of(embedder, "text"))
     await store.aput(("i",), "plain", {"text": "my name is Bob"}, index=False)
     await store.aput(("i",), "indexed", {"text": "I like pizza"})
-    await store.aput(("i",), "other", {"text": "weather", "summary": "my name is Ann"}, index=["summary"])
+    await store.aput(
+        ("i",),
+        "other",
+        {"text": "weather", "summary": "my name is Ann"},
+        index=["summary"],
+    )
     results = await store.asearch(("i",), query="what is my name")
     assert keys(results) == ["other", "indexed", "plain"]
     assert [r.score is None for r in results] == [False, False, True]
@@ -345,7 +407,9 @@ async def test_put_index_false_and_field_override(make_store: MakeStore, embedde
     assert all(r.score is None for r in await store.asearch(("i",)))
 
 
-async def test_reindex_on_update(make_store: MakeStore, embedder: CountingEmbeddings) -> None:
+async def test_reindex_on_update(
+    make_store: MakeStore, embedder: CountingEmbeddings
+) -> None:
     store = await make_store(index=index_of(embedder, "text"))
     await store.aput(("u",), "a", {"text": "my name is Bob"})
     await store.aput(("u",), "b", {"text": "I like pizza"})
@@ -375,7 +439,9 @@ async def test_embed_may_be_a_plain_function(make_store: MakeStore, kind: str) -
     assert calls
 
 
-async def test_bad_embedder_output_is_rejected_and_nothing_written(make_store: MakeStore) -> None:
+async def test_bad_embedder_output_is_rejected_and_nothing_written(
+    make_store: MakeStore,
+) -> None:
     def wrong_dims(texts: list[str]) -> list[list[float]]:
         return [[1.0, 0.0] for _ in texts]
 
@@ -414,11 +480,17 @@ async def test_batch_runs_mixed_ops_in_order(make_store: MakeStore) -> None:
     assert results[8] == []
 
 
-async def test_one_embedding_call_per_batch(make_store: MakeStore, embedder: CountingEmbeddings) -> None:
+async def test_one_embedding_call_per_batch(
+    make_store: MakeStore, embedder: CountingEmbeddings
+) -> None:
     store = await make_store(index=index_of(embedder, "text", "tags[*]"))
     results = await store.abatch(
         [
-            PutOp(namespace=("e",), key="bob", value={"text": "my name is Bob", "tags": ["chess", "hiking"]}),
+            PutOp(
+                namespace=("e",),
+                key="bob",
+                value={"text": "my name is Bob", "tags": ["chess", "hiking"]},
+            ),
             PutOp(namespace=("e",), key="pizza", value={"text": "I like pizza"}),
             PutOp(namespace=("e",), key="skip", value={"text": "skip me"}, index=False),
             SearchOp(namespace_prefix=("e",), query="what is my name"),
@@ -428,12 +500,21 @@ async def test_one_embedding_call_per_batch(make_store: MakeStore, embedder: Cou
     )
     assert len(embedder.calls) == 1
     assert sorted(embedder.calls[0]) == sorted(
-        ["my name is Bob", "chess", "hiking", "I like pizza", "what is my name", "pizza"]
+        [
+            "my name is Bob",
+            "chess",
+            "hiking",
+            "I like pizza",
+            "what is my name",
+            "pizza",
+        ]
     )
     by_name, by_food = results[3], results[4]
     assert keys(by_name)[0] == "bob"  # type: ignore[arg-type]
     assert keys(by_food)[0] == "pizza"  # type: ignore[arg-type]
-    await store.abatch([GetOp(namespace=("e",), key="bob"), SearchOp(namespace_prefix=("e",))])
+    await store.abatch(
+        [GetOp(namespace=("e",), key="bob"), SearchOp(namespace_prefix=("e",))]
+    )
     assert len(embedder.calls) == 1
 
 
@@ -464,7 +545,9 @@ async def test_items_with_ttl_are_readable_before_expiry(make_store: MakeStore) 
         ("abc", "tuple"),
     ],
 )
-async def test_bad_namespaces_are_rejected(make_store: MakeStore, namespace: Any, match: str) -> None:
+async def test_bad_namespaces_are_rejected(
+    make_store: MakeStore, namespace: Any, match: str
+) -> None:
     store = await make_store()
     with pytest.raises(InvalidNamespaceError, match=match):
         await store.aput(namespace, "k", {"v": 1})
@@ -483,14 +566,18 @@ async def test_bad_namespaces_are_rejected(make_store: MakeStore, namespace: Any
         ({"a": object()}, "JSON"),
     ],
 )
-async def test_bad_values_are_rejected(make_store: MakeStore, value: Any, match: str) -> None:
+async def test_bad_values_are_rejected(
+    make_store: MakeStore, value: Any, match: str
+) -> None:
     store = await make_store()
     with pytest.raises(InvalidValueError, match=match):
         await store.aput(("v",), "k", value)
     assert await store.aget(("v",), "k") is None
 
 
-async def test_bad_keys_filters_paging_and_ttl_are_rejected(make_store: MakeStore) -> None:
+async def test_bad_keys_filters_paging_and_ttl_are_rejected(
+    make_store: MakeStore,
+) -> None:
     store = await make_store()
     with pytest.raises(InvalidNamespaceError, match="key must be a non-empty string"):
         await store.aput(("v",), "", {"v": 1})
@@ -519,7 +606,9 @@ async def test_bad_keys_filters_paging_and_ttl_are_rejected(make_store: MakeStor
         ("ten", "ttl"),
     ],
 )
-async def test_bad_ttl_config_is_rejected(make_store: MakeStore, ttl: Any, match: str) -> None:
+async def test_bad_ttl_config_is_rejected(
+    make_store: MakeStore, ttl: Any, match: str
+) -> None:
     with pytest.raises(ValueError, match=match):
         await make_store(ttl=ttl)
 
@@ -532,17 +621,24 @@ async def test_bad_ttl_config_is_rejected(make_store: MakeStore, ttl: Any, match
         ({"dims": 0, "embed": HashingEmbeddings(8)}, "positive int"),
         ({"dims": 8, "embed": "openai:text-embedding-3-small"}, "embed must be"),
         ({"dims": 8, "embed": HashingEmbeddings(8), "fields": "text"}, "list of paths"),
-        ({"dims": 8, "embed": HashingEmbeddings(8), "fields": ["a..b"]}, "bad field path"),
+        (
+            {"dims": 8, "embed": HashingEmbeddings(8), "fields": ["a..b"]},
+            "bad field path",
+        ),
         ({"dims": 16, "embed": HashingEmbeddings(8)}, "8-dim"),
         ("yes", "must be a dict"),
     ],
 )
-async def test_bad_index_config_is_rejected(make_store: MakeStore, index: Any, match: str) -> None:
+async def test_bad_index_config_is_rejected(
+    make_store: MakeStore, index: Any, match: str
+) -> None:
     with pytest.raises(InvalidIndexConfigError, match=match):
         await make_store(index=index)
 
 
-async def test_bad_index_path_on_put_writes_nothing(make_store: MakeStore, embedder: CountingEmbeddings) -> None:
+async def test_bad_index_path_on_put_writes_nothing(
+    make_store: MakeStore, embedder: CountingEmbeddings
+) -> None:
     store = await make_store(index=index_of(embedder))
     with pytest.raises(InvalidIndexConfigError, match="bad field path"):
         await store.abatch(

@@ -147,7 +147,7 @@ def test_embeddings_objects_pass_through() -> None:
         lambda: async_fn,
         lambda: functools.partial(async_fn, scale=1.0),
         lambda: sync_fn,
-        lambda: lambda texts: HASH.embed_documents(texts),
+        lambda: lambda texts: HASH.embed_documents(texts),  # pyright: ignore[reportUnknownLambdaType, reportUnknownArgumentType] -- a bare lambda on purpose
     ],
     ids=[
         "langchain",
@@ -189,12 +189,24 @@ def test_unsupported_embed_is_rejected(obj: Any, match: str) -> None:
         ensure_embeddings(obj)
 
 
+def too_few(texts: list[str]) -> list[list[float]]:
+    return [[1.0]]
+
+
+def a_number(texts: list[str]) -> int:
+    return 3
+
+
+def a_string(texts: list[str]) -> str:
+    return "vectors"
+
+
 @pytest.mark.parametrize(
     ("fn", "match"),
     [
-        (lambda texts: [[1.0]], "returned 1 vectors for 2 texts"),
-        (lambda texts: 3, "must return a list of vectors"),
-        (lambda texts: "vectors", "must return a list of vectors"),
+        (too_few, "returned 1 vectors for 2 texts"),
+        (a_number, "must return a list of vectors"),
+        (a_string, "must return a list of vectors"),
     ],
 )
 async def test_adapters_check_the_vector_count(fn: Any, match: str) -> None:

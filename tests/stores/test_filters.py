@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -157,7 +157,7 @@ def paths_in(doc: Any, prefix: str = "") -> list[str]:
     if not isinstance(doc, dict):
         return []
     out: list[str] = []
-    for key, value in doc.items():
+    for key, value in cast("dict[str, Any]", doc).items():
         out.append(prefix + key)
         out.extend(paths_in(value, prefix + key + "."))
     return out
@@ -198,7 +198,7 @@ def ref_get(doc: Any, dotted: str) -> Any:
     for part in dotted.split("."):
         if not isinstance(node, dict) or part not in node:
             return MISSING
-        node = node[part]
+        node = cast("dict[str, Any]", node)[part]
     return node
 
 
@@ -209,9 +209,10 @@ def canon(x: Any) -> Any:
     if isinstance(x, int | float):
         return ("num", x)
     if isinstance(x, list):
-        return ("list", tuple(canon(v) for v in x))
+        return ("list", tuple(canon(v) for v in cast("list[Any]", x)))
     if isinstance(x, dict):
-        return ("dict", tuple(sorted((k, canon(v)) for k, v in x.items())))
+        items = cast("dict[str, Any]", x).items()
+        return ("dict", tuple(sorted((k, canon(v)) for k, v in items)))
     return (type(x).__name__, x)
 
 
@@ -236,8 +237,9 @@ def ref_op(found: Any, op: str, operand: Any) -> bool:
 def ref_matches(flt: dict[str, Any], doc: dict[str, Any]) -> bool:
     for path, spec in flt.items():
         found = ref_get(doc, path)
-        if isinstance(spec, dict) and spec and all(k.startswith("$") for k in spec):
-            if not all(ref_op(found, op, operand) for op, operand in spec.items()):
+        ops = cast("dict[str, Any]", spec) if isinstance(spec, dict) else {}
+        if ops and all(k.startswith("$") for k in ops):
+            if not all(ref_op(found, op, operand) for op, operand in ops.items()):
                 return False
         elif not ref_op(found, "$eq", spec):
             return False

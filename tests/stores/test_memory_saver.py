@@ -247,7 +247,8 @@ async def test_corrupt_bytes_raise_corrupt_checkpoint_error(part: str) -> None:
     await saver.acommit("t", ckpt(1), expected_version=0)
     await saver.abegin_run("t", run("r", base_version=1))
     await saver.arecord("t", "r", rec("0:a"))
-    thread = saver._threads["t"]  # reaching in: there is no public way to damage bytes
+    # Reaching in: there is no public way to damage stored bytes.
+    thread = saver._threads["t"]  # pyright: ignore[reportPrivateUsage]
     if part == "checkpoint":
         thread.checkpoints["c0001"] = b"\xc1not msgpack"
     elif part == "run":

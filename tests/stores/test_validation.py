@@ -53,7 +53,7 @@ def bad_namespaces(draw: st.DrawFn) -> Any:
                 st.sets(labels, min_size=1),
             )
         )
-    good = draw(st.lists(labels, max_size=3))
+    good: list[Any] = draw(st.lists(labels, max_size=3))
     position = draw(st.integers(0, len(good)))
     good.insert(position, draw(bad_labels))
     return tuple(good)
@@ -106,9 +106,11 @@ def test_invalid_prefixes_are_rejected(ns: Any) -> None:
 def test_string_namespace_is_not_split_into_letters() -> None:
     store = InMemoryStore()
     with pytest.raises(InvalidNamespaceError, match=r"write \('users',\)"):
-        store.put("users", "k", {"v": 1})  # type: ignore[arg-type]
+        store.put(
+            "users", "k", {"v": 1}
+        )  # a str is a Sequence[str]: only runtime catches it
     with pytest.raises(InvalidNamespaceError, match="prefix"):
-        store.search("users")  # type: ignore[arg-type]
+        store.search("users")
     assert store.list_namespaces() == []
 
 
@@ -121,9 +123,9 @@ def test_string_namespace_is_not_split_into_letters() -> None:
             "list of field paths",
         ),
         (
-            lambda: PutOp(namespace=("a",), key="k", value={}, index=True),
+            lambda: PutOp(namespace=("a",), key="k", value={}, index=True),  # pyright: ignore[reportArgumentType] -- bad on purpose
             "list of field paths",
-        ),  # type: ignore[arg-type]
+        ),
         (lambda: SearchOp(namespace_prefix=("a",), query=3), "query must be a string"),  # type: ignore[arg-type]
         (lambda: SearchOp(namespace_prefix=("a",), limit=True), "limit"),
         (lambda: ListNamespacesOp(max_depth=0), "max_depth"),
