@@ -45,7 +45,7 @@ from ._vectors import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Callable, Iterable, Mapping, Sequence
 
 _ENCODER: Final = msgspec.json.Encoder()
 _DECODER: Final = msgspec.json.Decoder(dict[str, Any])
@@ -119,8 +119,8 @@ class InMemoryStore(BaseStore):
     def __init__(
         self,
         *,
-        index: object = None,
-        ttl: object = None,
+        index: Mapping[str, Any] | None = None,
+        ttl: float | Mapping[str, Any] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         """Create an empty store.
