@@ -140,7 +140,9 @@ class Turns:
     running: int = 0
     max_running: int = 0
 
-    def commit(self, name: str, value: bytes = b"v") -> Callable[[Journal], Awaitable[Any]]:
+    def commit(
+        self, name: str, value: bytes = b"v"
+    ) -> Callable[[Journal], Awaitable[Any]]:
         """A turn that starts a run and commits ``value``; replies the new version."""
 
         async def turn(journal: Journal) -> int:
