@@ -28,7 +28,7 @@ from runtime._messages import (
     UsageMetadata,
 )
 
-from ._base import BaseChatModel, CallOptions, ChatModelError, sse_events
+from ._base import BaseChatModel, CallOptions, ChatModelError, stream_chunks
 
 _ERRORS = (anthropic.AnthropicError, httpx2.HTTPError, json.JSONDecodeError)
 
@@ -160,9 +160,9 @@ def message_from_response(data: Mapping[str, Any]) -> AIMessage:
         if b.get("type") == "tool_use"
     ]
     kept = [b for b in blocks if b.get("type") != "tool_use"]
-    content: Content = "".join(b["text"] for b in kept)
-    if any(b.get("type") != "text" for b in kept):
-        content = list[str | dict[str, Any]](kept)
+    content: Content = list[str | dict[str, Any]](kept)
+    if all(b.get("type") == "text" for b in kept):
+        content = "".join(b["text"] for b in kept)
     return AIMessage(
         content=content,
         id=data.get("id") or str(uuid.uuid4()),
@@ -313,12 +313,10 @@ class ChatAnthropic(BaseChatModel):
             )
             async with (
                 request as response,
-                aclosing(sse_events(response.http_response)) as events,
+                aclosing(stream_chunks(response.http_response, state.chunk)) as chunks,
             ):
-                async for _event, data in events:
-                    chunk = state.chunk(json.loads(data))
-                    if chunk is not None:
-                        yield chunk
+                async for chunk in chunks:
+                    yield chunk
         except _ERRORS as exc:
             raise ChatModelError.from_exception("anthropic", exc) from exc
 

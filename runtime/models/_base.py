@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import copy
 import inspect
+import json
 import re
 import typing
 from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
 from contextlib import aclosing
 from typing import Any, ClassVar, Protocol, Self, TypeAlias, runtime_checkable
 
+import anyio
 import msgspec
 
 from runtime._context import emit_message, wants_messages
@@ -34,13 +36,9 @@ if typing.TYPE_CHECKING:
 
 MessagesInput: TypeAlias = str | MessageLike | Sequence[MessageLike]
 ToolLike: TypeAlias = Mapping[str, Any] | Callable[..., Any]
+ToolChoice: TypeAlias = str | Mapping[str, Any] | None
 
-_HINTS = {
-    401: "check the API key",
-    403: "check the API key's permissions",
-    404: "check the model name and base_url",
-    429: "slow down, or raise max_retries",
-}
+_HINTS = {401: "check the API key", 404: "check the model and base_url"}
 
 
 class ChatModelError(Exception):
@@ -103,7 +101,7 @@ class ChatModel(Protocol):
         self,
         tools: Sequence[ToolLike],
         *,
-        tool_choice: str | Mapping[str, Any] | None = None,
+        tool_choice: ToolChoice = None,
     ) -> Self:
         """A copy of the model that offers ``tools`` on every call."""
         ...
@@ -121,7 +119,7 @@ class CallOptions(msgspec.Struct, frozen=True, kw_only=True):
     """The per-call settings an adapter turns into request parameters."""
 
     tools: tuple[ToolSpec, ...] = ()
-    tool_choice: str | Mapping[str, Any] | None = None
+    tool_choice: ToolChoice = None
     stop: list[str] | None = None
     extra: dict[str, Any] = {}
 
@@ -147,7 +145,7 @@ def to_tool_spec(tool: ToolLike) -> ToolSpec:
     if callable(tool):
         return _function_spec(tool)
     raise TypeError(
-        f"cannot use {type(tool).__name__} as a tool; pass a dict or a function"
+        f"cannot use {type(tool).__name__} as a tool; pass a dict or function"
     )
 
 
@@ -159,17 +157,11 @@ def _function_spec(fn: Callable[..., Any]) -> ToolSpec:
         for param in inspect.signature(fn).parameters.values():
             if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
                 raise TypeError(f"*{param.name} cannot be described")
-            hint = hints.get(param.name, Any)
-            fields.append(
-                (param.name, hint)
-                if param.default is param.empty
-                else (param.name, hint, param.default)
-            )
+            default = () if param.default is param.empty else (param.default,)
+            fields.append((param.name, hints.get(param.name, Any), *default))
         schema = msgspec.json.schema(msgspec.defstruct(name, fields, kw_only=True))
     except (TypeError, NameError, ValueError) as exc:
-        raise TypeError(
-            f"tool {name!r} cannot be described as JSON schema: {exc}"
-        ) from exc
+        raise TypeError(f"tool {name!r} has no JSON schema: {exc}") from exc
     defs = schema.get("$defs", {})
     params = defs.pop(name)
     params.pop("title", None)
@@ -203,29 +195,22 @@ def coerce_messages(messages: MessagesInput) -> list[AnyMessage]:
 
     Raises ValueError or TypeError like ``coerce_message``.
     """
-    is_pair = (
+    pair = (
         isinstance(messages, tuple)
         and len(messages) == 2
         and isinstance(messages[0], str)
     )  # pyright: ignore[reportUnknownArgumentType]
-    if (
-        isinstance(messages, str | Mapping)
-        or is_pair
-        or not isinstance(messages, Sequence)
-    ):
-        return [coerce_message(messages)]
-    return [coerce_message(m) for m in messages]  # pyright: ignore[reportUnknownVariableType]
+    if isinstance(messages, list | tuple) and not pair:
+        return [coerce_message(m) for m in messages]  # pyright: ignore[reportUnknownVariableType]
+    return [coerce_message(messages)]
 
 
-async def sse_events(
-    response: httpx2.Response,
-) -> AsyncGenerator[tuple[str | None, str]]:
-    """``(event, data)`` pairs of a server-sent-event body, read to its end.
+async def sse_events(response: httpx2.Response) -> AsyncGenerator[str]:
+    """The ``data`` of each server-sent event in a body, read to its end.
 
     Reads through ``aiter_bytes`` under ``aclosing``, which closes httpx's
-    whole generator chain when the caller stops early.
+    generator chain when the caller stops early.
     """
-    event: str | None = None
     data: list[str] = []
     pending = b""
     async with aclosing(response.aiter_bytes()) as chunks:
@@ -233,19 +218,39 @@ async def sse_events(
             *lines, pending = (pending + chunk).split(b"\n")
             for raw in lines:
                 line = raw.rstrip(b"\r").decode()
-                if not line:
-                    if data:
-                        yield event, "\n".join(data)
-                    event, data = None, []
-                elif not line.startswith(":"):
-                    field, _, value = line.partition(":")
-                    value = value.removeprefix(" ")
-                    if field == "event":
-                        event = value
-                    elif field == "data":
-                        data.append(value)
+                if not line and data:
+                    yield "\n".join(data)
+                    data = []
+                elif line.startswith("data:"):
+                    data.append(line[5:].removeprefix(" "))
     if data:
-        yield event, "\n".join(data)
+        yield "\n".join(data)
+
+
+async def stream_chunks(
+    response: httpx2.Response,
+    convert: Callable[[dict[str, Any]], AIMessageChunk | None],
+) -> AsyncGenerator[AIMessageChunk]:
+    """``convert`` applied to each event's JSON data (``[DONE]`` skipped), Nones dropped.
+
+    When an event fails (an error event, malformed JSON), what is left of the
+    body is read for up to a second before the error propagates: servers end
+    the stream right after an error, and a stream read to its end closes
+    cleanly instead of abandoning httpx's generators.
+    """
+    async with aclosing(sse_events(response)) as events:
+        async for data in events:
+            if data == "[DONE]":
+                continue  # read on to the end of the body
+            try:
+                chunk = convert(json.loads(data))
+            except (ChatModelError, json.JSONDecodeError):
+                with anyio.move_on_after(1):
+                    async for _ in events:
+                        pass
+                raise
+            if chunk is not None:
+                yield chunk
 
 
 class BaseChatModel:
@@ -274,7 +279,7 @@ class BaseChatModel:
         self._api_key = api_key
         self._base_url = base_url
         self._tools: tuple[ToolSpec, ...] = ()
-        self._tool_choice: str | Mapping[str, Any] | None = None
+        self._tool_choice: ToolChoice = None
         self._clients: LoopClients[Any] = LoopClients(self._new_client)
 
     def __repr__(self) -> str:
@@ -378,7 +383,7 @@ class BaseChatModel:
         self,
         tools: Sequence[ToolLike],
         *,
-        tool_choice: str | Mapping[str, Any] | None = None,
+        tool_choice: ToolChoice = None,
     ) -> Self:
         """A copy offering ``tools`` on every call (sharing this model's connections).
 

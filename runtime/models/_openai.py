@@ -28,7 +28,7 @@ from runtime._messages import (
     UsageMetadata,
 )
 
-from ._base import BaseChatModel, CallOptions, ChatModelError, sse_events
+from ._base import BaseChatModel, CallOptions, ChatModelError, stream_chunks
 
 _ERRORS = (openai.OpenAIError, httpx2.HTTPError, json.JSONDecodeError)
 
@@ -169,6 +169,18 @@ def message_from_completion(data: Mapping[str, Any]) -> AIMessage:
     )
 
 
+class _StreamState:
+    """Turns streamed completion chunks into AIMessageChunks (model metadata once)."""
+
+    def __init__(self) -> None:
+        self.first = True
+
+    def chunk(self, data: Mapping[str, Any]) -> AIMessageChunk | None:
+        chunk = chunk_from_event(data, self.first)
+        self.first = self.first and chunk is None
+        return chunk
+
+
 def chunk_from_event(data: Mapping[str, Any], first: bool) -> AIMessageChunk | None:
     """An AIMessageChunk from one streamed completion chunk (None if it carries nothing)."""
     if "error" in data:
@@ -288,7 +300,7 @@ class ChatOpenAI(BaseChatModel):
         params = self._params(messages, options) | {"stream": True}
         if self.stream_usage:
             params["stream_options"] = {"include_usage": True}
-        first = True
+        state = _StreamState()
         try:
             request = (
                 self._clients.get().chat.completions.with_streaming_response.create(
@@ -297,15 +309,10 @@ class ChatOpenAI(BaseChatModel):
             )
             async with (
                 request as response,
-                aclosing(sse_events(response.http_response)) as events,
+                aclosing(stream_chunks(response.http_response, state.chunk)) as chunks,
             ):
-                async for _event, data in events:
-                    if data.strip() == "[DONE]":
-                        continue  # read on to the end of the body
-                    chunk = chunk_from_event(json.loads(data), first)
-                    if chunk is not None:
-                        first = False
-                        yield chunk
+                async for chunk in chunks:
+                    yield chunk
         except _ERRORS as exc:
             raise ChatModelError.from_exception("openai", exc) from exc
 
