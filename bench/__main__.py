@@ -15,9 +15,11 @@ import json
 import os
 import platform
 import secrets
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -167,16 +169,18 @@ def _spawn(
         ) as proc:
             assert proc.stdout is not None
             tail = b""
-            deadline = time.monotonic() + timeout
-            while chunk := proc.stdout.read1(4096):
-                if echo:
-                    sys.stderr.buffer.write(chunk)
-                    sys.stderr.flush()
-                tail = (tail + chunk)[-4000:]
-                if time.monotonic() > deadline:
-                    proc.kill()
-                    tail += f"\nkilled after {timeout:.0f} s".encode()
-                    break
+            watchdog = threading.Timer(timeout, proc.kill)
+            watchdog.start()
+            try:
+                while chunk := proc.stdout.read1(4096):
+                    if echo:
+                        sys.stderr.buffer.write(chunk)
+                        sys.stderr.flush()
+                    tail = (tail + chunk)[-4000:]
+            finally:
+                watchdog.cancel()
+        if proc.returncode == -signal.SIGKILL:
+            tail += f"\nkilled after {timeout:.0f} s".encode()
         text = tail.decode(errors="replace")
         if proc.returncode != 0 or not out.exists():
             return None, text
