@@ -1,0 +1,294 @@
+# pyright: reportMissingTypeStubs=false, reportUnknownMemberType=false
+"""Every Redis client of the stores package is built here, and only here.
+
+``RedisConnection`` resolves where Redis is (an explicit url, else
+``REDIS_URL``, else the embedded default server), builds the redis.asyncio
+client with bounded socket timeouts and reconnect-on-error retries, counts
+round trips, and is the one place that knows which event loop a client
+belongs to. ``translate_errors`` turns redis/redisvl exceptions into
+``StoreUnavailableError`` at this boundary.
+
+redis.asyncio runs on asyncio only (under trio it fails with "no running
+event loop"); a trio transport would be added in ``RedisConnection.client``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import inspect
+import os
+from typing import TYPE_CHECKING, Any, ClassVar, Final, final
+
+import anyio.lowlevel
+import anyio.to_thread
+import sniffio
+from redis.asyncio import Redis
+from redis.asyncio.connection import (
+    AbstractConnection,
+    Connection,
+    ConnectionPool,
+    parse_url,
+)
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import (
+    ConnectionError as RedisConnectionError,
+    NoScriptError,
+    RedisError,
+    ResponseError,
+    TimeoutError as RedisTimeoutError,
+)
+from redisvl.exceptions import RedisVLError
+
+from ._embedded import default_server
+from ._errors import StoreUnavailableError
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator, Iterator, Sequence
+
+URL_ENV: Final = "REDIS_URL"
+"""Environment variable naming the Redis to use when no url is passed."""
+
+SOCKET_TIMEOUT: Final = 10.0
+"""Seconds a command may wait for a reply before the call fails (a stalled server)."""
+CONNECT_TIMEOUT: Final = 3.0
+"""Seconds to open a connection."""
+RETRIES: Final = 3
+"""Reconnect attempts after a connection error (a restarted server, a dropped socket)."""
+
+
+# No CLIENT SETINFO on connect: it costs a round trip per new connection.
+# redis-py 7+ spells that driver_info=None; older ones lib_name=None.
+_NO_SETINFO: Final[dict[str, None]] = (
+    {"driver_info": None}
+    if "driver_info" in inspect.signature(AbstractConnection.__init__).parameters
+    else {"lib_name": None, "lib_version": None}
+)
+
+
+def resolve_url(url: str | None) -> str | None:
+    """The url to use: ``url``, else ``REDIS_URL``, else None (the embedded default)."""
+    return url or os.environ.get(URL_ENV) or None
+
+
+class Script:
+    """A Lua script sent by SHA (EVALSHA), its body kept to reload it after a restart."""
+
+    def __init__(self, body: str) -> None:
+        self.body = body
+        self.sha = hashlib.sha1(
+            body.encode()
+        ).hexdigest()  # Redis names scripts by SHA1
+
+    def command(
+        self, keys: Sequence[str | bytes], args: Sequence[Any]
+    ) -> tuple[Any, ...]:
+        """The EVALSHA command tuple for a pipeline."""
+        return ("EVALSHA", self.sha, len(keys), *keys, *args)
+
+
+class _CountingConnection:
+    """Mixed into a redis connection class: one ``send_packed_command`` is one round trip."""
+
+    counter: ClassVar[list[int]] = [0]
+
+    async def send_packed_command(
+        self, command: Any, check_health: bool = True
+    ) -> None:
+        type(self).counter[0] += 1
+        await super().send_packed_command(command, check_health)  # type: ignore[misc]  # pyright: ignore[reportAttributeAccessIssue] -- a mixin over redis' Connection
+
+
+async def _keeper(client: Redis) -> AsyncGenerator[None]:
+    # Suspended for as long as the client lives. asyncio finalizes unfinished
+    # async generators when its loop shuts down (asyncio.run, anyio.run, a
+    # test runner): then this closes the client on its own loop, so a client
+    # used from a short-lived loop (a sync twin) never leaks its sockets.
+    try:
+        yield
+    finally:
+        with anyio.CancelScope(shield=True):
+            await client.aclose()
+
+
+@final
+class RedisConnection:
+    """The redis.asyncio client(s) of one saver or store.
+
+    A client is built on first use in each event loop (a redis.asyncio pool
+    is bound to the loop that made it), and closed when that loop shuts
+    down or on ``aclose()``. Nothing blocks except, once per process, the
+    start of the embedded server (run in a worker thread).
+    """
+
+    def __init__(self, url: str | None = None, *, name: str = "actorgraph") -> None:
+        """Describe the connection; nothing connects until ``client()``."""
+        self._url = resolve_url(url)
+        self._name = name
+        self._clients: dict[object, tuple[Redis, AsyncGenerator[None]]] = {}
+        self._counter = [0]
+        self._closed = False
+
+    @property
+    def round_trips(self) -> int:
+        """Requests sent so far (a pipeline counts once), over all loops."""
+        return self._counter[0]
+
+    @property
+    def location(self) -> str:
+        """Where Redis is, without credentials: for messages."""
+        if self._url is None:
+            return "the embedded Redis"
+        parsed = parse_url(self._url)
+        where = (
+            parsed.get("path")
+            or f"{parsed.get('host', 'localhost')}:{parsed.get('port', 6379)}"
+        )
+        return f"Redis at {where}"
+
+    async def client(self) -> Redis:
+        """The client for the running event loop, built on first use.
+
+        Raises:
+            RuntimeError: after ``aclose()``, or when not running on asyncio.
+            EmbeddedRedisError: if the embedded default server cannot start.
+        """
+        if self._closed:
+            raise RuntimeError(
+                f"this {self._name} connection is closed; create a new store or saver"
+            )
+        library = sniffio.current_async_library()
+        if library != "asyncio":
+            raise RuntimeError(
+                f"the Redis stores need the asyncio backend (redis.asyncio does not run on {library}); "
+                "run them under asyncio, or use InMemoryStore/MemorySaver"
+            )
+        loop = anyio.lowlevel.current_token().native_token
+        bound = self._clients.get(loop)
+        if bound is not None:
+            return bound[0]
+        for other in [
+            k for k in self._clients if getattr(k, "is_closed", lambda: False)()
+        ]:
+            del self._clients[other]
+        if self._url is None:
+            server = await anyio.to_thread.run_sync(default_server)
+            self._url = server.url
+        client = self._build(self._url)
+        keeper = _keeper(client)
+        await anext(keeper)
+        self._clients[loop] = (client, keeper)
+        return client
+
+    def _build(self, url: str) -> Redis:
+        options: dict[str, Any] = parse_url(url)
+        base = options.pop("connection_class", Connection)
+        counting = type(
+            "CountingConnection",
+            (_CountingConnection, base),
+            {"counter": self._counter},
+        )
+        pool = ConnectionPool(
+            connection_class=counting,
+            protocol=2,
+            socket_timeout=SOCKET_TIMEOUT,
+            socket_connect_timeout=CONNECT_TIMEOUT,
+            retry=Retry(
+                ExponentialBackoff(cap=1.0, base=0.05), RETRIES, (RedisConnectionError,)
+            ),
+            retry_on_error=[RedisConnectionError],
+            **_NO_SETINFO,
+            **options,
+        )
+        return Redis.from_pool(pool)  # the client owns (and closes) its pool
+
+    async def aclose(self) -> None:
+        """Close the client of this loop; clients of other live loops close with their loop.
+
+        Idempotent. Shielded from cancellation while closing sockets.
+        """
+        self._closed = True
+        clients, self._clients = self._clients, {}
+        try:
+            loop = anyio.lowlevel.current_token().native_token
+        except anyio.NoEventLoopError:  # pragma: no cover - aclose is a coroutine
+            return
+        bound = clients.pop(loop, None)
+        if bound is not None:
+            await bound[1].aclose()
+
+
+async def run_pipeline(
+    client: Redis, commands: Sequence[tuple[Any, ...]], scripts: Sequence[Script]
+) -> list[Any]:
+    """Send ``commands`` in one round trip and return their replies in order.
+
+    If a script is missing (a restarted or flushed server), load ``scripts``
+    and send the whole pipeline once more, so every reply still reflects the
+    commands before it. Raises the first command error (a redis exception).
+    """
+    if not commands:
+        return []
+    for attempt in range(2):
+        pipe = client.pipeline(transaction=False)
+        for command in commands:
+            pipe.execute_command(*command)
+        replies: list[Any] = await pipe.execute(raise_on_error=False)
+        if attempt == 0 and any(isinstance(r, NoScriptError) for r in replies):
+            await load_scripts(client, scripts)
+            continue
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        return replies
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def load_scripts(client: Redis, scripts: Sequence[Script]) -> None:
+    """SCRIPT LOAD every script in one round trip."""
+    pipe = client.pipeline(transaction=False)
+    for script in scripts:
+        pipe.execute_command("SCRIPT", "LOAD", script.body)
+    await pipe.execute()
+
+
+async def eval_script(
+    client: Redis,
+    script: Script,
+    keys: Sequence[str | bytes],
+    args: Sequence[Any],
+    *,
+    family: Sequence[Script] = (),
+) -> Any:
+    """Run one script in one round trip.
+
+    After a server restart (scripts gone) it loads ``script`` and its
+    ``family`` in one extra round trip, so the others do not miss next.
+    """
+    try:
+        return await client.execute_command(*script.command(keys, args))
+    except NoScriptError:
+        await load_scripts(client, [script, *family])
+        return await client.execute_command(*script.command(keys, args))
+
+
+@contextlib.contextmanager
+def translate_errors(connection: RedisConnection, what: str) -> Iterator[None]:
+    """Re-raise redis and redisvl errors as StoreUnavailableError, naming ``what`` failed."""
+    try:
+        yield
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        raise StoreUnavailableError(
+            f"{what} failed: {connection.location} is unreachable or not answering ({exc}); "
+            f"check that it runs, or point {URL_ENV} at a reachable Redis"
+        ) from exc
+    except ResponseError as exc:
+        raise StoreUnavailableError(
+            f"{what} failed: {connection.location} rejected a command ({exc}); it needs "
+            "Redis 8 or Redis Stack (the query engine, RediSearch 2.10+)"
+        ) from exc
+    except (RedisError, RedisVLError) as exc:
+        raise StoreUnavailableError(
+            f"{what} failed: {connection.location}: {exc}"
+        ) from exc

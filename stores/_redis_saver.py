@@ -1,0 +1,382 @@
+# pyright: reportMissingTypeStubs=false, reportUnknownMemberType=false
+"""RedisSaver: the checkpointer contract on Redis, one hash tag per thread.
+
+Key layout, for prefix ``P`` and thread ``T`` (``{T}`` is the Redis Cluster
+hash tag, so every key of a thread lives in one slot)::
+
+    P:{T}       HASH  v        latest version (absent: no checkpoint yet)
+                      r        run_id of the pending run
+                      run      the PendingRun (msgpack)
+                      c:<n>    checkpoint version n (msgpack)
+                      i:<id>   checkpoint id -> version
+    P:{T}:rec   LIST  the pending run's TaskRecords (msgpack), in order
+
+Every method is one Lua script (one round trip), so each write is atomic
+and fenced on what it expects; a TTL, when set, is re-applied to both keys
+by every write and by ``aload``. Thread ids are percent-escaped
+(``%``, ``{``, ``}``), so a brace in an id cannot move the hash tag.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Final, Self, final
+
+from ._checkpoint import (
+    Checkpoint,
+    PendingRun,
+    TaskRecord,
+    ThreadState,
+    decode_checkpoint,
+    decode_pending_run,
+    decode_task_record,
+    encode_record,
+)
+from ._errors import CheckpointConflictError
+from ._keys import parse_ttl_config
+from ._redis_conn import RedisConnection, Script, eval_script, translate_errors
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from redis.asyncio import Redis
+
+# ARGV[1] of every writing script: the TTL in ms, "0" for none.
+_EXPIRE: Final = """
+local function expire()
+  local ttl = tonumber(ARGV[1])
+  if ttl > 0 then
+    redis.call('PEXPIRE', KEYS[1], ttl)
+    redis.call('PEXPIRE', KEYS[2], ttl)
+  end
+end
+local function version()
+  return tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+end
+"""
+
+_LOAD: Final = Script(
+    _EXPIRE
+    + """
+local v = redis.call('HGET', KEYS[1], 'v')
+local latest = false
+if v then latest = redis.call('HGET', KEYS[1], 'c:' .. v) end
+local run = redis.call('HGET', KEYS[1], 'run')
+local records = redis.call('LRANGE', KEYS[2], 0, -1)
+expire()
+return {latest, run, records}
+"""
+)
+
+# ARGV: ttl, base_version, run_id, run bytes -> -1, or the current version on conflict.
+_BEGIN: Final = Script(
+    _EXPIRE
+    + """
+local v = version()
+if v ~= tonumber(ARGV[2]) then return v end
+redis.call('HSET', KEYS[1], 'r', ARGV[3], 'run', ARGV[4])
+redis.call('DEL', KEYS[2])
+expire()
+return -1
+"""
+)
+
+# ARGV: ttl, run_id, record bytes -> {1} or {0, pending run_id or false}.
+_RECORD: Final = Script(
+    _EXPIRE
+    + """
+local pending = redis.call('HGET', KEYS[1], 'r')
+if pending ~= ARGV[2] then return {0, pending} end
+redis.call('RPUSH', KEYS[2], ARGV[3])
+expire()
+return {1}
+"""
+)
+
+# ARGV: ttl, expected, version, checkpoint id, bytes -> {status, version}:
+# 1 committed (or this very commit was already applied: a retried call),
+# 0 conflict, 2 the id exists at another version.
+_COMMIT: Final = Script(
+    _EXPIRE
+    + """
+local v = version()
+local at = redis.call('HGET', KEYS[1], 'i:' .. ARGV[4])
+if v ~= tonumber(ARGV[2]) then
+  if at and tonumber(at) == v and v == tonumber(ARGV[3]) then return {1, v} end
+  return {0, v}
+end
+if at then return {2, tonumber(at)} end
+redis.call('HSET', KEYS[1], 'v', ARGV[3], 'c:' .. ARGV[3], ARGV[5], 'i:' .. ARGV[4], ARGV[3])
+redis.call('HDEL', KEYS[1], 'r', 'run')
+redis.call('DEL', KEYS[2])
+expire()
+return {1, v}
+"""
+)
+
+# ARGV: ttl, run_id. An emptied hash disappears by itself.
+_DISCARD: Final = Script(
+    _EXPIRE
+    + """
+if redis.call('HGET', KEYS[1], 'r') == ARGV[2] then
+  redis.call('HDEL', KEYS[1], 'r', 'run')
+  redis.call('DEL', KEYS[2])
+  expire()
+end
+return 1
+"""
+)
+
+# ARGV: before ("" for none), limit (-1 for all) -> checkpoint bytes, newest first.
+_LIST: Final = Script(
+    """
+local top = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+if ARGV[1] ~= '' then top = math.min(top, tonumber(ARGV[1]) - 1) end
+local low = 1
+local limit = tonumber(ARGV[2])
+if limit >= 0 then low = math.max(1, top - limit + 1) end
+local out = {}
+local i = top
+while i >= low do
+  local fields = {}
+  local stop = math.max(low, i - 499)
+  for n = i, stop, -1 do fields[#fields + 1] = 'c:' .. n end
+  for _, data in ipairs(redis.call('HMGET', KEYS[1], unpack(fields))) do
+    if data then out[#out + 1] = data end
+  end
+  i = stop - 1
+end
+return out
+"""
+)
+
+# ARGV: checkpoint id -> bytes or nil.
+_GET: Final = Script(
+    """
+local at = redis.call('HGET', KEYS[1], 'i:' .. ARGV[1])
+if not at then return false end
+return redis.call('HGET', KEYS[1], 'c:' .. at)
+"""
+)
+
+
+_SCRIPTS: Final = (_LOAD, _BEGIN, _RECORD, _COMMIT, _DISCARD, _LIST, _GET)
+
+
+def escape_tag(thread_id: str) -> str:
+    """``thread_id`` with ``%``, ``{`` and ``}`` percent-escaped: safe inside a hash tag."""
+    return thread_id.replace("%", "%25").replace("{", "%7B").replace("}", "%7D")
+
+
+def _check_thread_id(thread_id: object) -> str:
+    if not isinstance(thread_id, str) or not thread_id:
+        raise ValueError(f"thread_id must be a non-empty string, got {thread_id!r}")
+    return thread_id
+
+
+@final
+class RedisSaver:
+    """A checkpointer on Redis: atomic, fenced writes; one round trip per call.
+
+    ``url``: a ``redis://`` url; default ``REDIS_URL``, else the embedded
+    Redis. ``ttl``: minutes (or ``{"default_ttl": m, "refresh_on_read":
+    bool}``) applied to every key of a thread by each write (and by
+    ``aload`` unless ``refresh_on_read`` is False). ``prefix`` starts every
+    key. Methods wait on Redis; put deadlines around them
+    (``anyio.fail_after``). Cancellation mid-call leaves the old or the new
+    state, never a mix. Redis failures raise StoreUnavailableError.
+    """
+
+    def __init__(
+        self, url: str | None = None, *, ttl: object = None, prefix: str = "ckpt"
+    ) -> None:
+        """Describe the saver; nothing connects until the first call.
+
+        Raises:
+            ValueError: for a malformed ``ttl`` or a ``prefix`` with braces.
+        """
+        if not prefix or "{" in prefix or "}" in prefix:
+            raise ValueError(
+                f"prefix must be a non-empty string without braces, got {prefix!r}"
+            )
+        config = parse_ttl_config(ttl)
+        minutes = config.default_ttl
+        self._ttl_ms = str(round(minutes * 60_000)) if minutes is not None else "0"
+        self._load_ttl_ms = self._ttl_ms if config.refresh_on_read else "0"
+        self._prefix = prefix
+        self._conn = RedisConnection(url, name="RedisSaver")
+
+    @property
+    def prefix(self) -> str:
+        """The first part of every key."""
+        return self._prefix
+
+    @property
+    def round_trips(self) -> int:
+        """Requests sent to Redis so far (a pipeline counts once)."""
+        return self._conn.round_trips
+
+    def thread_keys(self, thread_id: str) -> tuple[str, str]:
+        """The two keys of a thread: its hash and its records list."""
+        base = f"{self._prefix}:{{{escape_tag(_check_thread_id(thread_id))}}}"
+        return base, base + ":rec"
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection; the saver cannot be used afterwards."""
+        await self._conn.aclose()
+
+    async def _call(self, what: str, script: Script, thread_id: str, *args: Any) -> Any:
+        keys = self.thread_keys(thread_id)
+        with translate_errors(self._conn, what):
+            client: Redis = await self._conn.client()
+            return await eval_script(client, script, keys, args, family=_SCRIPTS)
+
+    async def aload(self, thread_id: str) -> ThreadState:
+        """Latest checkpoint, pending run and its records, in one round trip.
+
+        Raises:
+            CorruptCheckpointError: if stored bytes fail to decode.
+            StoreUnavailableError: if Redis cannot be reached.
+        """
+        latest, run, records = await self._call(
+            "loading a thread", _LOAD, thread_id, self._load_ttl_ms
+        )
+        return ThreadState(
+            latest=decode_checkpoint(latest) if latest else None,
+            run=decode_pending_run(run) if run else None,
+            records=[decode_task_record(r) for r in records],
+        )
+
+    async def abegin_run(self, thread_id: str, run: PendingRun) -> None:
+        """Record ``run`` as the pending run, replacing any older one and its records.
+
+        Raises:
+            CheckpointConflictError: if the thread is no longer at ``run.base_version``.
+        """
+        data = encode_record(run)
+        version = await self._call(
+            "starting a run",
+            _BEGIN,
+            thread_id,
+            self._ttl_ms,
+            run.base_version,
+            run.run_id,
+            data,
+        )
+        if version != -1:
+            raise CheckpointConflictError(
+                f"thread {thread_id!r} is at version {version}, but run {run.run_id!r} "
+                f"started from version {run.base_version}; reload the thread and start the run again"
+            )
+
+    async def arecord(self, thread_id: str, run_id: str, record: TaskRecord) -> None:
+        """Append ``record`` to the pending run ``run_id``, durably, in one round trip.
+
+        Raises:
+            CheckpointConflictError: if ``run_id`` is not the pending run.
+        """
+        data = encode_record(record)
+        reply = await self._call(
+            "recording a task", _RECORD, thread_id, self._ttl_ms, run_id, data
+        )
+        if reply[0] != 1:
+            pending = reply[1].decode() if len(reply) > 1 and reply[1] else None
+            raise CheckpointConflictError(
+                f"run {run_id!r} is not the pending run of thread {thread_id!r} "
+                f"(pending: {pending!r}); another run replaced or committed it: "
+                "stop this run and reload the thread"
+            )
+
+    async def acommit(
+        self, thread_id: str, checkpoint: Checkpoint, *, expected_version: int
+    ) -> None:
+        """Store ``checkpoint``, make it the latest, clear the pending run: atomically.
+
+        Idempotent for a retried call: committing the checkpoint that is
+        already the latest (same id and version) succeeds.
+
+        Raises:
+            CheckpointConflictError: (writing nothing) if the latest version
+                is not ``expected_version``.
+            ValueError: if ``checkpoint`` is for another thread, its version
+                is not ``expected_version + 1``, or its id is already stored.
+        """
+        _check_thread_id(thread_id)
+        if checkpoint.thread_id != thread_id:
+            raise ValueError(
+                f"checkpoint is for thread {checkpoint.thread_id!r}, not {thread_id!r}"
+            )
+        if checkpoint.version != expected_version + 1:
+            raise ValueError(
+                f"checkpoint.version must be expected_version + 1 = "
+                f"{expected_version + 1}, got {checkpoint.version}"
+            )
+        status, version = await self._call(
+            "committing a checkpoint",
+            _COMMIT,
+            thread_id,
+            self._ttl_ms,
+            expected_version,
+            checkpoint.version,
+            checkpoint.checkpoint_id,
+            encode_record(checkpoint),
+        )
+        if status == 0:
+            raise CheckpointConflictError(
+                f"thread {thread_id!r} is at version {version}, not {expected_version}: a newer "
+                "writer committed first; reload the thread and retry the run"
+            )
+        if status == 2:
+            raise ValueError(
+                f"checkpoint id {checkpoint.checkpoint_id!r} already exists in thread "
+                f"{thread_id!r} (version {version}); checkpoint ids must be unique"
+            )
+
+    async def adiscard_run(self, thread_id: str, run_id: str) -> None:
+        """Drop the pending run and its records if ``run_id`` is still pending."""
+        await self._call("discarding a run", _DISCARD, thread_id, self._ttl_ms, run_id)
+
+    async def alist(
+        self, thread_id: str, *, limit: int | None = None, before: int | None = None
+    ) -> list[Checkpoint]:
+        """Checkpoints newest first; ``before`` keeps versions below it. One round trip.
+
+        Raises:
+            ValueError: for a negative or non-int ``limit``.
+            CorruptCheckpointError: if stored bytes fail to decode.
+        """
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < 0
+        ):  # pyright: ignore[reportUnnecessaryIsInstance] -- user input
+            raise ValueError(f"limit must be a non-negative int or None, got {limit!r}")
+        if limit == 0:
+            return []
+        args = ("" if before is None else int(before), -1 if limit is None else limit)
+        found = await self._call("listing checkpoints", _LIST, thread_id, *args)
+        return [decode_checkpoint(data) for data in found]
+
+    async def aget(self, thread_id: str, checkpoint_id: str) -> Checkpoint | None:
+        """One checkpoint by id, or None. One round trip.
+
+        Raises:
+            CorruptCheckpointError: if stored bytes fail to decode.
+        """
+        data = await self._call("reading a checkpoint", _GET, thread_id, checkpoint_id)
+        return decode_checkpoint(data) if data else None
+
+    async def adelete_thread(self, thread_id: str) -> None:
+        """Delete every key of the thread (one DEL of both keys)."""
+        keys = self.thread_keys(thread_id)
+        with translate_errors(self._conn, "deleting a thread"):
+            client: Redis = await self._conn.client()
+            await client.delete(*keys)
