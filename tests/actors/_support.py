@@ -8,14 +8,16 @@ fail or crash on purpose.
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from actors import Actor, Journal, ThreadActor
-from stores import BaseStore, CheckpointSaver, Op, Result, TaskRecord
+from actors import Actor, ActorRef, Journal, ThreadActor
+from stores import BaseStore, CheckpointSaver, Op, PutOp, Result, TaskRecord
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Iterable
 
 # -- messages for Echo ----------------------------------------------------------
 
@@ -43,6 +45,18 @@ class Crash:
 # -- Echo -------------------------------------------------------------------------
 
 
+class NotifyingRef(ActorRef[Any]):
+    """An ActorRef that sets ``stopping`` when someone stops the actor."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.stopping = anyio.Event()
+
+    def stop(self) -> None:
+        super().stop()
+        self.stopping.set()
+
+
 class Echo(Actor[Any]):
     """Replies with each message; finishes the message it is on when stopped.
 
@@ -61,6 +75,7 @@ class Echo(Actor[Any]):
         tag: object = None,
     ) -> None:
         super().__init__(name, mailbox_size=mailbox_size)
+        self.ref = self.notifying_ref = NotifyingRef(name, self.mailbox, self._stopped)
         self.start_gate = start_gate
         self.start_error = start_error
         self.tag = tag
@@ -158,9 +173,16 @@ class Turns:
         return turn
 
     def blocked(
-        self, name: str, gate: anyio.Event, records: Iterable[str] = ()
+        self,
+        name: str,
+        gate: anyio.Event,
+        records: Iterable[str] = (),
+        entered: anyio.Event | None = None,
     ) -> Callable[[Journal], Awaitable[Any]]:
-        """A turn that starts a run, records ``records``, then waits on ``gate`` and commits."""
+        """A turn that starts a run, records ``records``, then waits on ``gate`` and commits.
+
+        ``entered`` is set once the records are written and the turn waits.
+        """
 
         async def turn(journal: Journal) -> int:
             self._enter(name)
@@ -168,6 +190,8 @@ class Turns:
                 journal.start_run(name.encode())
                 for task_id in records:
                     await journal.record(record(task_id))
+                if entered is not None:
+                    entered.set()
                 await gate.wait()
                 checkpoint = await journal.commit(b"done", b"done", {})
                 return checkpoint.version
@@ -205,9 +229,7 @@ class GatedStore(BaseStore):
         if len(self.batch_sizes) == 1:
             self.entered.set()
             await self.gate.wait()
-        if self.bad_key is not None and any(
-            getattr(op, "key", None) == self.bad_key for op in ops
-        ):
+        if any(isinstance(op, PutOp) and op.key == self.bad_key for op in ops):
             raise BadKeyError(f"key {self.bad_key!r} is refused by this store")
         return await self.inner.abatch(ops)
 

@@ -119,7 +119,12 @@ async def test_drain_returns_queued_items_and_those_of_blocked_senders() -> None
 
     # Nothing is dropped silently: every item is either drained (so its owner
     # can fail it) or its sender was told the actor is dead.
-    assert sorted(drained + [i for i, o in outcomes.items() if o == "dead"]) == [1, 2, 3, 4]
+    assert sorted(drained + [i for i, o in outcomes.items() if o == "dead"]) == [
+        1,
+        2,
+        3,
+        4,
+    ]
     assert drained[:2] == [1, 2]
     assert set(outcomes) == {3, 4}
     for item, outcome in outcomes.items():

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import pytest
@@ -21,6 +20,9 @@ from actors import (
 from stores import MemorySaver
 
 from ._support import Echo, Fail, Hold, Turns
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 class EchoFactory:
@@ -150,6 +152,7 @@ async def test_a_busy_thread_actor_does_not_passivate() -> None:
     saver = MemorySaver()
     turns = Turns()
     gate = anyio.Event()
+    entered = anyio.Event()
     built: list[ThreadActor] = []
 
     def factory(thread_id: str, release: Callable[[], None]) -> ThreadActor:
@@ -162,10 +165,13 @@ async def test_a_busy_thread_actor_does_not_passivate() -> None:
     with anyio.fail_after(10):
         async with ActorSystem() as system, anyio.create_task_group() as tg:
             registry = Registry[str, Submit](system, factory, max_active=10)
-            tg.start_soon(registry.ask, "t", Submit(turns.blocked("long", gate)))
-            while not built or not built[0].statistics().busy:
-                await anyio.sleep(0.001)
-            await anyio.sleep(0.1)  # five idle timeouts: still busy, still warm
+            long_turn = turns.blocked("long", gate, entered=entered)
+            tg.start_soon(registry.ask, "t", Submit(long_turn))
+            await entered.wait()
+            # Not waiting for a state: letting five idle timeouts pass, so a
+            # timer that ignored the running turn would have fired.
+            await anyio.sleep(0.1)
+            assert built[0].statistics().busy
             assert not built[0].ref.stopped
             assert registry.statistics().passivations == 0
             gate.set()

@@ -111,8 +111,7 @@ async def test_leaving_the_system_stops_actors_and_fails_pending_asks() -> None:
         outcomes["held"] = await actor.ref.ask(Hold(gate, "finished"))
 
     async def release_once_stopping() -> None:
-        while not actor.ref.mailbox_statistics().closed:
-            await anyio.sleep(0.001)
+        await actor.notifying_ref.stopping.wait()  # the system is closing
         gate.set()
 
     with anyio.fail_after(5):
@@ -185,9 +184,13 @@ async def test_a_system_is_entered_once() -> None:
 
 
 async def test_an_error_in_the_body_propagates_unwrapped() -> None:
-    with anyio.fail_after(5):
-        with pytest.raises(KeyError, match="from the body"):
-            async with ActorSystem() as system:
-                ref = await system.spawn(Echo())
-                raise KeyError("from the body")
-        assert ref.stopped
+    actor = Echo()
+
+    async def body() -> None:
+        async with ActorSystem() as system:
+            await system.spawn(actor)
+            raise KeyError("from the body")
+
+    with anyio.fail_after(5), pytest.raises(KeyError, match="from the body"):
+        await body()
+    assert actor.ref.stopped
