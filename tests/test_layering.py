@@ -1,0 +1,172 @@
+"""The dependency arrow ``runtime -> actors -> stores`` never points back.
+
+Imports are read with ``ast`` from every module, so imports inside
+functions, ``if TYPE_CHECKING:`` blocks, relative imports that climb out of
+the package, and ``importlib.import_module("...")`` calls all count.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# package -> top-level project packages it must never import
+FORBIDDEN = {
+    "stores": {"runtime", "actors"},
+    "actors": {"runtime"},
+}
+# Only these modules may talk to Redis directly (STYLE.md rules 25 and 29).
+REDIS_CLIENTS = {"redis", "redisvl"}
+
+
+def module_name(path: Path, root: Path) -> str:
+    """``stores/_base.py`` -> ``stores._base``; ``stores/__init__.py`` -> ``stores``."""
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def resolve(module: str, is_package: bool, node: ast.ImportFrom) -> str:
+    """The absolute module a ``from ... import`` names."""
+    if node.level == 0:
+        return node.module or ""
+    package = module.split(".") if is_package else module.split(".")[:-1]
+    base = package[: len(package) - (node.level - 1)] if node.level > 1 else package
+    return ".".join([*base, node.module] if node.module else base)
+
+
+def imported_modules(source: str, module: str, *, is_package: bool = False) -> set[str]:
+    """Every absolute module the source imports, wherever the import sits."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            target = resolve(module, is_package, node)
+            found.add(target)
+            # `from . import runtime` / `from .. import runtime` name modules too
+            found.update(
+                f"{target}.{alias.name}" if target else alias.name
+                for alias in node.names
+            )
+        elif isinstance(node, ast.Call) and (target := _dynamic_target(node)):
+            found.add(target)
+    return found
+
+
+def _dynamic_target(call: ast.Call) -> str | None:
+    """The module of ``importlib.import_module("m")`` or ``__import__("m")``."""
+    func = call.func
+    name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+    if name not in {"__import__", "import_module"} or not call.args:
+        return None
+    arg = call.args[0]
+    return (
+        arg.value
+        if isinstance(arg, ast.Constant) and isinstance(arg.value, str)
+        else None
+    )
+
+
+def top_levels(modules: set[str]) -> set[str]:
+    return {m.split(".")[0] for m in modules if m}
+
+
+def sources(package: str, root: Path = ROOT) -> list[Path]:
+    files = sorted((root / package).rglob("*.py"))
+    assert files, f"no modules found under {package}/"
+    return files
+
+
+def scan(path: Path, root: Path = ROOT) -> set[str]:
+    module = module_name(path, root)
+    return imported_modules(
+        path.read_text(encoding="utf-8"), module, is_package=path.name == "__init__.py"
+    )
+
+
+def violations(package: str, root: Path = ROOT) -> dict[str, list[str]]:
+    """Module path -> forbidden top-level packages it imports."""
+    found = {
+        str(path.relative_to(root)): sorted(
+            top_levels(scan(path, root)) & FORBIDDEN[package]
+        )
+        for path in sources(package, root)
+    }
+    return {path: bad for path, bad in found.items() if bad}
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_lower_layers_never_import_upper_layers(package: str) -> None:
+    assert violations(package) == {}
+
+
+def test_only_stores_redis_modules_import_redis() -> None:
+    offenders = [
+        str(path.relative_to(ROOT))
+        for package in ("runtime", "actors", "stores")
+        for path in sources(package)
+        if top_levels(scan(path)) & REDIS_CLIENTS
+        and not (package == "stores" and path.name.startswith("_redis_"))
+    ]
+    assert offenders == []
+
+
+def test_a_violation_in_a_nested_module_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "actors" / "sub").mkdir(parents=True)
+    (tmp_path / "actors" / "__init__.py").write_text("from ._ok import x as x\n")
+    (tmp_path / "actors" / "_ok.py").write_text("from stores import BaseStore\n")
+    (tmp_path / "actors" / "sub" / "_bad.py").write_text(
+        "def f():\n    from ...runtime import task\n    return task\n"
+    )
+    assert violations("actors", tmp_path) == {"actors/sub/_bad.py": ["runtime"]}
+
+
+# -- the scanner itself ---------------------------------------------------------
+
+SNEAKY = """
+from __future__ import annotations
+from typing import TYPE_CHECKING
+import os.path
+if TYPE_CHECKING:
+    from runtime._types import Command
+def late():
+    import actors._system as s
+    return s
+class C:
+    def m(self):
+        from .. import runtime
+        from .._errors import StoreError
+        from . import sibling
+        importlib.import_module("redis.asyncio")
+        __import__("redisvl")
+"""
+
+
+def test_scanner_sees_every_kind_of_import() -> None:
+    found = imported_modules(SNEAKY, "stores._memory")
+    assert {"runtime._types", "actors._system", "os.path"} <= found
+    assert "runtime" in found  # `from .. import runtime` climbs out of stores
+    assert (
+        "_errors" in found
+    )  # `from .._errors` climbs out too (level 2 from stores._memory)
+    assert {"stores", "stores.sibling"} <= found
+    assert {"redis.asyncio", "redisvl"} <= found
+    assert top_levels(found) & FORBIDDEN["stores"] == {"runtime", "actors"}
+
+
+def test_scanner_resolves_relative_imports_in_a_package_init() -> None:
+    source = "from ._base import BaseStore\nfrom .. import runtime\n"
+    found = imported_modules(source, "stores", is_package=True)
+    assert "stores._base" in found
+    assert "runtime" in found
+
+
+def test_module_names() -> None:
+    assert module_name(ROOT / "stores" / "_base.py", ROOT) == "stores._base"
+    assert module_name(ROOT / "actors" / "__init__.py", ROOT) == "actors"
