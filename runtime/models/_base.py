@@ -205,26 +205,26 @@ def coerce_messages(messages: MessagesInput) -> list[AnyMessage]:
     return [coerce_message(messages)]
 
 
+def _event_data(event: bytes) -> str | None:
+    lines = re.findall(r"^data: ?(.*?)\r?$", event.decode(), re.MULTILINE)
+    return "\n".join(lines) if lines else None
+
+
 async def sse_events(response: httpx2.Response) -> AsyncGenerator[str]:
     """The ``data`` of each server-sent event in a body, read to its end.
 
     Reads through ``aiter_bytes`` under ``aclosing``, which closes httpx's
     generator chain when the caller stops early.
     """
-    data: list[str] = []
     pending = b""
     async with aclosing(response.aiter_bytes()) as chunks:
         async for chunk in chunks:
-            *lines, pending = (pending + chunk).split(b"\n")
-            for raw in lines:
-                line = raw.rstrip(b"\r").decode()
-                if not line and data:
-                    yield "\n".join(data)
-                    data = []
-                elif line.startswith("data:"):
-                    data.append(line[5:].removeprefix(" "))
-    if data:
-        yield "\n".join(data)
+            *events, pending = re.split(rb"\r?\n\r?\n", pending + chunk)
+            for event in events:
+                if (data := _event_data(event)) is not None:
+                    yield data
+    if (data := _event_data(pending)) is not None:
+        yield data
 
 
 async def stream_chunks(

@@ -98,6 +98,7 @@ class MessagesRun:
 
     def __init__(self) -> None:
         self.chunks: list[AIMessageChunk] = []
+        self.active = True  # set False to leave the run
 
     async def emit(self, chunk: AIMessageChunk) -> None:
         self.chunks.append(chunk)
@@ -106,6 +107,6 @@ class MessagesRun:
 @pytest.fixture
 def messages_run(monkeypatch: pytest.MonkeyPatch) -> MessagesRun:
     run = MessagesRun()
-    monkeypatch.setattr(_base, "wants_messages", lambda: True)
+    monkeypatch.setattr(_base, "wants_messages", lambda: run.active)
     monkeypatch.setattr(_base, "emit_message", run.emit)
     return run

@@ -320,27 +320,38 @@ async def test_stream_of_text_and_tool_use(
 async def test_streamed_and_plain_replies_agree(
     server: FakeLLMServer, claude: ChatAnthropic, messages_run: MessagesRun
 ) -> None:
+    call = ("tu_1", "get_weather", {"city": "Oslo"})
     server.script(
         PATH,
         anthropic_stream(
-            ["It is "],
-            [("tu_1", "get_weather", ['{"city": "Oslo"}'])],
-            stop_reason="tool_use",
+            ["It is "], [(*call[:2], ['{"city": "Oslo"}'])], stop_reason="tool_use"
         ),
+        anthropic_message("It is ", [call], stop_reason="tool_use"),
     )
     streamed = await claude.ainvoke("hi")  # inside a "messages" run: streams
-    assert type(streamed) is AIMessage
-    assert streamed.content == "It is "
-    assert streamed.tool_calls == [
-        {
-            "name": "get_weather",
-            "args": {"city": "Oslo"},
-            "id": "tu_1",
-            "type": "tool_call",
-        }
-    ]
-    assert streamed.response_metadata["stop_reason"] == "tool_use"
+    messages_run.active = False
+    plain = await claude.ainvoke("hi")
+    assert [r.json.get("stream") for r in server.requests] == [True, None]
+    assert messages_run.chunks
     assert all(isinstance(c, AIMessageChunk) for c in messages_run.chunks)
+    assert type(streamed) is type(plain) is AIMessage
+    for message in (streamed, plain):
+        assert message.content == "It is "
+        assert message.tool_calls == [
+            {
+                "name": "get_weather",
+                "args": {"city": "Oslo"},
+                "id": "tu_1",
+                "type": "tool_call",
+            }
+        ]
+        assert message.usage_metadata == {
+            "input_tokens": 10,
+            "output_tokens": 5,
+            "total_tokens": 15,
+        }
+        assert message.response_metadata["stop_reason"] == "tool_use"
+        assert message.id == "msg_1"
 
 
 async def test_error_event_mid_stream(
