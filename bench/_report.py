@@ -22,6 +22,7 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("redis CPU ms/turn", "redis_cpu_ms_per_turn", "{:.2f}"),
     ("peak RSS MB", "peak_rss_mb", "{:.0f}"),
     ("errors", "errors", "{}"),
+    ("load", "load_avg_1m", "{:.1f}"),
     ("check", "check", "{}"),
     ("cold import ms", "cold_import_ms", "{:.0f}"),
     ("cold setup ms", "cold_setup_ms", "{:.0f}"),

@@ -8,6 +8,7 @@ the result as JSON to ``OUT_PATH``.
 from __future__ import annotations
 
 import json
+import os
 import resource
 import sys
 import time
@@ -251,6 +252,9 @@ def _result(
         "ok": not errors and not wrong and turns == spec.conversations * spec.turns,
         "problems": (errors + wrong)[:5],
         "tag": spec.tag,
+        "load_avg_1m": os.getloadavg()[
+            0
+        ],  # other work on the machine skews the figures
     }
     before, after = snaps
     if before is not None and after is not None:
