@@ -298,6 +298,36 @@ async def test_registry_ask_after_the_system_closed_raises_cleanly() -> None:
             await registry.ask("k", 2)
 
 
+class Broken(Actor[Any]):
+    """Starts fine, then crashes at once, every time (a deterministic bug)."""
+
+    def __init__(self) -> None:
+        super().__init__("broken", mailbox_size=8)
+
+    async def main(self) -> None:
+        await anyio.lowlevel.checkpoint()
+        raise RuntimeError("broken actor")
+
+
+async def test_an_actor_that_always_crashes_makes_ask_fail_not_spin() -> None:
+    # A crash fails the queued asks as retriable (they never started), and
+    # Registry.ask retries retriable errors; with a deterministic crash that
+    # must not become an endless activate-crash-retry loop.
+    built: list[Broken] = []
+
+    def factory(key: str, release: Callable[[], None]) -> Actor[Any]:
+        built.append(Broken())
+        return built[-1]
+
+    with anyio.fail_after(5):
+        async with ActorSystem() as system:
+            registry = Registry[str, Any](system, factory, max_active=10)
+            with pytest.raises(ActorDeadError):  # a TimeoutError means it spun
+                with anyio.fail_after(1):
+                    await registry.ask("k", 1)
+    assert len(built) < 10
+
+
 def test_max_active_must_be_positive() -> None:
     system = ActorSystem()
     with pytest.raises(ValueError, match="max_active"):

@@ -8,7 +8,7 @@ from typing import Any
 import anyio
 import pytest
 
-from actors import ActorStore, ActorSystem, StoreActor, StoreStats
+from actors import ActorDeadError, ActorStore, ActorSystem, StoreActor, StoreStats
 from stores import HashingEmbeddings, InMemoryStore, Item, PutOp, SearchItem
 
 from ._support import BadKeyError, GatedStore
@@ -211,5 +211,5 @@ async def test_store_actor_stops_with_the_system() -> None:
             store = ActorStore(ref, backing)
             await store.aput(NS, "k", {"v": 1})
         assert ref.stopped
-        with pytest.raises(Exception, match="stopped"):
+        with pytest.raises(ActorDeadError, match="stopped"):
             await store.aget(NS, "k")

@@ -216,19 +216,46 @@ async def test_interrupt_cancels_the_running_turn_and_keeps_its_progress() -> No
 
 
 async def test_interrupt_before_any_record_still_keeps_the_run() -> None:
+    # Starting a run writes nothing; the interrupt must flush its header so
+    # the run can be resumed.
     saver = MemorySaver()
     turns = Turns()
+    entered = anyio.Event()
     out: dict[str, object] = {}
+    durable: list[ThreadState] = []
+
+    async def peek(journal: Journal) -> None:
+        durable.append(await saver.aload("t1"))
+
     with anyio.fail_after(5):
         async with ActorSystem() as system, anyio.create_task_group() as tg:
             ref = await system.spawn(thread_actor(saver))
-            first = Submit(turns.blocked("first", anyio.Event()))
+            first = Submit(turns.blocked("first", anyio.Event(), entered=entered))
             tg.start_soon(ask_outcome, ref, first, out, "first")
-            await anyio.wait_all_tasks_blocked()
-            assert await ref.ask(Submit(turns.commit("next"), "interrupt")) == 1
+            await entered.wait()
+            assert (await saver.aload("t1")).run is None
+            await ref.ask(Submit(peek, "interrupt"))
     assert isinstance(out["first"], RunCancelledError)
-    assert "end:first" in turns.log  # the turn was cancelled, it did not commit
-    assert (await saver.aload("t1")).latest is not None
+    (state,) = durable
+    assert state.run is not None
+    assert state.run.input == b"first"
+    assert state.records == []
+
+
+async def test_idle_timeout_releases_and_stops_the_actor() -> None:
+    released = anyio.Event()
+    turns = Turns()
+    actor = thread_actor(MemorySaver(), idle_timeout=0.05, on_release=released.set)
+    with anyio.fail_after(5):
+        async with ActorSystem() as system:
+            ref = await system.spawn(actor)
+            assert await ref.ask(Submit(turns.commit("one"))) == 1
+            await released.wait()
+            await ref.wait_stopped()
+            with pytest.raises(ActorDeadError) as info:
+                await ref.ask(Submit(turns.commit("late")))
+            assert info.value.retriable  # a fresh activation may take it
+    assert actor.statistics().turns == 1
 
 
 async def test_rollback_cancels_the_running_turn_and_discards_its_progress() -> None:
