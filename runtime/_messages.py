@@ -151,7 +151,7 @@ class AIMessageChunk(AIMessage, frozen=True, kw_only=True, tag="AIMessageChunk")
                 self.additional_kwargs, other.additional_kwargs
             ),
             "response_metadata": {**self.response_metadata, **meta},
-            "usage_metadata": _add_usage(self.usage_metadata, other.usage_metadata),
+            "usage_metadata": _add_counts(self.usage_metadata, other.usage_metadata),
         }
         if self.tool_call_chunks or other.tool_call_chunks:
             fields["tool_call_chunks"] = _merge_lists(
@@ -226,9 +226,6 @@ def _merge_lists(left: Sequence[Any], right: Sequence[Any]) -> list[Any]:
     return merged
 
 
-_KEEP_FIRST = frozenset({"type", "id", "index"})
-
-
 def _merge_dicts(left: Mapping[str, Any], right: Mapping[str, Any]) -> dict[str, Any]:
     """Strings concatenate (except type/id/index), dicts recurse, lists merge by index."""
     merged = dict(left)
@@ -236,7 +233,7 @@ def _merge_dicts(left: Mapping[str, Any], right: Mapping[str, Any]) -> dict[str,
         old = merged.get(key)
         if old is None:
             merged[key] = value
-        elif value is None or key in _KEEP_FIRST or old == value:
+        elif value is None or key in ("type", "id", "index") or old == value:
             continue
         elif isinstance(old, str) and isinstance(value, str):
             merged[key] = old + value
@@ -249,7 +246,9 @@ def _merge_dicts(left: Mapping[str, Any], right: Mapping[str, Any]) -> dict[str,
     return merged
 
 
-def _add_counts(left: Mapping[str, Any], right: Mapping[str, Any]) -> dict[str, Any]:
+def _add_counts(left: Mapping[str, Any] | None, right: Mapping[str, Any] | None) -> Any:
+    if left is None or right is None:
+        return left if right is None else right
     out = dict(left)
     for key, value in right.items():
         old = out.get(key)
@@ -262,12 +261,6 @@ def _add_counts(left: Mapping[str, Any], right: Mapping[str, Any]) -> dict[str, 
     return out
 
 
-def _add_usage(left: UsageMetadata | None, right: UsageMetadata | None) -> Any:
-    if left is None or right is None:
-        return left if right is None else right
-    return _add_counts(left, right)
-
-
 def message_chunk_to_message(message: AnyMessage) -> AnyMessage:
     """Turn an AIMessageChunk into the AIMessage it adds up to; other messages pass through."""
     if not isinstance(message, AIMessageChunk):
@@ -275,17 +268,8 @@ def message_chunk_to_message(message: AnyMessage) -> AnyMessage:
     return AIMessage(**{f: getattr(message, f) for f in AIMessage.__struct_fields__})
 
 
-_ROLES: dict[str, type[BaseMessage]] = {
-    "human": HumanMessage,
-    "user": HumanMessage,
-    "ai": AIMessage,
-    "assistant": AIMessage,
-    "AIMessageChunk": AIMessageChunk,
-    "system": SystemMessage,
-    "developer": SystemMessage,
-    "tool": ToolMessage,
-    "remove": RemoveMessage,
-}
+_ROLES: dict[str, type[BaseMessage]] = {cls.type: cls for cls in MESSAGE_TYPES}
+_ROLES |= {"user": HumanMessage, "assistant": AIMessage, "developer": SystemMessage}
 
 
 def _tool_call_from_dict(call: Mapping[str, Any]) -> ToolCall:
