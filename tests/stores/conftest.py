@@ -16,9 +16,10 @@ import pytest
 
 from stores._embeddings import HashingEmbeddings
 from stores._memory import InMemoryStore
+from tests.redis_server import redis_store_factory, stop_session_server
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+    from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Sequence
 
     from stores._base import BaseStore
 
@@ -37,10 +38,11 @@ STORE_FACTORIES: dict[
     str, Callable[[AsyncExitStack, Any, Any], Awaitable[BaseStore]]
 ] = {
     "memory": _memory_store,
+    "redis": redis_store_factory,
 }
 """Store kind -> async factory ``(stack, index, ttl) -> store``."""
 
-STORE_MARKS: dict[str, Sequence[pytest.MarkDecorator]] = {}
+STORE_MARKS: dict[str, Sequence[pytest.MarkDecorator]] = {"redis": [pytest.mark.redis]}
 """Store kind -> marks for its contract tests, e.g. ``{"redis": [pytest.mark.redis]}``."""
 
 
@@ -90,3 +92,14 @@ class CountingEmbeddings:
 def embedder() -> CountingEmbeddings:
     """A fresh counting embedder (128 dims)."""
     return CountingEmbeddings()
+
+
+# -- Redis: one server per session (REDIS_URL, or the embedded one) --------------
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_redis_at_session_end() -> Iterator[None]:
+    """Stop the session's embedded Redis (started on first use) when the session ends."""
+    yield
+    stop_session_server()
+

@@ -1,0 +1,247 @@
+"""RedisStore searches: filter push-down, FT.SEARCH commands, and paging.
+
+A filter condition on a field declared filterable is pushed down to
+RediSearch when the index answers it exactly as ``Filter.matches`` would
+(tag: ``$eq``/``$ne`` of a string; numeric: any operator on a number). The
+rest is the *residual*, applied here before offset and limit: the search
+then reads a window of candidates in result order and widens it (x4 per
+extra round trip) until the page is full or the candidates run out, so it
+never returns fewer results than exist.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Final
+
+import msgspec
+
+from ._base import SearchItem
+from ._filters import Condition, Filter
+from ._keys import decode_namespace
+from ._redis_schema import PRIMARY_KINDS, is_number, number_text, tag
+
+if TYPE_CHECKING:
+    from ._base import SearchOp
+    from ._redis_schema import FilterField, RedisIndexSettings
+
+FIELDS: Final = ("ns", "k", "v", "ca", "ua", "t")
+"""Document fields a search returns: enough to build the item."""
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_VALUE: Final = msgspec.json.Decoder(dict[str, Any])
+_GROW: Final = 4
+_MIN_WINDOW: Final = 64
+
+Doc = dict[bytes, bytes]
+
+
+def stamp_to_datetime(micros: bytes | int) -> datetime:
+    """A microsecond timestamp as an aware UTC datetime, exactly."""
+    return _EPOCH + timedelta(microseconds=int(micros))
+
+
+def decode_value(data: bytes) -> dict[str, Any]:
+    """A stored JSON value."""
+    return _VALUE.decode(data)
+
+
+def compile_filter(
+    flt: Filter, settings: RedisIndexSettings
+) -> tuple[list[str], Filter]:
+    """Split ``flt`` into RediSearch clauses (exact) and a residual filter for Python."""
+    clauses: list[str] = []
+    residual: list[Condition] = []
+    for condition in flt.conditions:
+        field = settings.field(condition.path)
+        clause = _clause(field, condition) if field is not None else None
+        if clause is None:
+            residual.append(condition)
+        else:
+            clauses.append(clause)
+    return clauses, Filter(conditions=tuple(residual))
+
+
+def _clause(field: FilterField, c: Condition) -> str | None:
+    at = f"@{field.attr}"
+    if field.kind == "tag":
+        if not isinstance(c.operand, str) or c.op not in ("$eq", "$ne"):
+            return None
+        match = f"{at}:{{{tag(c.operand)}}}"
+        return match if c.op == "$eq" else f"-{match}"
+    if not is_number(c.operand):
+        return None
+    x = number_text(c.operand)
+    ranges = {
+        "$eq": f"[{x} {x}]",
+        "$ne": f"[{x} {x}]",
+        "$gt": f"[({x} +inf]",
+        "$gte": f"[{x} +inf]",
+        "$lt": f"[-inf ({x}]",
+        "$lte": f"[-inf {x}]",
+    }
+    return f"{'-' if c.op == '$ne' else ''}{at}:{ranges[c.op]}"
+
+
+def where(prefix: tuple[str, ...], clauses: list[str]) -> list[str]:
+    """The namespace-prefix clause (whole labels) and the pushed-down filter clauses."""
+    head = [f"@p:{{{tag('.'.join(prefix))}}}"] if prefix else []
+    return head + clauses
+
+
+def newest_command(
+    index: str, conds: list[str], kinds: str, offset: int, count: int
+) -> tuple[Any, ...]:
+    """FT.SEARCH for items (``m`` in ``kinds``), newest-updated first."""
+    query = " ".join([f"@m:{{{kinds}}}", *conds])
+    return (
+        "FT.SEARCH", index, query,
+        "RETURN", len(FIELDS), *FIELDS,
+        "SORTBY", "ua", "DESC",
+        "LIMIT", offset, count,
+        "DIALECT", 2,
+    )  # fmt: skip
+
+
+def knn_command(index: str, conds: list[str], vector: bytes, k: int) -> tuple[Any, ...]:
+    """FT.SEARCH for the ``k`` documents (item parts) nearest to ``vector``."""
+    query = (
+        f"({' '.join(conds)})=>[KNN {k} @vec $B AS d]"
+        if conds
+        else f"*=>[KNN {k} @vec $B AS d]"
+    )
+    return (
+        "FT.SEARCH", index, query,
+        "PARAMS", 2, "B", vector,
+        "RETURN", len(FIELDS) + 1, *FIELDS, "d",
+        "SORTBY", "d", "ASC",
+        "LIMIT", 0, k,
+        "DIALECT", 2,
+    )  # fmt: skip
+
+
+def parse_search(reply: list[Any]) -> tuple[int, list[Doc]]:
+    """The total count and the documents' fields of an FT.SEARCH reply (RESP2)."""
+    fields = reply[2::2]
+    return int(reply[0]), [dict(zip(f[::2], f[1::2], strict=True)) for f in fields]
+
+
+class _Row(msgspec.Struct, frozen=True):
+    doc: Doc
+    value: dict[str, Any]
+    score: float | None
+
+    def item(self) -> SearchItem:
+        d = self.doc
+        return SearchItem(
+            namespace=decode_namespace(d[b"ns"].decode()),
+            key=d[b"k"].decode(),
+            value=self.value,
+            created_at=stamp_to_datetime(d[b"ca"]),
+            updated_at=stamp_to_datetime(d[b"ua"]),
+            score=self.score,
+        )
+
+
+class SearchPlan:
+    """One SearchOp, run over one or more round trips; each round gives commands, then replies."""
+
+    def __init__(
+        self,
+        op: SearchOp,
+        index: str,
+        settings: RedisIndexSettings,
+        conds: list[str],
+        residual: Filter,
+        vector: bytes | None,
+    ) -> None:
+        self.op, self._index, self._settings = op, index, settings
+        self._conds, self._residual, self._vector = conds, residual, vector
+        self.end = op.offset + op.limit
+        exact = not residual.conditions
+        self._window = self.end if exact else max(_GROW * self.end, _MIN_WINDOW)
+        self._k = self._window * (2 if exact and settings.multi_part else 1)
+        self._page: list[_Row] | None = [] if self.end == 0 else None
+
+    @property
+    def done(self) -> bool:
+        """Whether the page is known."""
+        return self._page is not None
+
+    def result(self) -> list[SearchItem]:
+        """The page, once done."""
+        assert self._page is not None
+        return [r.item() for r in self._page]
+
+    def with_ttl(self) -> list[tuple[tuple[str, ...], str]]:
+        """(namespace, key) of the page's items that have a TTL to refresh."""
+        assert self._page is not None
+        return [
+            (decode_namespace(r.doc[b"ns"].decode()), r.doc[b"k"].decode())
+            for r in self._page
+            if b"t" in r.doc
+        ]
+
+    def commands(self) -> list[tuple[Any, ...]]:
+        """The commands of the next round (none once done)."""
+        if self._page is not None:
+            return []
+        exact_page = not self._residual.conditions and self._vector is None
+        offset, count = (
+            (self.op.offset, self.op.limit) if exact_page else (0, self._window)
+        )
+        if self._vector is None:
+            return [
+                newest_command(self._index, self._conds, PRIMARY_KINDS, offset, count)
+            ]
+        return [
+            knn_command(self._index, self._conds, self._vector, self._k),
+            newest_command(self._index, self._conds, "pn", 0, self._window),
+        ]
+
+    def feed(self, replies: list[Any]) -> None:
+        """Take this round's replies; sets ``result`` or widens the windows for another round."""
+        if self._vector is None:
+            total, docs = parse_search(replies[0])
+            rows = self._keep([_Row(d, decode_value(d[b"v"]), None) for d in docs])
+            if not self._residual.conditions:
+                self._page = rows
+            elif len(rows) >= self.end or total <= self._window:
+                self._page = rows[self.op.offset : self.end]
+            else:
+                self._window *= _GROW
+            return
+        self._feed_knn(replies)
+
+    def _feed_knn(self, replies: list[Any]) -> None:
+        _, hits = parse_search(replies[0])
+        indexed = self._keep(self._best_parts(hits))
+        if len(indexed) >= self.end:
+            self._page = indexed[self.op.offset : self.end]
+            return
+        if len(hits) >= self._k:  # more parts may exist beyond k
+            self._k *= _GROW
+            return
+        total, docs = parse_search(replies[1])
+        plain = self._keep([_Row(d, decode_value(d[b"v"]), None) for d in docs])
+        if len(indexed) + len(plain) >= self.end or total <= self._window:
+            self._page = (indexed + plain)[self.op.offset : self.end]
+        else:
+            self._window *= _GROW
+
+    def _best_parts(self, hits: list[Doc]) -> list[_Row]:
+        ranked = sorted(hits, key=lambda d: (float(d[b"d"]), -int(d[b"ua"])))
+        seen: set[tuple[bytes, bytes]] = set()
+        rows: list[_Row] = []
+        for d in ranked:
+            ident = (d[b"ns"], d[b"k"])
+            if ident not in seen:
+                seen.add(ident)
+                score = self._settings.score(float(d[b"d"]))
+                rows.append(_Row(d, decode_value(d[b"v"]), score))
+        return rows
+
+    def _keep(self, rows: list[_Row]) -> list[_Row]:
+        if not self._residual.conditions:
+            return rows
+        return [r for r in rows if self._residual.matches(r.value)]

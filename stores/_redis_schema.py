@@ -1,0 +1,259 @@
+"""RedisStore's index settings, document layout and RediSearch schema.
+
+One item is one or more HASH documents under one hash tag, all in one
+RediSearch index (``P:idx`` over keys ``P:d:``)::
+
+    P:d:{h}      the item (h: a digest of namespace and key)
+    P:d:{h}:<i>  its embedded part i (i >= 1), when it has several
+
+Every document carries the whole item (namespace ``ns``, key ``k``, JSON
+value ``v``, ``ca``/``ua`` timestamps in microseconds, TTL minutes ``t``)
+plus the indexed fields: ``p`` (a TAG of every namespace prefix, so a
+prefix matches whole labels), ``m`` (``pv``/``pn``: the item with/without a
+vector, ``s``: an extra part), the filterable fields ``f0, f1, ...`` and
+the vector ``vec``. A KNN search over all documents finds an item by its
+best part and returns it in the same reply; other searches ask for ``m``
+``pv|pn``, one document per item.
+
+TAG values are written in a private alphabet (``[A-Za-z0-9_]``, everything
+else as ``_XX`` hex), so separators, spaces, case and query syntax in
+labels or values can never break or widen a match.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any, Final, Literal, TypeAlias, cast
+
+import msgspec
+
+from ._errors import InvalidIndexConfigError
+from ._filters import is_missing, lookup
+from ._vectors import IndexConfig, parse_index_config
+
+FilterKind: TypeAlias = Literal["tag", "numeric"]
+
+_SAFE: Final = frozenset(
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+)
+_TAG_TABLE: Final = tuple(chr(b) if b in _SAFE else f"_{b:02X}" for b in range(256))
+_REDIS_KEYS: Final = frozenset({"filterable", "distance_type", "algorithm", "hnsw"})
+_METRICS: Final = {"cosine": "IP", "ip": "IP", "l2": "L2"}
+_HNSW_KEYS: Final = frozenset({"m", "ef_construction", "ef_runtime"})
+_MSGPACK: Final = msgspec.msgpack.Encoder()
+
+PRIMARY_KINDS: Final = "pv|pn"
+"""The ``m`` TAG values of an item's own document (with / without a vector)."""
+
+
+def tag(text: str) -> str:
+    """``text`` in the TAG alphabet: safe to index and to query without escaping.
+
+    The empty string becomes ``_``, which no other text encodes to.
+    """
+    return "".join([_TAG_TABLE[b] for b in text.encode()]) or "_"
+
+
+class FilterField(msgspec.Struct, frozen=True, kw_only=True):
+    """A value field indexed for filter push-down."""
+
+    name: str
+    """The dotted path as the user wrote it, e.g. ``"meta.lang"``."""
+    path: tuple[str, ...]
+    kind: FilterKind
+    attr: str
+    """The document field: ``f0``, ``f1``, ..."""
+
+
+class RedisIndexSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """What RedisStore adds to the shared index config."""
+
+    vectors: IndexConfig | None = None
+    distance: str = "cosine"
+    algorithm: Literal["hnsw", "flat"] = "hnsw"
+    hnsw: dict[str, int] = {}
+    filterable: tuple[FilterField, ...] = ()
+
+    @property
+    def metric(self) -> str:
+        """The RediSearch metric. Vectors are stored unit length, so cosine is IP (and a zero vector scores 0, not NaN)."""
+        return _METRICS[self.distance]
+
+    def score(self, distance: float) -> float:
+        """Cosine similarity from a RediSearch distance between unit vectors."""
+        return 1.0 - distance / 2.0 if self.metric == "L2" else 1.0 - distance
+
+    @property
+    def multi_part(self) -> bool:
+        """Whether the configured fields can give an item several parts."""
+        if self.vectors is None:
+            return False
+        paths = self.vectors.paths
+        return len(paths) > 1 or any(... in p for p in paths)
+
+    def field(self, path: tuple[str, ...]) -> FilterField | None:
+        """The filterable field at ``path``, if declared."""
+        for f in self.filterable:
+            if f.path == path:
+                return f
+        return None
+
+
+def parse_settings(index: object, filterable: object) -> RedisIndexSettings:
+    """Split RedisStore's ``index=`` into the shared config and Redis settings.
+
+    Redis adds ``filterable`` (``{"field": "tag" | "numeric"}``),
+    ``distance_type`` (``cosine``, ``l2``, ``ip``), ``algorithm`` (``hnsw``,
+    ``flat``) and ``hnsw`` (``{"m", "ef_construction", "ef_runtime"}``).
+    ``filterable`` may also be passed on its own, for a store without vectors.
+
+    Raises:
+        InvalidIndexConfigError: naming the malformed setting.
+    """
+    extra: dict[str, object] = {}
+    if isinstance(index, Mapping):
+        config = cast("Mapping[str, object]", index)
+        extra = {k: v for k, v in config.items() if k in _REDIS_KEYS}
+        index = {k: v for k, v in config.items() if k not in _REDIS_KEYS}
+    vectors = parse_index_config(index)
+    if filterable is not None and "filterable" in extra:
+        raise InvalidIndexConfigError(
+            "pass 'filterable' either in index= or as filterable=, not both"
+        )
+    distance = extra.get("distance_type", "cosine")
+    if distance not in _METRICS:
+        raise InvalidIndexConfigError(
+            f"index 'distance_type' must be 'cosine', 'l2' or 'ip', got {distance!r}"
+        )
+    algorithm = extra.get("algorithm", "hnsw")
+    if algorithm not in ("hnsw", "flat"):
+        raise InvalidIndexConfigError(
+            f"index 'algorithm' must be 'hnsw' or 'flat', got {algorithm!r}"
+        )
+    return RedisIndexSettings(
+        vectors=vectors,
+        distance=cast("str", distance),
+        algorithm=cast("Literal['hnsw', 'flat']", algorithm),
+        hnsw=_parse_hnsw(extra.get("hnsw")),
+        filterable=_parse_filterable(extra.get("filterable", filterable)),
+    )
+
+
+def _parse_hnsw(hnsw: object) -> dict[str, int]:
+    if hnsw is None:
+        return {}
+    if not isinstance(hnsw, Mapping):
+        raise InvalidIndexConfigError(
+            f"index 'hnsw' must be a dict like {{'m': 16}}, got {hnsw!r}"
+        )
+    params = cast("Mapping[object, object]", hnsw)
+    for name, value in params.items():
+        if (
+            name not in _HNSW_KEYS
+            or isinstance(value, bool)
+            or not isinstance(value, int)
+            or value < 1
+        ):
+            raise InvalidIndexConfigError(
+                f"index 'hnsw' takes positive ints for {sorted(_HNSW_KEYS)}, got {name!r}: {value!r}"
+            )
+    return cast("dict[str, int]", dict(params))
+
+
+def _parse_filterable(spec: object) -> tuple[FilterField, ...]:
+    if spec is None:
+        return ()
+    if not isinstance(spec, Mapping):
+        raise InvalidIndexConfigError(
+            f"'filterable' must be a dict like {{'kind': 'tag', 'n': 'numeric'}}, got {spec!r}"
+        )
+    fields: list[FilterField] = []
+    for i, (name, kind) in enumerate(cast("Mapping[object, object]", spec).items()):
+        path = tuple(name.split(".")) if isinstance(name, str) else ()
+        if not path or not all(path) or any(p.startswith("$") for p in path):
+            raise InvalidIndexConfigError(
+                f"'filterable' keys are field paths like 'kind' or 'meta.lang', got {name!r}"
+            )
+        if kind not in ("tag", "numeric"):
+            raise InvalidIndexConfigError(
+                f"'filterable' kinds are 'tag' or 'numeric', got {name!r}: {kind!r}"
+            )
+        fields.append(
+            FilterField(
+                name=cast("str", name),
+                path=path,
+                kind=cast("FilterKind", kind),
+                attr=f"f{i}",
+            )
+        )
+    return tuple(fields)
+
+
+def is_number(x: object) -> bool:
+    """A JSON number: int or float, not bool."""
+    return isinstance(x, int | float) and not isinstance(x, bool)
+
+
+def number_text(x: float) -> str:
+    """A number as RediSearch parses it, exactly (shortest round-trip repr)."""
+    return str(x) if isinstance(x, int) else repr(float(x))
+
+
+def filter_values(settings: RedisIndexSettings, value: Mapping[str, Any]) -> list[str]:
+    """Field/value pairs of the filterable fields present in ``value``.
+
+    A tag field is written only for a string, a numeric one only for a
+    number (not a bool), so the index holds exactly what a pushed-down
+    condition may match.
+    """
+    out: list[str] = []
+    for f in settings.filterable:
+        found = lookup(value, f.path)
+        if is_missing(found):
+            continue
+        if f.kind == "tag" and isinstance(found, str):
+            out += [f.attr, tag(found)]
+        elif f.kind == "numeric" and is_number(found):
+            out += [f.attr, number_text(found)]
+    return out
+
+
+def namespace_tags(namespace: tuple[str, ...]) -> str:
+    """The ``p`` field: every prefix of the namespace as a tag, comma-separated."""
+    return ",".join(tag(".".join(namespace[: i + 1])) for i in range(len(namespace)))
+
+
+def item_key(prefix: str, namespace: tuple[str, ...], key: str) -> str:
+    """The Redis key of an item's document; its parts append ``:<i>``."""
+    digest = hashlib.blake2b(
+        _MSGPACK.encode((namespace, key)), digest_size=12
+    ).hexdigest()
+    return f"{prefix}:d:{{{digest}}}"
+
+
+def schema_dict(name: str, prefix: str, settings: RedisIndexSettings) -> dict[str, Any]:
+    """The redisvl IndexSchema (as a dict) of a store."""
+    exact = {"case_sensitive": True}
+    fields: list[dict[str, Any]] = [
+        {"name": "p", "type": "tag", "attrs": {**exact, "separator": ","}},
+        {"name": "m", "type": "tag", "attrs": exact},
+        {"name": "ua", "type": "numeric", "attrs": {"sortable": True}},
+    ]
+    for f in settings.filterable:
+        attrs = exact if f.kind == "tag" else {}
+        fields.append({"name": f.attr, "type": f.kind, "attrs": attrs})
+    if settings.vectors is not None:
+        vector: dict[str, Any] = {
+            "dims": settings.vectors.dims,
+            "algorithm": settings.algorithm,
+            "distance_metric": settings.metric.lower(),
+            "datatype": "float32",
+        }
+        if settings.algorithm == "hnsw":
+            vector.update(settings.hnsw)
+        fields.append({"name": "vec", "type": "vector", "attrs": vector})
+    return {
+        "index": {"name": name, "prefix": f"{prefix}:d:", "storage_type": "hash"},
+        "fields": fields,
+    }

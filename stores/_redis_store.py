@@ -1,0 +1,449 @@
+# pyright: reportMissingTypeStubs=false, reportUnknownMemberType=false
+"""RedisStore: the store contract on a RediSearch index, one pipeline per batch.
+
+A batch embeds every text of its puts and queries in one call, then sends
+all its operations in one pipeline: each put, delete and get is one Lua
+script (atomic per item: ``created_at`` kept, stale parts removed, TTL set
+on every document), each search one FT.SEARCH (two with a query: nearest
+parts, and items without vectors), each namespace listing one
+FT.AGGREGATE. Replies come back in op order, so a get after a put in the
+same batch sees the put. Extra round trips happen only when a search must
+widen its window (a filter on a field not declared filterable, or items
+with many parts) and to refresh the TTL of searched items that have one.
+The layout is described in ``_redis_schema``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, TypeAlias, final
+
+import msgspec
+from redis.exceptions import ResponseError
+from redisvl.exceptions import RedisSearchError
+from redisvl.index import AsyncSearchIndex
+from redisvl.schema import IndexSchema
+
+from ._base import BaseStore, GetOp, Item, ListNamespacesOp, PutOp, SearchOp, ensure_op
+from ._filters import parse_filter
+from ._keys import decode_namespace, parse_ttl_config, select_namespaces
+from ._redis_conn import RedisConnection, Script, run_pipeline, translate_errors
+from ._redis_query import (
+    SearchPlan,
+    compile_filter,
+    decode_value,
+    stamp_to_datetime,
+    where,
+)
+from ._redis_schema import (
+    PRIMARY_KINDS,
+    filter_values,
+    item_key,
+    namespace_tags,
+    parse_settings,
+    schema_dict,
+    tag,
+)
+from ._vectors import embed_texts, parse_field_path, texts_for
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+    from redis.asyncio import Redis
+
+    from ._base import Namespace, Op, Result
+    from ._redis_schema import RedisIndexSettings
+    from ._vectors import FieldPath, Matrix
+
+# KEYS: the item, then its parts 1..n-1. ARGV: stamp, ttl ms ("0": none),
+# vector count n, field pair count, the field pairs, then the n vectors.
+_PUT: Final = Script("""
+local key = KEYS[1]
+local ca = redis.call('HGET', key, 'ca') or ARGV[1]
+local old = tonumber(redis.call('HGET', key, 'n') or '0')
+local ttl = tonumber(ARGV[2])
+local nvec = tonumber(ARGV[3])
+local last = 4 + 2 * tonumber(ARGV[4])
+local function write(k, kind, i, parts)
+  redis.call('DEL', k)
+  local args = {'HSET', k, 'ca', ca, 'm', kind}
+  for j = 5, last do args[#args + 1] = ARGV[j] end
+  if i <= nvec then args[#args + 1] = 'vec'; args[#args + 1] = ARGV[last + i] end
+  if parts then args[#args + 1] = 'n'; args[#args + 1] = parts end
+  redis.call(unpack(args))
+  if ttl > 0 then redis.call('PEXPIRE', k, ttl) end
+end
+local kind = 'pn'
+if nvec > 0 then kind = 'pv' end
+write(key, kind, 1, math.max(nvec - 1, 0))
+for i = 2, nvec do write(KEYS[i], 's', i, nil) end
+for i = math.max(nvec, 1), old do redis.call('DEL', key .. ':' .. i) end
+return 1
+""")
+
+_DELETE: Final = Script("""
+local n = tonumber(redis.call('HGET', KEYS[1], 'n') or '0')
+redis.call('DEL', KEYS[1])
+for i = 1, n do redis.call('DEL', KEYS[1] .. ':' .. i) end
+return 1
+""")
+
+# ARGV[1]: "1" to refresh the TTL of the item and its parts.
+_GET: Final = Script("""
+local f = redis.call('HMGET', KEYS[1], 'v', 'ca', 'ua', 't', 'n')
+if ARGV[1] == '1' and f[4] then
+  local ms = math.floor(tonumber(f[4]) * 60000)
+  redis.call('PEXPIRE', KEYS[1], ms)
+  for i = 1, tonumber(f[5] or '0') do redis.call('PEXPIRE', KEYS[1] .. ':' .. i, ms) end
+end
+return f
+""")
+
+_SCRIPTS: Final = (_PUT, _DELETE, _GET)
+_Encoded: TypeAlias = tuple[bytes, dict[str, Any]]
+_JSON: Final = msgspec.json.Encoder()
+
+
+class _Step(Protocol):
+    """One op of a batch: commands per round trip until done, then its result."""
+
+    @property
+    def done(self) -> bool: ...
+    def commands(self) -> list[tuple[Any, ...]]: ...
+    def feed(self, replies: list[Any]) -> None: ...
+    def result(self) -> Result: ...
+
+
+class _Single:
+    """An op answered by one command in the first round."""
+
+    def __init__(self, command: tuple[Any, ...], decode: Any = None) -> None:
+        self._command, self._decode = command, decode
+        self._value: Result = None
+        self.done = False
+
+    def commands(self) -> list[tuple[Any, ...]]:
+        return [] if self.done else [self._command]
+
+    def feed(self, replies: list[Any]) -> None:
+        self._value = self._decode(replies[0]) if self._decode is not None else None
+        self.done = True
+
+    def result(self) -> Result:
+        return self._value
+
+
+class _Stamps:
+    """Microsecond timestamps, strictly increasing within this store."""
+
+    def __init__(self) -> None:
+        self._last = 0
+
+    def next(self) -> int:
+        self._last = max(time.time_ns() // 1000, self._last + 1)
+        return self._last
+
+
+@final
+class RedisStore(BaseStore):
+    """A store on Redis with the query engine (Redis 8, Redis Stack, or the embedded one).
+
+    ``url``: default ``REDIS_URL``, else the embedded Redis. ``index``: as
+    for InMemoryStore (``dims``, ``embed``, ``fields``), plus
+    ``distance_type`` (``"cosine"``, ``"l2"``, ``"ip"``), ``algorithm``
+    (``"hnsw"`` or ``"flat"``), ``hnsw`` (``m``, ``ef_construction``,
+    ``ef_runtime``) and ``filterable`` (``{"field": "tag" | "numeric"}``:
+    conditions on these run inside RediSearch; others are applied here,
+    still before offset and limit). ``filterable=`` declares them for a
+    store without vectors. ``ttl``: minutes, or ``{"default_ttl": m,
+    "refresh_on_read": bool}``. ``prefix`` starts every key and names the
+    index ``<prefix>:idx``.
+
+    Calls wait on Redis; put deadlines around them (``anyio.fail_after``).
+    Redis failures raise StoreUnavailableError.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        index: object = None,
+        ttl: object = None,
+        *,
+        prefix: str = "store",
+        filterable: object = None,
+    ) -> None:
+        """Describe the store; nothing connects until the first call.
+
+        Raises:
+            InvalidIndexConfigError: for a malformed ``index`` or ``filterable``.
+            ValueError: for a malformed ``ttl`` or ``prefix``.
+        """
+        if not prefix or "{" in prefix or "}" in prefix:
+            raise ValueError(
+                f"prefix must be a non-empty string without braces, got {prefix!r}"
+            )
+        self._settings: RedisIndexSettings = parse_settings(index, filterable)
+        self._ttl = parse_ttl_config(ttl)
+        self._prefix = prefix
+        self._index_name = f"{prefix}:idx"
+        self._conn = RedisConnection(url, name="RedisStore")
+        self._stamps = _Stamps()
+        self._index_ready = False
+
+    @property
+    def index_name(self) -> str:
+        """The RediSearch index of this store."""
+        return self._index_name
+
+    @property
+    def prefix(self) -> str:
+        """The first part of every key."""
+        return self._prefix
+
+    @property
+    def round_trips(self) -> int:
+        """Requests sent to Redis so far (a pipeline counts once)."""
+        return self._conn.round_trips
+
+    def item_key(self, namespace: Sequence[str], key: str) -> str:
+        """The Redis key of an item's document (its parts append ``:<i>``)."""
+        return item_key(self._prefix, tuple(namespace), key)
+
+    async def aclose(self) -> None:
+        """Close the connection; the store cannot be used afterwards."""
+        await self._conn.aclose()
+
+    async def abatch(self, ops: Iterable[Op]) -> list[Result]:
+        """Run ``ops`` in order: one embeddings call, usually one Redis round trip.
+
+        Raises:
+            TypeError: for an object that is not an operation.
+            InvalidIndexConfigError: for a bad ``index`` path or a
+                misbehaving embedder (nothing is written then).
+            StoreUnavailableError: if Redis cannot be reached or fails.
+        """
+        checked = [ensure_op(op) for op in ops]
+        values = {
+            i: _encode(op.value)
+            for i, op in enumerate(checked)
+            if isinstance(op, PutOp) and op.value is not None
+        }
+        texts, spans = self._texts(checked, values)
+        matrix: Matrix | None = None
+        if self._settings.vectors is not None and texts:
+            matrix = await embed_texts(self._settings.vectors, texts)
+        steps = [
+            self._step(op, values.get(i), _rows(matrix, spans.get(i)))
+            for i, op in enumerate(checked)
+        ]
+        with translate_errors(self._conn, "a store batch"):
+            client: Redis = await self._conn.client()
+            await self._ensure_index(client)
+            await self._run(client, steps)
+            await self._refresh_searched(client, checked, steps)
+        return [step.result() for step in steps]
+
+    # -- planning ------------------------------------------------------------
+
+    def _paths(self, index: Literal[False] | list[str] | None) -> tuple[FieldPath, ...]:
+        config = self._settings.vectors
+        if isinstance(index, list):
+            paths = tuple(
+                parse_field_path(p) for p in index
+            )  # checked even without vectors
+            return paths if config is not None else ()
+        if config is None or index is False:
+            return ()
+        return config.paths
+
+    def _texts(
+        self, ops: Sequence[Op], values: dict[int, _Encoded]
+    ) -> tuple[list[str], dict[int, tuple[int, int]]]:
+        """Every text to embed, and each op's rows; validates paths before any I/O."""
+        texts: list[str] = []
+        spans: dict[int, tuple[int, int]] = {}
+        for i, op in enumerate(ops):
+            found: list[str] = []
+            if isinstance(op, PutOp) and op.value is not None:
+                paths = self._paths(op.index)
+                found = texts_for(values[i][1], paths) if paths else []
+            elif (
+                isinstance(op, SearchOp)
+                and op.query is not None
+                and self._settings.vectors
+            ):
+                found = [op.query]
+            if found:
+                spans[i] = (len(texts), len(texts) + len(found))
+                texts += found
+        return texts, spans
+
+    def _step(self, op: Op, value: _Encoded | None, rows: Matrix | None) -> _Step:
+        match op:
+            case PutOp(value=None):
+                return _Single(
+                    _DELETE.command([self.item_key(op.namespace, op.key)], [])
+                )
+            case PutOp():
+                assert value is not None
+                return _Single(self._put_command(op, value, rows))
+            case GetOp():
+                refresh = "1" if self._ttl.refresh_on_read and op.refresh_ttl else "0"
+                command = _GET.command([self.item_key(op.namespace, op.key)], [refresh])
+                return _Single(command, lambda reply, op=op: _decode_item(op, reply))
+            case SearchOp():
+                conds, residual = compile_filter(
+                    parse_filter(op.filter), self._settings
+                )
+                vector = rows[0].tobytes() if rows is not None and len(rows) else None
+                conds = where(op.namespace_prefix, conds)
+                return SearchPlan(
+                    op, self._index_name, self._settings, conds, residual, vector
+                )
+            case ListNamespacesOp():
+                return _Single(
+                    self._list_command(op),
+                    lambda reply, op=op: _decode_namespaces(op, reply),
+                )
+
+    def _put_command(
+        self, op: PutOp, value: _Encoded, rows: Matrix | None
+    ) -> tuple[Any, ...]:
+        raw, copy = value
+        key = self.item_key(op.namespace, op.key)
+        vectors = [] if rows is None else [row.tobytes() for row in rows]
+        stamp = self._stamps.next()
+        ttl = op.ttl if op.ttl is not None else self._ttl.default_ttl
+        fields: list[Any] = ["ns", ".".join(op.namespace), "k", op.key, "v", raw]
+        fields += ["ua", stamp, "p", namespace_tags(op.namespace)]
+        if ttl is not None:
+            fields += ["t", repr(ttl)]
+        fields += filter_values(self._settings, copy)
+        keys = [key, *(f"{key}:{i}" for i in range(1, len(vectors)))]
+        ttl_ms = round(ttl * 60_000) if ttl is not None else 0
+        return _PUT.command(
+            keys, [stamp, ttl_ms, len(vectors), len(fields) // 2, *fields, *vectors]
+        )
+
+    def _list_command(self, op: ListNamespacesOp) -> tuple[Any, ...]:
+        lead: list[str] = []
+        for label in op.prefix or ():
+            if label == "*":
+                break
+            lead.append(label)
+        query = f"@m:{{{PRIMARY_KINDS}}}" + (
+            f" @p:{{{tag('.'.join(lead))}}}" if lead else ""
+        )
+        return (
+            "FT.AGGREGATE",
+            self._index_name,
+            query,
+            "LOAD",
+            1,
+            "@ns",
+            "GROUPBY",
+            1,
+            "@ns",
+            "DIALECT",
+            2,
+        )
+
+    # -- execution -----------------------------------------------------------
+
+    async def _run(self, client: Redis, steps: Sequence[_Step]) -> None:
+        """Round trips until every step is done: the first carries every op."""
+        while True:
+            pending = [(step, step.commands()) for step in steps if not step.done]
+            if not pending:
+                return
+            commands = [c for _, cs in pending for c in cs]
+            replies = await self._pipeline(client, commands)
+            at = 0
+            for step, cs in pending:
+                step.feed(replies[at : at + len(cs)])
+                at += len(cs)
+
+    async def _pipeline(
+        self, client: Redis, commands: list[tuple[Any, ...]]
+    ) -> list[Any]:
+        try:
+            return await run_pipeline(client, commands, _SCRIPTS)
+        except ResponseError as exc:
+            if (
+                "no such index" not in str(exc).lower()
+                and "unknown index" not in str(exc).lower()
+            ):
+                raise
+        self._index_ready = False  # the server lost it (restarted without persistence)
+        await self._ensure_index(client)
+        return await run_pipeline(client, commands, _SCRIPTS)
+
+    async def _ensure_index(self, client: Redis) -> None:
+        if self._index_ready:
+            return
+        schema = IndexSchema.from_dict(
+            schema_dict(self._index_name, self._prefix, self._settings)
+        )
+        index = AsyncSearchIndex(schema, redis_client=client, owns_client=False)
+        try:
+            await index.create(overwrite=False)
+        except RedisSearchError as exc:
+            if (
+                "already exists" not in str(exc).lower()
+            ):  # another process made it first
+                raise
+        self._index_ready = True
+
+    async def _refresh_searched(
+        self, client: Redis, ops: Sequence[Op], steps: Sequence[_Step]
+    ) -> None:
+        """Refresh the TTL of searched items that have one (one more round trip, if any)."""
+        if not self._ttl.refresh_on_read:
+            return
+        keys: list[str] = []
+        for op, step in zip(ops, steps, strict=True):
+            if (
+                isinstance(op, SearchOp)
+                and op.refresh_ttl
+                and isinstance(step, SearchPlan)
+            ):
+                keys += [self.item_key(ns, k) for ns, k in step.with_ttl()]
+        if keys:
+            await run_pipeline(
+                client,
+                [_GET.command([k], ["1"]) for k in dict.fromkeys(keys)],
+                _SCRIPTS,
+            )
+
+
+def _encode(value: dict[str, Any]) -> _Encoded:
+    """JSON bytes, and the decoded copy that paths and filters read (as InMemoryStore does)."""
+    raw = _JSON.encode(value)
+    return raw, decode_value(raw)
+
+
+def _rows(matrix: Matrix | None, span: tuple[int, int] | None) -> Matrix | None:
+    if matrix is None or span is None:
+        return None
+    return matrix[span[0] : span[1]]
+
+
+def _decode_item(op: GetOp, reply: list[Any]) -> Item | None:
+    value, created, updated = reply[0], reply[1], reply[2]
+    if value is None:
+        return None
+    return Item(
+        namespace=op.namespace,
+        key=op.key,
+        value=decode_value(value),
+        created_at=stamp_to_datetime(created),
+        updated_at=stamp_to_datetime(updated),
+    )
+
+
+def _decode_namespaces(op: ListNamespacesOp, reply: list[Any]) -> list[Namespace]:
+    found = [
+        decode_namespace(dict(zip(r[::2], r[1::2], strict=True))[b"ns"].decode())
+        for r in reply[1:]
+    ]
+    return select_namespaces(found, op)
