@@ -72,15 +72,20 @@ class ActorSystem(anyio.AsyncContextManagerMixin):
     async def __asynccontextmanager__(self) -> AsyncGenerator[ActorSystem]:
         if self._closed or self._tg is not None:
             raise RuntimeError("an ActorSystem can be entered only once")
+        error: Exception | None = None
         async with anyio.create_task_group() as tg:
             self._tg = tg
             try:
                 yield self
+            except Exception as exc:  # noqa: BLE001 -- re-raised below, unwrapped from the task group's ExceptionGroup
+                error = exc
             finally:
                 self._closed = True
                 for actor in list(self._actors):
                     actor.ref.stop()
         self._tg = None
+        if error is not None:
+            raise error
 
     @property
     def closed(self) -> bool:

@@ -15,7 +15,6 @@ Whatever a turn made durable is written before the asker gets its reply.
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from collections.abc import Callable
 from typing import Any, Literal, Protocol
@@ -94,10 +93,12 @@ class ThreadActor(Actor[Submit]):
         self._room = anyio.Event()
         self._active: _Active | None = None
         self._turns = 0
+        self._last_activity = 0.0
         self._tg: anyio.abc.TaskGroup | None = None
 
     async def on_start(self) -> None:
         self._state = await self._saver.aload(self.thread_id)
+        self._last_activity = anyio.current_time()
 
     @property
     def idle(self) -> bool:
@@ -125,25 +126,41 @@ class ThreadActor(Actor[Submit]):
             self._queue.clear()
 
     async def _serve(self) -> None:
+        assert self._tg is not None
+        watch = anyio.CancelScope()
+        self._tg.start_soon(self._watch_idle, watch)
+        try:
+            await self._receive_loop()
+        finally:
+            watch.cancel()
+
+    async def _receive_loop(self) -> None:
         while True:
             while len(self._queue) >= self._queue_max:
                 self._room = anyio.Event()
                 await self._room.wait()
-            timeout = self._idle_timeout if self.idle else math.inf
-            with anyio.move_on_after(timeout) as idle_scope:
-                try:
-                    env = await self.mailbox.receive()
-                except anyio.EndOfStream:
-                    return
-            if idle_scope.cancelled_caught:
-                if self.idle:
-                    self._on_release()
-                    return  # run() drains and fails stragglers as retriable
-                continue
+            try:
+                env = await self.mailbox.receive()
+            except anyio.EndOfStream:
+                return
             if self.mailbox.statistics().closed:
+                # passivating: a fresh activation will take it (it never started)
                 fail_all([env], f"thread {self.thread_id!r} is stopping", retriable=True)
                 continue
+            self._last_activity = anyio.current_time()
             self._dispatch(env)
+
+    async def _watch_idle(self, watch: anyio.CancelScope) -> None:
+        # A timer beside the receive loop, never a timeout around receive():
+        # cancelling a receive at the wrong moment can lose a delivered message.
+        with watch:
+            while True:
+                idle_for = anyio.current_time() - self._last_activity
+                if self.idle and idle_for >= self._idle_timeout:
+                    self._on_release()
+                    self.mailbox.close()  # later messages fail as retriable
+                    return
+                await anyio.sleep(max(self._idle_timeout - idle_for, self._idle_timeout / 10))
 
     def _dispatch(self, env: Envelope[Submit]) -> None:
         active = self._active
@@ -188,6 +205,7 @@ class ThreadActor(Actor[Submit]):
             self._state = active.journal.state
             self._turns += 1
             self._active = None
+            self._last_activity = anyio.current_time()
             self._next()
 
     async def _after_cancel(self, active: _Active) -> None:

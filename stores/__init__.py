@@ -42,9 +42,11 @@ __all__ = [
     "Checkpoint",
     "CheckpointConflictError",
     "CheckpointSaver",
+    "Condition",
     "CorruptCheckpointError",
     "EmbeddedRedisError",
     "Embeddings",
+    "Filter",
     "GetOp",
     "HashingEmbeddings",
     "InMemoryStore",
@@ -65,4 +67,6 @@ __all__ = [
     "StoreUnavailableError",
     "TaskRecord",
     "ThreadState",
+    "ensure_embeddings",
+    "parse_filter",
 ]

@@ -1,0 +1,28 @@
+"""Fixtures for runtime tests: in-memory checkpointer and store, thread configs."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+
+from stores import HashingEmbeddings, InMemoryStore, MemorySaver
+
+_ids = itertools.count()
+
+
+@pytest.fixture
+def saver() -> MemorySaver:
+    return MemorySaver()
+
+
+@pytest.fixture
+def store() -> InMemoryStore:
+    return InMemoryStore(index={"dims": 64, "embed": HashingEmbeddings(dims=64)})
+
+
+def thread(name: str | None = None, **extra: Any) -> dict[str, Any]:
+    """A config for a fresh thread id (or the given one)."""
+    thread_id = name if name is not None else f"t{next(_ids)}"
+    return {"configurable": {"thread_id": thread_id}, **extra}

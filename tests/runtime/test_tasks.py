@@ -1,0 +1,258 @@
+"""Tasks: futures, parallelism, retries, recording and replay."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import pytest
+
+from runtime import ReplayDivergedError, RetryPolicy, Runtime, entrypoint, task
+from runtime._task import default_retry_on
+from stores import MemorySaver
+
+from .conftest import thread
+
+
+async def test_tasks_run_in_parallel(saver: MemorySaver) -> None:
+    a_started, b_started = anyio.Event(), anyio.Event()
+
+    @task
+    async def a() -> str:
+        a_started.set()
+        await b_started.wait()  # deadlocks unless b runs at the same time
+        return "a"
+
+    @task
+    async def b() -> str:
+        b_started.set()
+        await a_started.wait()
+        return "b"
+
+    @entrypoint(checkpointer=saver)
+    async def wf(_: Any) -> list[str]:
+        fa, fb = a(), b()
+        return [await fa, await fb]
+
+    with anyio.fail_after(5):
+        assert await wf.ainvoke(None, thread()) == ["a", "b"]
+
+
+async def test_sync_tasks_and_result_from_sync_code(saver: MemorySaver) -> None:
+    @task
+    def square(x: int) -> int:
+        return x * x
+
+    @entrypoint(checkpointer=saver)
+    def wf(xs: list[int]) -> int:
+        futures = [square(x) for x in xs]
+        return sum(f.result() for f in futures)
+
+    assert await wf.ainvoke([1, 2, 3], thread()) == 14
+
+
+async def test_future_result_on_the_loop_is_a_clear_error(saver: MemorySaver) -> None:
+    gate = anyio.Event()
+
+    @task
+    async def slow() -> int:
+        await gate.wait()
+        return 1
+
+    @entrypoint(checkpointer=saver)
+    async def wf(_: Any) -> str:
+        fut = slow()
+        try:
+            fut.result()
+        except RuntimeError as exc:
+            gate.set()
+            await fut
+            return str(exc)
+        return "no error"
+
+    assert "await" in await wf.ainvoke(None, thread())
+
+
+async def test_retry_policy_retries_then_succeeds(saver: MemorySaver) -> None:
+    calls: list[int] = []
+
+    @task(retry=RetryPolicy(max_attempts=3, initial_interval=0, jitter=False))
+    async def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise ConnectionError("blip")
+        return "ok"
+
+    @entrypoint(checkpointer=saver)
+    async def wf(_: Any) -> str:
+        return await flaky()
+
+    assert await wf.ainvoke(None, thread()) == "ok"
+    assert len(calls) == 3
+
+
+async def test_retry_policy_gives_up_and_respects_retry_on(saver: MemorySaver) -> None:
+    calls: dict[str, int] = {"exhaust": 0, "skip": 0}
+
+    @task(retry=RetryPolicy(max_attempts=2, initial_interval=0, jitter=False))
+    async def exhaust() -> None:
+        calls["exhaust"] += 1
+        raise ConnectionError("down")
+
+    @task(retry=RetryPolicy(max_attempts=5, initial_interval=0, retry_on=KeyError))
+    async def skip() -> None:
+        calls["skip"] += 1
+        raise ValueError("not retried")
+
+    @entrypoint(checkpointer=saver)
+    async def wf(which: str) -> None:
+        await (exhaust() if which == "exhaust" else skip())
+
+    with pytest.raises(ConnectionError, match="down"):
+        await wf.ainvoke("exhaust", thread())
+    with pytest.raises(ValueError, match="not retried"):
+        await wf.ainvoke("skip", thread())
+    assert calls == {"exhaust": 2, "skip": 1}
+
+
+def test_retry_policy_validation_and_defaults() -> None:
+    with pytest.raises(ValueError, match="max_attempts"):
+        RetryPolicy(max_attempts=0)
+    policy = RetryPolicy(initial_interval=1, backoff_factor=2, max_interval=3, jitter=False)
+    assert [policy.delay(n) for n in (1, 2, 3, 4)] == [1, 2, 3, 3]
+    assert RetryPolicy(retry_on=(KeyError, IndexError)).should_retry(IndexError())
+    assert RetryPolicy(retry_on=lambda e: "x" in str(e)).should_retry(Exception("x"))
+    assert default_retry_on(ConnectionError()) and not default_retry_on(ValueError())
+
+    class Http(Exception):
+        def __init__(self, status: int) -> None:
+            self.status_code = status
+
+    assert default_retry_on(Http(503)) and not default_retry_on(Http(404))
+    with pytest.raises(TypeError, match="RetryPolicy"):
+        task(retry={"max_attempts": 2})  # type: ignore[call-overload]
+
+
+async def test_resume_after_error_does_not_rerun_finished_tasks(saver: MemorySaver) -> None:
+    runs = {"fetch": 0, "fragile": 0}
+    broken = True
+
+    @task
+    async def fetch(x: int) -> int:
+        runs["fetch"] += 1
+        return x * 10
+
+    @task
+    async def fragile(x: int) -> int:
+        runs["fragile"] += 1
+        if broken:
+            raise RuntimeError("boom")
+        return x + 1
+
+    @entrypoint(checkpointer=saver)
+    async def wf(x: int, *, previous: Any = None) -> int:
+        return await fragile(await fetch(x))
+
+    cfg = thread()
+    async with Runtime():
+        with pytest.raises(RuntimeError, match="boom"):
+            await wf.ainvoke(4, cfg)
+        assert (await wf.aget_state(cfg)).next == ("wf",)
+        broken = False
+        assert await wf.ainvoke(None, cfg) == 41
+    assert runs == {"fetch": 1, "fragile": 2}
+    assert (await wf.aget_state(cfg)).next == ()
+
+
+async def test_results_are_recorded_as_each_task_finishes(saver: MemorySaver) -> None:
+    first_done, release = anyio.Event(), anyio.Event()
+
+    @task
+    async def first() -> str:
+        return "one"
+
+    @task
+    async def second() -> str:
+        first_done.set()
+        await release.wait()
+        return "two"
+
+    @entrypoint(checkpointer=saver)
+    async def wf(_: Any) -> list[str]:
+        a = await first()
+        return [a, await second()]
+
+    cfg = thread("rec")
+    async with anyio.create_task_group() as tg, Runtime():
+        tg.start_soon(wf.ainvoke, None, cfg)
+        with anyio.fail_after(5):
+            await first_done.wait()
+        state = await saver.aload("rec")
+        assert state.run is not None
+        assert [(r.task_id, r.name, r.kind) for r in state.records] == [("0", "first", "result")]
+        release.set()
+    assert (await saver.aload("rec")).run is None
+
+
+async def test_nested_task_ids_are_deterministic(saver: MemorySaver) -> None:
+    @task
+    async def leaf(x: int) -> int:
+        return x
+
+    @task
+    async def branch(x: int) -> int:
+        a, b = leaf(x), leaf(x + 1)
+        return await a + await b
+
+    @entrypoint(checkpointer=saver)
+    async def wf(_: Any) -> int:
+        one, two = branch(1), branch(10)
+        total = await one + await two
+        raise RuntimeError(f"stop after {total}")
+
+    cfg = thread("ids")
+    with pytest.raises(RuntimeError, match="stop after 24"):
+        await wf.ainvoke(None, cfg)
+    ids = sorted(r.task_id for r in (await saver.aload("ids")).records)
+    assert ids == ["0", "0/0", "0/1", "1", "1/0", "1/1"]
+
+
+async def test_replay_diverged_is_a_clear_error(saver: MemorySaver) -> None:
+    order = ["a"]
+
+    @task
+    async def a() -> str:
+        return "a"
+
+    @task
+    async def b() -> str:
+        return "b"
+
+    @entrypoint(checkpointer=saver)
+    async def wf(_: Any) -> str:
+        first = await (a() if order[0] == "a" else b())
+        raise RuntimeError(f"fail after {first}")
+
+    cfg = thread()
+    with pytest.raises(RuntimeError, match="fail after a"):
+        await wf.ainvoke("go", cfg)
+    order[0] = "b"
+    with pytest.raises(ReplayDivergedError, match="deterministic|nondeterministic"):
+        await wf.ainvoke(None, cfg)
+
+
+async def test_failed_task_surfaces_only_when_awaited(saver: MemorySaver) -> None:
+    @task
+    async def bad() -> None:
+        raise KeyError("nope")
+
+    @entrypoint(checkpointer=saver)
+    async def wf(_: Any) -> str:
+        fut = bad()
+        try:
+            await fut
+        except KeyError:
+            return "handled"
+        return "unreachable"
+
+    assert await wf.ainvoke(None, thread()) == "handled"
