@@ -92,8 +92,8 @@ class FakeLLMServer:
         self.client_disconnected = threading.Event()
         self._replies: defaultdict[str, deque[Reply]] = defaultdict(deque)
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
-        self._httpd.daemon_threads = True
+        self._httpd = _HTTPServer(("127.0.0.1", 0), _Handler)
+        self._httpd.fake = self
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
             kwargs={"poll_interval": 0.02},
@@ -115,7 +115,8 @@ class FakeLLMServer:
         with self._lock:
             return [r for r in self.requests if r.path == path]
 
-    def _take(self, request: Recorded) -> Reply:
+    def take(self, request: Recorded) -> Reply:
+        """Record ``request`` and pick its reply (called by the handler threads)."""
         with self._lock:
             self.requests.append(request)
             queue = self._replies[request.path]
@@ -137,63 +138,62 @@ class FakeLLMServer:
         self._thread.join(timeout=5)
 
 
-def _make_handler(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    fake: FakeLLMServer
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # keep test output quiet
 
-        def do_POST(self) -> None:
-            length = int(self.headers.get("content-length") or 0)
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            path = self.path.split("?", 1)[0]
-            request = Recorded("POST", path, headers, self.rfile.read(length))
-            reply = server._take(request)
-            if reply.events is not None:
-                self._stream(reply, request)
-            else:
-                self._send_body(reply)
+class _Handler(BaseHTTPRequestHandler):
+    server: _HTTPServer
+    protocol_version = "HTTP/1.1"
 
-        def _send_body(self, reply: Reply) -> None:
-            body = (
-                reply.body
-                if reply.body is not None
-                else json.dumps(reply.json).encode()
-            )
-            self.send_response(reply.status)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(body)))
-            for key, value in reply.headers.items():
-                self.send_header(key, value)
-            self.end_headers()
-            self.wfile.write(body)
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # keep test output quiet
 
-        def _stream(self, reply: Reply, request: Recorded) -> None:
-            events = reply.events(request) if callable(reply.events) else reply.events
-            self.send_response(reply.status)
-            self.send_header("content-type", "text/event-stream")
-            self.send_header("transfer-encoding", "chunked")
-            for key, value in reply.headers.items():
-                self.send_header(key, value)
-            self.end_headers()
-            for event in events or ():
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
-                self.wfile.flush()
-            if reply.hold_open:
-                self._wait_for_disconnect()
+    def do_POST(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        path = self.path.split("?", 1)[0]
+        request = Recorded("POST", path, headers, self.rfile.read(length))
+        reply = self.server.fake.take(request)
+        if reply.events is not None:
+            self._stream(reply, request)
+        else:
+            self._send_body(reply)
+
+    def _send_body(self, reply: Reply) -> None:
+        body = reply.body if reply.body is not None else json.dumps(reply.json).encode()
+        self.send_response(reply.status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        for key, value in reply.headers.items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _stream(self, reply: Reply, request: Recorded) -> None:
+        events = reply.events(request) if callable(reply.events) else reply.events
+        self.send_response(reply.status)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("transfer-encoding", "chunked")
+        for key, value in reply.headers.items():
+            self.send_header(key, value)
+        self.end_headers()
+        for event in events or ():
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
+            self.wfile.flush()
+        if reply.hold_open:
+            self._wait_for_disconnect()
+            return
+        self.wfile.write(b"0\r\n\r\n")
+
+    def _wait_for_disconnect(self) -> None:
+        self.close_connection = True
+        for _ in range(200):  # at most 20 s
+            readable, _, _ = select.select([self.connection], [], [], 0.1)
+            if readable and not self.connection.recv(1024):
+                self.server.fake.client_disconnected.set()
                 return
-            self.wfile.write(b"0\r\n\r\n")
-
-        def _wait_for_disconnect(self) -> None:
-            self.close_connection = True
-            for _ in range(200):  # at most 20 s
-                readable, _, _ = select.select([self.connection], [], [], 0.1)
-                if readable and not self.connection.recv(1024):
-                    server.client_disconnected.set()
-                    return
-
-    return Handler
 
 
 # Anthropic

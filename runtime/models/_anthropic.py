@@ -24,6 +24,7 @@ from runtime._messages import (
     Content,
     HumanMessage,
     SystemMessage,
+    ToolCallChunk,
     ToolMessage,
     UsageMetadata,
 )
@@ -179,6 +180,10 @@ class _StreamState:
         self.id: str | None = None
 
     def chunk(self, event: Mapping[str, Any]) -> AIMessageChunk | None:
+        """The chunk for one event (None for pings, stops and unhandled blocks).
+
+        Raises ChatModelError for an ``error`` event.
+        """
         kind = event.get("type")
         if kind == "message_start":
             message = event["message"]
@@ -188,30 +193,10 @@ class _StreamState:
             return AIMessageChunk(
                 id=self.id, response_metadata=meta, usage_metadata=usage
             )
-        if (
-            kind == "content_block_start"
-            and event["content_block"].get("type") == "tool_use"
-        ):
-            block, index = event["content_block"], event["index"]
-            call = {
-                "name": block["name"],
-                "args": "",
-                "id": block["id"],
-                "index": index,
-            }
-            return AIMessageChunk(id=self.id, tool_call_chunks=[call])  # type: ignore[list-item]  # a ToolCallChunk
+        if kind == "content_block_start":
+            return self._block(event["index"], event["content_block"])
         if kind == "content_block_delta":
-            delta = event["delta"]
-            if delta.get("type") == "text_delta":
-                return AIMessageChunk(content=delta["text"], id=self.id)
-            if delta.get("type") == "input_json_delta":
-                call = {
-                    "name": None,
-                    "args": delta["partial_json"],
-                    "id": None,
-                    "index": event["index"],
-                }
-                return AIMessageChunk(id=self.id, tool_call_chunks=[call])  # type: ignore[list-item]  # a ToolCallChunk
+            return self._delta(event["index"], event["delta"])
         if kind == "message_delta":
             delta = event.get("delta") or {}
             meta = {
@@ -224,9 +209,36 @@ class _StreamState:
             )
         if kind == "error":
             error = event.get("error") or {}
-            message = f"anthropic stream failed ({error.get('type', 'error')}): {error.get('message')}"
-            raise ChatModelError(message + "; retry later", provider="anthropic")
-        return None  # ping, block stops, message_stop, thinking and other deltas
+            what = f"{error.get('type', 'error')}): {error.get('message')}"
+            raise ChatModelError(
+                f"anthropic stream failed ({what}; retry later", provider="anthropic"
+            )
+        return None
+
+    def _block(self, index: int, block: Mapping[str, Any]) -> AIMessageChunk | None:
+        if block.get("type") == "tool_use":
+            return self._tool_chunk(index, block["name"], "", block["id"])
+        if block.get("type") == "text" and block.get("text"):
+            return AIMessageChunk(content=block["text"], id=self.id)
+        return None  # thinking and server-tool blocks are not streamed
+
+    def _delta(self, index: int, delta: Mapping[str, Any]) -> AIMessageChunk | None:
+        if delta.get("type") == "text_delta":
+            return AIMessageChunk(content=delta["text"], id=self.id)
+        if delta.get("type") == "input_json_delta":
+            return self._tool_chunk(index, None, delta["partial_json"], None)
+        return None
+
+    def _tool_chunk(
+        self, index: int, name: str | None, args: str, call_id: str | None
+    ) -> AIMessageChunk:
+        call: ToolCallChunk = {
+            "name": name,
+            "args": args,
+            "id": call_id,
+            "index": index,
+        }
+        return AIMessageChunk(id=self.id, tool_call_chunks=[call])
 
 
 @final

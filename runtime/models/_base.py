@@ -312,17 +312,17 @@ class BaseChatModel:
         specs = self._tools if tools is None else tuple(to_tool_spec(t) for t in tools)
         choice = extra.pop("tool_choice", self._tool_choice)
         stop = extra.pop("stop", None)
+        stop = [stop] if isinstance(stop, str) else stop
         return CallOptions(tools=specs, tool_choice=choice, stop=stop, extra=extra)
 
     async def ainvoke(
         self, messages: MessagesInput, config: Any = None, **kwargs: Any
     ) -> AIMessage:
-        """One reply to ``messages``, with tool calls and usage parsed.
+        """One reply to ``messages``; in a run streaming "messages", streamed and emitted.
 
-        Inside a run streaming "messages", the reply is streamed and each chunk
-        emitted. ``config`` is accepted for LangChain compatibility and ignored;
-        other keyword arguments (``stop``, ``tools``, ``tool_choice``, or any
-        SDK parameter) apply to this call. Cancellation closes the request.
+        ``config`` is accepted for LangChain compatibility and ignored; other
+        keyword arguments (``stop``, ``tools``, ``tool_choice``, or any SDK
+        parameter) apply to this call. Cancellation closes the request.
 
         Raises:
             ChatModelError: the API failed after the SDK's retries.

@@ -384,3 +384,52 @@ async def test_malformed_event_data_is_a_chat_model_error(
     server.script(PATH, Reply(events=[sse("{not json", "message_start")]))
     with pytest.raises(ChatModelError, match="JSONDecodeError"):
         await _drain(claude)
+
+
+async def test_text_in_a_block_start_is_kept(
+    server: FakeLLMServer, claude: ChatAnthropic
+) -> None:
+    start = {"id": "m", "model": "c", "usage": {"input_tokens": 1}}
+    events = [
+        sse({"type": "message_start", "message": start}, "message_start"),
+        sse(
+            {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {"type": "text", "text": "Hi"},
+            }
+        ),
+        sse(
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "text_delta", "text": "!"},
+            }
+        ),
+        sse(
+            {
+                "type": "content_block_start",
+                "index": 1,
+                "content_block": {"type": "thinking", "thinking": ""},
+            }
+        ),
+        sse(
+            {
+                "type": "content_block_delta",
+                "index": 1,
+                "delta": {"type": "thinking_delta", "thinking": "x"},
+            }
+        ),
+        sse({"type": "message_stop"}),
+    ]
+    server.script(PATH, Reply(events=events))
+    chunks = await _drain(claude)
+    assert "".join(c.text for c in chunks) == "Hi!"
+
+
+async def test_a_string_stop_becomes_a_list(
+    server: FakeLLMServer, claude: ChatAnthropic
+) -> None:
+    server.script(PATH, anthropic_message("ok"))
+    await claude.ainvoke("hi", stop="END")
+    assert server.requests[0].json["stop_sequences"] == ["END"]
