@@ -12,8 +12,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev,bench]'
 	touch $(STAMP)
 
+# The demo keeps its Redis data in .redis-data, so a second run remembers the first.
+# `make demo DEMO_ARGS=--memory` runs in process memory; REDIS_URL points it elsewhere.
+REDIS_DATA ?= $(CURDIR)/.redis-data
 demo: $(STAMP)
-	$(BIN)/python examples/cross_thread_memory.py
+	ACTORGRAPH_REDIS_DATA_DIR=$(REDIS_DATA) $(BIN)/python examples/cross_thread_memory.py $(DEMO_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check runtime actors stores tests bench examples

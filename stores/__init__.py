@@ -19,6 +19,7 @@ from ._checkpoint import (
     TaskRecord as TaskRecord,
     ThreadState as ThreadState,
 )
+from ._embedded import EmbeddedRedis as EmbeddedRedis
 from ._embeddings import (
     Embeddings as Embeddings,
     HashingEmbeddings as HashingEmbeddings,
@@ -36,6 +37,9 @@ from ._errors import (
 )
 from ._memory import InMemoryStore as InMemoryStore
 from ._memory_saver import MemorySaver as MemorySaver
+from ._openai_embeddings import OpenAIEmbeddings as OpenAIEmbeddings
+from ._redis_saver import RedisSaver as RedisSaver
+from ._redis_store import RedisStore as RedisStore
 
 __all__ = [
     "BaseStore",
@@ -44,6 +48,7 @@ __all__ = [
     "CheckpointSaver",
     "Condition",
     "CorruptCheckpointError",
+    "EmbeddedRedis",
     "EmbeddedRedisError",
     "Embeddings",
     "Filter",
@@ -59,7 +64,10 @@ __all__ = [
     "MemorySaver",
     "Namespace",
     "Op",
+    "OpenAIEmbeddings",
     "PutOp",
+    "RedisSaver",
+    "RedisStore",
     "Result",
     "SearchItem",
     "SearchOp",
