@@ -103,7 +103,9 @@ class ActorRef(Generic[M]):
 
     __slots__ = ("_mailbox", "_stopped", "name")
 
-    def __init__(self, name: str, mailbox: Mailbox[Envelope[M]], stopped: anyio.Event) -> None:
+    def __init__(
+        self, name: str, mailbox: Mailbox[Envelope[M]], stopped: anyio.Event
+    ) -> None:
         self.name = name
         self._mailbox = mailbox
         self._stopped = stopped

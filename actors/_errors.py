@@ -1,10 +1,10 @@
 """Errors raised by the actor layer.
 
-    ActorError
-    ├── ActorDeadError        the actor stopped before it handled the request
-    ├── MailboxFullError      a non-waiting send found the mailbox full
-    ├── ThreadBusyError       (also RuntimeError) multitask_strategy="reject" on a busy thread
-    └── RunCancelledError     a newer request interrupted or rolled back this run
+ActorError
+├── ActorDeadError        the actor stopped before it handled the request
+├── MailboxFullError      a non-waiting send found the mailbox full
+├── ThreadBusyError       (also RuntimeError) multitask_strategy="reject" on a busy thread
+└── RunCancelledError     a newer request interrupted or rolled back this run
 """
 
 from __future__ import annotations

@@ -36,7 +36,9 @@ class Journal:
 
     __slots__ = ("_begun", "_records", "_run", "_saver", "_state", "thread_id")
 
-    def __init__(self, saver: CheckpointSaver, thread_id: str, state: ThreadState) -> None:
+    def __init__(
+        self, saver: CheckpointSaver, thread_id: str, state: ThreadState
+    ) -> None:
         self.thread_id = thread_id
         self._saver = saver
         self._state = state
@@ -47,14 +49,18 @@ class Journal:
     @property
     def state(self) -> ThreadState:
         """The thread's state as of now: latest checkpoint, pending run, records."""
-        return ThreadState(latest=self._state.latest, run=self._run, records=self._records)
+        return ThreadState(
+            latest=self._state.latest, run=self._run, records=self._records
+        )
 
     @property
     def run(self) -> PendingRun | None:
         """The pending run this turn works on, if any."""
         return self._run
 
-    def start_run(self, input_bytes: bytes, metadata: dict[str, Any] | None = None) -> PendingRun:
+    def start_run(
+        self, input_bytes: bytes, metadata: dict[str, Any] | None = None
+    ) -> PendingRun:
         """Begin a fresh run from the latest checkpoint (replacing any pending one)."""
         self._run = PendingRun(
             run_id=new_id(),
@@ -84,7 +90,9 @@ class Journal:
         await self._saver.arecord(self.thread_id, self._run.run_id, record)
         self._records.append(record)
 
-    async def commit(self, value: bytes, save: bytes, metadata: dict[str, Any]) -> Checkpoint:
+    async def commit(
+        self, value: bytes, save: bytes, metadata: dict[str, Any]
+    ) -> Checkpoint:
         """Atomically write the next checkpoint and clear the pending run.
 
         Raises CheckpointConflictError (and reloads the thread) if a newer

@@ -35,7 +35,9 @@ class StoreStats(msgspec.Struct, frozen=True, kw_only=True):
 class StoreActor(Actor[list[Op]]):
     """Serves store requests from every thread in batches."""
 
-    def __init__(self, store: BaseStore, *, mailbox_size: int, max_batch: int = 512) -> None:
+    def __init__(
+        self, store: BaseStore, *, mailbox_size: int, max_batch: int = 512
+    ) -> None:
         super().__init__(f"store:{type(store).__name__}", mailbox_size=mailbox_size)
         self.store = store
         self._max_batch = max_batch

@@ -44,7 +44,9 @@ class Actor(ABC, Generic[M]):
     async def main(self) -> None:
         """Consume the mailbox until it is closed."""
 
-    async def run(self, *, task_status: TaskStatus[ActorRef[M]] = anyio.TASK_STATUS_IGNORED) -> None:
+    async def run(
+        self, *, task_status: TaskStatus[ActorRef[M]] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
         """Start, report ready with the ref, serve; on exit fail whatever is left."""
         try:
             await self.on_start()
@@ -99,7 +101,9 @@ class ActorSystem(anyio.AsyncContextManagerMixin):
         system is closed.
         """
         if self._tg is None or self._closed:
-            raise RuntimeError("the actor system is not running; use it inside 'async with'")
+            raise RuntimeError(
+                "the actor system is not running; use it inside 'async with'"
+            )
         return await self._tg.start(self._supervise, actor)
 
     async def _supervise(
@@ -116,7 +120,7 @@ class ActorSystem(anyio.AsyncContextManagerMixin):
         self._actors.add(actor)
         try:
             await actor.run(task_status=proxy)
-        except Exception:  # noqa: BLE001 -- supervision boundary: one actor's crash must not end its siblings
+        except Exception:
             if not started:
                 raise
             log.exception("actor %s crashed", actor.name)

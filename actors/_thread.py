@@ -145,7 +145,9 @@ class ThreadActor(Actor[Submit]):
                 return
             if self.mailbox.statistics().closed:
                 # passivating: a fresh activation will take it (it never started)
-                fail_all([env], f"thread {self.thread_id!r} is stopping", retriable=True)
+                fail_all(
+                    [env], f"thread {self.thread_id!r} is stopping", retriable=True
+                )
                 continue
             self._last_activity = anyio.current_time()
             self._dispatch(env)
@@ -160,7 +162,9 @@ class ThreadActor(Actor[Submit]):
                     self._on_release()
                     self.mailbox.close()  # later messages fail as retriable
                     return
-                await anyio.sleep(max(self._idle_timeout - idle_for, self._idle_timeout / 10))
+                await anyio.sleep(
+                    max(self._idle_timeout - idle_for, self._idle_timeout / 10)
+                )
 
     def _dispatch(self, env: Envelope[Submit]) -> None:
         active = self._active
@@ -184,7 +188,9 @@ class ThreadActor(Actor[Submit]):
 
     def _start(self, env: Envelope[Submit]) -> None:
         assert self._tg is not None
-        active = self._active = _Active(env, Journal(self._saver, self.thread_id, self._state))
+        active = self._active = _Active(
+            env, Journal(self._saver, self.thread_id, self._state)
+        )
         self._tg.start_soon(self._run_turn, active)
 
     async def _run_turn(self, active: _Active) -> None:
@@ -201,7 +207,9 @@ class ThreadActor(Actor[Submit]):
                 await self._after_cancel(active)
         finally:
             if not env.reply_done:
-                env.fail(RunCancelledError(f"run on thread {self.thread_id!r} was cancelled"))
+                env.fail(
+                    RunCancelledError(f"run on thread {self.thread_id!r} was cancelled")
+                )
             self._state = active.journal.state
             self._turns += 1
             self._active = None

@@ -52,7 +52,11 @@ class ScriptedChatModel:
         if told:
             reply = f"Nice to meet you, {told.group(1)}! I'll remember that."
         elif "name" in question.lower():
-            reply = f"Your name is {known.group(1)}." if known else "I don't know your name yet."
+            reply = (
+                f"Your name is {known.group(1)}."
+                if known
+                else "I don't know your name yet."
+            )
         else:
             reply = "Tell me something about yourself."
         return AIMessage(content=reply)
@@ -62,7 +66,9 @@ def choose_model() -> Any:
     if os.environ.get("ANTHROPIC_API_KEY"):
         from runtime.models import ChatAnthropic
 
-        model = ChatAnthropic(model=os.environ.get("ANTHROPIC_MODEL", "claude-sonnet-4-5"))
+        model = ChatAnthropic(
+            model=os.environ.get("ANTHROPIC_MODEL", "claude-sonnet-4-5")
+        )
         model.name = f"Claude ({model.model})"  # type: ignore[attr-defined]
         return model
     return ScriptedChatModel()
@@ -78,23 +84,31 @@ def choose_embeddings() -> tuple[Any, str]:
 
 def build(checkpointer: Any, store: BaseStore, model: Any) -> Any:
     @task
-    async def call_model(messages: list[BaseMessage], memory_store: BaseStore, user_id: str) -> AIMessage:
+    async def call_model(
+        messages: list[BaseMessage], memory_store: BaseStore, user_id: str
+    ) -> AIMessage:
         namespace = ("memories", user_id)
         last = messages[-1].text
         memories = await memory_store.asearch(namespace, query=last, limit=5)
         info = "\n".join(m.value["data"] for m in memories)
-        system = SystemMessage(content=f"You are a helpful assistant talking to the user. User info: {info}")
+        system = SystemMessage(
+            content=f"You are a helpful assistant talking to the user. User info: {info}"
+        )
         if "remember" in last.lower():
             name = re.search(r"my name is (\w+)", last, re.IGNORECASE)
             memory = f"User name is {name.group(1)}" if name else last
-            key = str(uuid.uuid5(uuid.NAMESPACE_URL, memory))  # the same memory twice is one item
+            key = str(
+                uuid.uuid5(uuid.NAMESPACE_URL, memory)
+            )  # the same memory twice is one item
             await memory_store.aput(namespace, key, {"data": memory})
         return await model.ainvoke([system, *messages])
 
     @entrypoint(checkpointer=checkpointer, store=store, name="workflow")
     async def workflow(inputs: Any, *, previous: Any = None, config: Any) -> Any:
         messages = add_messages(previous or [], inputs)
-        response = await call_model(messages, config["store"], config["configurable"]["user_id"])
+        response = await call_model(
+            messages, config["store"], config["configurable"]["user_id"]
+        )
         return entrypoint.final(value=response, save=add_messages(messages, response))
 
     return workflow
@@ -103,8 +117,12 @@ def build(checkpointer: Any, store: BaseStore, model: Any) -> Any:
 async def converse(workflow: Any, thread_id: str, user_id: str, text: str) -> None:
     config = {"configurable": {"thread_id": thread_id, "user_id": user_id}}
     before = await workflow.aget_state(config)
-    earlier = 2 * before.metadata.get("version", 0)  # one user and one assistant message per run
-    print(f"\n--- {thread_id} (user {user_id}){f', {earlier} earlier messages' if earlier else ''}")
+    earlier = 2 * before.metadata.get(
+        "version", 0
+    )  # one user and one assistant message per run
+    print(
+        f"\n--- {thread_id} (user {user_id}){f', {earlier} earlier messages' if earlier else ''}"
+    )
     print(f"user: {text}")
     response = await workflow.ainvoke([{"role": "user", "content": text}], config)
     print(f"assistant: {response.text}")
@@ -116,13 +134,19 @@ async def main(argv: list[str] | None = None) -> None:
     embed, embed_name = choose_embeddings()
     index = {"dims": EMBED_DIMS, "embed": embed, "fields": ["data"]}
     if args.memory:
-        checkpointer, store, where = MemorySaver(), InMemoryStore(index=index), "in-process memory"
+        checkpointer, store, where = (
+            MemorySaver(),
+            InMemoryStore(index=index),
+            "in-process memory",
+        )
     else:
         from stores import RedisSaver, RedisStore
 
         checkpointer, store = RedisSaver(), RedisStore(index=index)
         where = "Redis at " + (os.environ.get("REDIS_URL") or "the embedded server")
-    print(f"chat model: {getattr(model, 'name', type(model).__name__)}; embeddings: {embed_name}; storage: {where}")
+    print(
+        f"chat model: {getattr(model, 'name', type(model).__name__)}; embeddings: {embed_name}; storage: {where}"
+    )
     async with checkpointer, store, Runtime():
         workflow = build(checkpointer, store, model)
         await converse(workflow, "thread-1", "1", "Hi! Remember: my name is Bob")
@@ -136,8 +160,14 @@ async def main(argv: list[str] | None = None) -> None:
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--memory", action="store_true", help="use MemorySaver and InMemoryStore instead of Redis")
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0] if __doc__ else None
+    )
+    parser.add_argument(
+        "--memory",
+        action="store_true",
+        help="use MemorySaver and InMemoryStore instead of Redis",
+    )
     return parser.parse_args(argv)
 
 

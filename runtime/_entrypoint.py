@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from contextlib import aclosing
 from typing import Any, final
 
 from actors import STRATEGIES, ActorDeadError, Strategy
@@ -17,7 +18,7 @@ from ._types import EntrypointFinal, StateSnapshot
 from ._views import history_snapshots, snapshot_of
 
 
-class entrypoint:  # noqa: N801 -- LangGraph's spelling
+class entrypoint:
     """Decorate a workflow: ``@entrypoint(checkpointer=..., store=..., name=...)``.
 
     The function takes the input first; ``previous``, ``store``, ``config``
@@ -39,14 +40,18 @@ class entrypoint:  # noqa: N801 -- LangGraph's spelling
                 f"checkpointer must be a checkpointer such as MemorySaver() or RedisSaver(), got {checkpointer!r}"
             )
         if store is not None and not isinstance(store, BaseStore):
-            raise TypeError(f"store must be a BaseStore such as InMemoryStore(), got {store!r}")
+            raise TypeError(
+                f"store must be a BaseStore such as InMemoryStore(), got {store!r}"
+            )
         self.checkpointer = checkpointer
         self.store = store
         self.name = name
 
     def __call__(self, fn: Callable[..., Any]) -> Entrypoint:
         """Wrap ``fn``; raises TypeError if it does not take an input first."""
-        return Entrypoint(fn, checkpointer=self.checkpointer, store=self.store, name=self.name)
+        return Entrypoint(
+            fn, checkpointer=self.checkpointer, store=self.store, name=self.name
+        )
 
 
 @final
@@ -70,7 +75,7 @@ class Entrypoint:
 
     # -- running ---------------------------------------------------------
 
-    async def ainvoke(self, input: Any, config: Mapping[str, Any] | None = None) -> Any:  # noqa: A002
+    async def ainvoke(self, input: Any, config: Mapping[str, Any] | None = None) -> Any:
         """Run on the thread named in ``config`` and return the result.
 
         Waits for earlier requests on the thread (strategy "enqueue").
@@ -84,7 +89,9 @@ class Entrypoint:
                 return await self._ainvoke(host, input, config)
         return await self._ainvoke(host, input, config)
 
-    async def _ainvoke(self, host: Runtime, input: Any, config: Mapping[str, Any] | None) -> Any:  # noqa: A002
+    async def _ainvoke(
+        self, host: Runtime, input: Any, config: Mapping[str, Any] | None
+    ) -> Any:
         thread_id, strategy, cfg = self._prepare(host, config)
         store = await host.store_for(self.store)
         cfg["store"] = store
@@ -93,7 +100,7 @@ class Entrypoint:
 
     async def astream(
         self,
-        input: Any,  # noqa: A002
+        input: Any,
         config: Mapping[str, Any] | None = None,
         *,
         stream_mode: str | Sequence[str] | None = None,
@@ -107,17 +114,21 @@ class Entrypoint:
         modes, single = normalize_modes(stream_mode)
         host = current_host()
         if host is None:
-            async with Runtime() as host:
-                async for item in self._astream(host, input, config, modes, single):
+            async with (
+                Runtime() as host,
+                aclosing(self._astream(host, input, config, modes, single)) as items,
+            ):
+                async for item in items:
                     yield item
             return
-        async for item in self._astream(host, input, config, modes, single):
-            yield item
+        async with aclosing(self._astream(host, input, config, modes, single)) as items:
+            async for item in items:
+                yield item
 
     async def _astream(
         self,
         host: Runtime,
-        input: Any,  # noqa: A002
+        input: Any,
         config: Mapping[str, Any] | None,
         modes: tuple[str, ...],
         single: bool,
@@ -142,28 +153,48 @@ class Entrypoint:
                 raise
             return
 
-    def invoke(self, input: Any, config: Mapping[str, Any] | None = None) -> Any:  # noqa: A002
+    def invoke(self, input: Any, config: Mapping[str, Any] | None = None) -> Any:
         """Blocking twin of ``ainvoke``."""
         return run_sync(self.ainvoke, input, config)
 
     def stream(
         self,
-        input: Any,  # noqa: A002
+        input: Any,
         config: Mapping[str, Any] | None = None,
         *,
         stream_mode: str | Sequence[str] | None = None,
     ) -> Iterator[Any]:
         """Blocking twin of ``astream`` (runs the stream on a private event loop)."""
         normalize_modes(stream_mode)  # fail fast, in the caller
-        return iterate_sync(lambda: self.astream(input, config, stream_mode=stream_mode))
+        return iterate_sync(
+            lambda: self.astream(input, config, stream_mode=stream_mode)
+        )
 
-    def _turn(self, host: Runtime, input: Any, cfg: dict[str, Any], store: BaseStore | None, emitter: Emitter) -> RunTurn:  # noqa: A002
+    def _turn(
+        self,
+        host: Runtime,
+        input: Any,
+        cfg: dict[str, Any],
+        store: BaseStore | None,
+        emitter: Emitter,
+    ) -> RunTurn:
         assert host.task_limiter is not None
-        return RunTurn(self.spec, input, config=cfg, store=store, emitter=emitter, limiter=host.task_limiter)
+        return RunTurn(
+            self.spec,
+            input,
+            config=cfg,
+            store=store,
+            emitter=emitter,
+            limiter=host.task_limiter,
+        )
 
-    def _prepare(self, host: Runtime | None, config: Mapping[str, Any] | None) -> tuple[str | None, Strategy, dict[str, Any]]:
+    def _prepare(
+        self, host: Runtime | None, config: Mapping[str, Any] | None
+    ) -> tuple[str | None, Strategy, dict[str, Any]]:
         if config is not None and not isinstance(config, Mapping):
-            raise TypeError(f"config must be a mapping like {{'configurable': {{'thread_id': ...}}}}, got {config!r}")
+            raise TypeError(
+                f"config must be a mapping like {{'configurable': {{'thread_id': ...}}}}, got {config!r}"
+            )
         cfg = dict(config or {})
         configurable = dict(cfg.get("configurable") or {})
         thread_id = configurable.get("thread_id")
@@ -174,19 +205,29 @@ class Entrypoint:
             )
         if thread_id is not None:
             if not isinstance(thread_id, str | int) or thread_id == "":
-                raise ValueError(f"thread_id must be a non-empty string, got {thread_id!r}")
+                raise ValueError(
+                    f"thread_id must be a non-empty string, got {thread_id!r}"
+                )
             thread_id = configurable["thread_id"] = str(thread_id)
         cfg["configurable"] = configurable
-        strategy = cfg.get("multitask_strategy") or (host.multitask_strategy if host else "enqueue")
+        strategy = cfg.get("multitask_strategy") or (
+            host.multitask_strategy if host else "enqueue"
+        )
         if strategy not in STRATEGIES:
-            raise ValueError(f"multitask_strategy must be one of {STRATEGIES}, got {strategy!r}")
+            raise ValueError(
+                f"multitask_strategy must be one of {STRATEGIES}, got {strategy!r}"
+            )
         return thread_id, strategy, cfg
 
     # -- state -------------------------------------------------------------
 
-    def _saver_and_thread(self, config: Mapping[str, Any] | None, what: str) -> tuple[CheckpointSaver, str, dict[str, Any]]:
+    def _saver_and_thread(
+        self, config: Mapping[str, Any] | None, what: str
+    ) -> tuple[CheckpointSaver, str, dict[str, Any]]:
         if self.checkpointer is None:
-            raise ValueError(f"{what} needs a checkpointer: use @entrypoint(checkpointer=MemorySaver())")
+            raise ValueError(
+                f"{what} needs a checkpointer: use @entrypoint(checkpointer=MemorySaver())"
+            )
         _, _, cfg = self._prepare(None, config)
         thread_id = cfg["configurable"]["thread_id"]
         return self.checkpointer, thread_id, cfg["configurable"]
@@ -200,10 +241,16 @@ class Entrypoint:
         checkpoint_id = configurable.get("checkpoint_id")
         if checkpoint_id is not None:
             checkpoint = await saver.aget(thread_id, str(checkpoint_id))
-            parent = await saver.aget(thread_id, checkpoint.parent_id) if checkpoint and checkpoint.parent_id else None
+            parent = (
+                await saver.aget(thread_id, checkpoint.parent_id)
+                if checkpoint and checkpoint.parent_id
+                else None
+            )
             return snapshot_of(self.name, thread_id, checkpoint, None, [], parent)
         state = await saver.aload(thread_id)
-        return snapshot_of(self.name, thread_id, state.latest, state.run, state.records, None)
+        return snapshot_of(
+            self.name, thread_id, state.latest, state.run, state.records, None
+        )
 
     def get_state(self, config: Mapping[str, Any]) -> StateSnapshot:
         """Blocking twin of ``aget_state``."""
@@ -231,7 +278,10 @@ class Entrypoint:
         return iter(run_sync(self._history, config, limit, before))
 
     async def _history(
-        self, config: Mapping[str, Any], limit: int | None, before: Mapping[str, Any] | None
+        self,
+        config: Mapping[str, Any],
+        limit: int | None,
+        before: Mapping[str, Any] | None,
     ) -> list[StateSnapshot]:
         saver, thread_id, _ = self._saver_and_thread(config, "get_state_history")
         before_version: int | None = None
@@ -239,9 +289,13 @@ class Entrypoint:
             before_id = (before.get("configurable") or {}).get("checkpoint_id")
             anchor = await saver.aget(thread_id, str(before_id)) if before_id else None
             if anchor is None:
-                raise ValueError(f"before= names no checkpoint of thread {thread_id!r}: {before!r}")
+                raise ValueError(
+                    f"before= names no checkpoint of thread {thread_id!r}: {before!r}"
+                )
             before_version = anchor.version
-        checkpoints: list[Checkpoint] = await saver.alist(thread_id, limit=limit, before=before_version)
+        checkpoints: list[Checkpoint] = await saver.alist(
+            thread_id, limit=limit, before=before_version
+        )
         return history_snapshots(self.name, thread_id, checkpoints)
 
     async def aupdate_state(
@@ -256,15 +310,23 @@ class Entrypoint:
         host = current_host()
         if host is None:
             async with Runtime() as host:
-                checkpoint: Checkpoint = await host.ask(saver, thread_id, turn, "enqueue")
+                checkpoint: Checkpoint = await host.ask(
+                    saver, thread_id, turn, "enqueue"
+                )
         else:
             checkpoint = await host.ask(saver, thread_id, turn, "enqueue")
-        return {"configurable": {"thread_id": thread_id, "checkpoint_id": checkpoint.checkpoint_id}}
+        return {
+            "configurable": {
+                "thread_id": thread_id,
+                "checkpoint_id": checkpoint.checkpoint_id,
+            }
+        }
 
-    def update_state(self, config: Mapping[str, Any], values: Any, as_node: str | None = None) -> dict[str, Any]:
+    def update_state(
+        self, config: Mapping[str, Any], values: Any, as_node: str | None = None
+    ) -> dict[str, Any]:
         """Blocking twin of ``aupdate_state``."""
         return run_sync(self.aupdate_state, config, values, as_node)
 
     def __repr__(self) -> str:
         return f"<entrypoint {self.name}>"
-

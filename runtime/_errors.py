@@ -1,9 +1,9 @@
 """Errors raised by the runtime.
 
-    RunError
-    ├── ReplayDivergedError     (also RuntimeError) a resumed run called different tasks
-    ├── NothingToResumeError    (also ValueError) Command(resume=...) with no pending interrupt
-    └── SerializationError      (also TypeError) a value cannot be checkpointed
+RunError
+├── ReplayDivergedError     (also RuntimeError) a resumed run called different tasks
+├── NothingToResumeError    (also ValueError) Command(resume=...) with no pending interrupt
+└── SerializationError      (also TypeError) a value cannot be checkpointed
 """
 
 from __future__ import annotations

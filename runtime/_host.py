@@ -29,7 +29,14 @@ from actors import (
     ThreadActor,
     Turn,
 )
-from stores import BaseStore, Checkpoint, CheckpointSaver, PendingRun, TaskRecord, ThreadState
+from stores import (
+    BaseStore,
+    Checkpoint,
+    CheckpointSaver,
+    PendingRun,
+    TaskRecord,
+    ThreadState,
+)
 
 from ._context import _HOST
 
@@ -74,7 +81,9 @@ class Runtime(anyio.AsyncContextManagerMixin):
         max_sync_threads: int = 64,
     ) -> None:
         if multitask_strategy not in STRATEGIES:
-            raise ValueError(f"multitask_strategy must be one of {STRATEGIES}, got {multitask_strategy!r}")
+            raise ValueError(
+                f"multitask_strategy must be one of {STRATEGIES}, got {multitask_strategy!r}"
+            )
         if idle_timeout <= 0:
             raise ValueError(f"idle_timeout must be positive, got {idle_timeout!r}")
         self.max_active_threads = max_active_threads
@@ -113,7 +122,9 @@ class Runtime(anyio.AsyncContextManagerMixin):
 
     def _require_system(self) -> ActorSystem:
         if self._system is None or self._system.closed:
-            raise RuntimeError("this Runtime is not running; call entrypoints inside 'async with Runtime()'")
+            raise RuntimeError(
+                "this Runtime is not running; call entrypoints inside 'async with Runtime()'"
+            )
         return self._system
 
     def _registry(self, saver: CheckpointSaver) -> Registry[str, Submit]:
@@ -130,7 +141,9 @@ class Runtime(anyio.AsyncContextManagerMixin):
                     on_release=release,
                 )
 
-            registry = self._threads[id(saver)] = Registry(system, factory, max_active=self.max_active_threads)
+            registry = self._threads[id(saver)] = Registry(
+                system, factory, max_active=self.max_active_threads
+            )
         return registry
 
     async def store_for(self, store: BaseStore | None) -> ActorStore | None:
@@ -140,14 +153,24 @@ class Runtime(anyio.AsyncContextManagerMixin):
         entry = self._stores.get(id(store))
         if entry is None:
             system = self._require_system()
-            actor = StoreActor(store, mailbox_size=max(self.mailbox_size, 1024), max_batch=self.max_store_batch)
+            actor = StoreActor(
+                store,
+                mailbox_size=max(self.mailbox_size, 1024),
+                max_batch=self.max_store_batch,
+            )
             ref = await system.spawn(actor)
             entry = self._stores.setdefault(id(store), (actor, ActorStore(ref, store)))
             if entry[0] is not actor:
                 ref.stop()  # another caller won the race
         return entry[1]
 
-    async def ask(self, saver: CheckpointSaver | None, thread_id: str | None, turn: Turn, strategy: Strategy) -> Any:
+    async def ask(
+        self,
+        saver: CheckpointSaver | None,
+        thread_id: str | None,
+        turn: Turn,
+        strategy: Strategy,
+    ) -> Any:
         """Run ``turn`` on the thread and return its reply (the turn's result or error)."""
         saver, key, ephemeral = self._route(saver, thread_id)
         registry = self._registry(saver)
@@ -157,7 +180,13 @@ class Runtime(anyio.AsyncContextManagerMixin):
             if ephemeral:
                 registry.discard(key)
 
-    async def send(self, saver: CheckpointSaver | None, thread_id: str | None, turn: Turn, strategy: Strategy) -> Reply:
+    async def send(
+        self,
+        saver: CheckpointSaver | None,
+        thread_id: str | None,
+        turn: Turn,
+        strategy: Strategy,
+    ) -> Reply:
         """Queue ``turn`` on the thread and return its reply slot (for streaming callers)."""
         saver, key, ephemeral = self._route(saver, thread_id)
         registry = self._registry(saver)
@@ -166,8 +195,12 @@ class Runtime(anyio.AsyncContextManagerMixin):
             reply.on_done(lambda: registry.discard(key))
         return reply
 
-    def _route(self, saver: CheckpointSaver | None, thread_id: str | None) -> tuple[CheckpointSaver, str, bool]:
-        if saver is None:  # nothing persists: a fresh actor per call, as without a checkpointer in LangGraph
+    def _route(
+        self, saver: CheckpointSaver | None, thread_id: str | None
+    ) -> tuple[CheckpointSaver, str, bool]:
+        if (
+            saver is None
+        ):  # nothing persists: a fresh actor per call, as without a checkpointer in LangGraph
             return self._null_saver, f"ephemeral-{next(_EPHEMERAL)}", True
         assert thread_id is not None
         return saver, thread_id, False
@@ -194,13 +227,17 @@ class _NullSaver:
     async def arecord(self, thread_id: str, run_id: str, record: TaskRecord) -> None:
         return None
 
-    async def acommit(self, thread_id: str, checkpoint: Checkpoint, *, expected_version: int) -> None:
+    async def acommit(
+        self, thread_id: str, checkpoint: Checkpoint, *, expected_version: int
+    ) -> None:
         return None
 
     async def adiscard_run(self, thread_id: str, run_id: str) -> None:
         return None
 
-    async def alist(self, thread_id: str, *, limit: int | None = None, before: int | None = None) -> list[Checkpoint]:
+    async def alist(
+        self, thread_id: str, *, limit: int | None = None, before: int | None = None
+    ) -> list[Checkpoint]:
         return []
 
     async def aget(self, thread_id: str, checkpoint_id: str) -> Checkpoint | None:

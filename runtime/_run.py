@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 _WRITE_DEADLINE = 30.0
 
 
-class GraphInterrupt(BaseException):  # noqa: N818 -- LangGraph's name
+class GraphInterrupt(BaseException):
     """Raised by ``interrupt()`` to stop the run; a BaseException so ``except Exception`` can't swallow it."""
 
     def __init__(self, interrupt: Interrupt, key: str) -> None:
@@ -136,7 +136,9 @@ class RunState:
             future.set_result(loads(recorded.payload))
             return future
         assert self.tg is not None
-        self.tg.start_soon(self._execute, task, task_id, args, kwargs, future, name=task.name)
+        self.tg.start_soon(
+            self._execute, task, task_id, args, kwargs, future, name=task.name
+        )
         return future
 
     async def _execute(
@@ -151,20 +153,30 @@ class RunState:
         try:
             value = await self._attempts(task, task_id, args, kwargs)
             payload = dumps(value)
-            await self.record(TaskRecord(task_id=task_id, name=task.name, kind="result", payload=payload))
+            await self.record(
+                TaskRecord(
+                    task_id=task_id, name=task.name, kind="result", payload=payload
+                )
+            )
         except GraphInterrupt as exc:
             await self.record_interrupt(exc)
             future.set_exception(exc)
         except Exception as exc:  # noqa: BLE001 -- task boundary: the error goes to whoever awaits the future
-            self.emitter.debug("task_result", {"id": task_id, "name": task.name, "error": repr(exc)})
+            self.emitter.debug(
+                "task_result", {"id": task_id, "name": task.name, "error": repr(exc)}
+            )
             future.set_exception(exc)
         else:
             self.emitter.emit("updates", {task.name: value})
-            self.emitter.debug("task_result", {"id": task_id, "name": task.name, "result": value})
+            self.emitter.debug(
+                "task_result", {"id": task_id, "name": task.name, "result": value}
+            )
             future.set_result(value)
         finally:
             if not future.done():
-                future.set_exception(RunCancelledError(f"task {task.name!r} was cancelled"))
+                future.set_exception(
+                    RunCancelledError(f"task {task.name!r} was cancelled")
+                )
 
     async def _attempts(
         self, task: TaskFunction[Any, Any], task_id: str, args: Any, kwargs: Any
@@ -173,25 +185,41 @@ class RunState:
         while True:
             attempt += 1
             try:
-                return await self.call_in_scope(CallScope(task_id, task.name), task.fn, task.is_async, args, kwargs)
+                return await self.call_in_scope(
+                    CallScope(task_id, task.name), task.fn, task.is_async, args, kwargs
+                )
             except GraphInterrupt:
                 raise
             except Exception as exc:
                 policy = task.retry
-                if policy is None or attempt >= policy.max_attempts or not policy.should_retry(exc):
+                if (
+                    policy is None
+                    or attempt >= policy.max_attempts
+                    or not policy.should_retry(exc)
+                ):
                     raise
-                self.emitter.debug("task_retry", {"id": task_id, "attempt": attempt, "error": repr(exc)})
+                self.emitter.debug(
+                    "task_retry",
+                    {"id": task_id, "attempt": attempt, "error": repr(exc)},
+                )
                 await anyio.sleep(policy.delay(attempt))
 
     async def call_in_scope(
-        self, scope: CallScope, fn: Callable[..., Any], is_async: bool, args: Any, kwargs: Any
+        self,
+        scope: CallScope,
+        fn: Callable[..., Any],
+        is_async: bool,
+        args: Any,
+        kwargs: Any,
     ) -> Any:
         """Call ``fn`` with this run and ``scope`` as the context (sync functions in a worker thread)."""
         run_token, scope_token = _RUN.set(self), _SCOPE.set(scope)
         try:
             if is_async:
                 return await fn(*args, **kwargs)
-            return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs), limiter=self.limiter)
+            return await anyio.to_thread.run_sync(
+                lambda: fn(*args, **kwargs), limiter=self.limiter
+            )
         finally:
             _SCOPE.reset(scope_token)
             _RUN.reset(run_token)

@@ -22,7 +22,9 @@ MODES = frozenset({"values", "updates", "custom", "messages", "debug"})
 Event = tuple[str, Any]
 
 
-def normalize_modes(stream_mode: str | Sequence[str] | None) -> tuple[tuple[str, ...], bool]:
+def normalize_modes(
+    stream_mode: str | Sequence[str] | None,
+) -> tuple[tuple[str, ...], bool]:
     """The requested modes and whether the caller asked for one mode (bare chunks).
 
     Raises ValueError naming an unknown mode.
@@ -35,11 +37,15 @@ def normalize_modes(stream_mode: str | Sequence[str] | None) -> tuple[tuple[str,
         raise ValueError("stream_mode must name at least one mode")
     for mode in modes:
         if mode not in MODES:
-            raise ValueError(f"unknown stream_mode {mode!r}; choose from {sorted(MODES)}")
+            raise ValueError(
+                f"unknown stream_mode {mode!r}; choose from {sorted(MODES)}"
+            )
     return modes, single
 
 
-def open_stream() -> tuple[MemoryObjectSendStream[Event], MemoryObjectReceiveStream[Event]]:
+def open_stream() -> tuple[
+    MemoryObjectSendStream[Event], MemoryObjectReceiveStream[Event]
+]:
     """A fresh (send, receive) pair for one request's events."""
     return anyio.create_memory_object_stream[Event](math.inf)
 
@@ -49,7 +55,9 @@ class Emitter:
 
     __slots__ = ("_loop_thread", "_send", "modes")
 
-    def __init__(self, send: MemoryObjectSendStream[Event] | None, modes: frozenset[str]) -> None:
+    def __init__(
+        self, send: MemoryObjectSendStream[Event] | None, modes: frozenset[str]
+    ) -> None:
         self._send = send
         self.modes = modes if send is not None else frozenset[str]()
         self._loop_thread = threading.get_ident()
@@ -70,7 +78,9 @@ class Emitter:
     def debug(self, kind: str, payload: dict[str, Any]) -> None:
         """Emit a ``debug`` event of ``kind`` with ``payload``."""
         if "debug" in self.modes:
-            self.emit("debug", {"type": kind, "timestamp": time.time(), "payload": payload})
+            self.emit(
+                "debug", {"type": kind, "timestamp": time.time(), "payload": payload}
+            )
 
     def _put(self, mode: str, chunk: Any) -> None:
         if self._send is None:
@@ -78,7 +88,7 @@ class Emitter:
         try:
             self._send.send_nowait((mode, chunk))
         except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-            self._send = None  # the caller stopped reading; the run goes on
+            self.close()  # the caller stopped reading; the run goes on
 
     def close(self) -> None:
         """End the stream; the caller's iteration finishes."""

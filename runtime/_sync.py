@@ -43,7 +43,9 @@ def _stream_pair() -> Any:
     return anyio.create_memory_object_stream[Any](0)
 
 
-async def _pump(make: Callable[[], AsyncIterator[T]], send: MemoryObjectSendStream[T]) -> None:
+async def _pump(
+    make: Callable[[], AsyncIterator[T]], send: MemoryObjectSendStream[T]
+) -> None:
     async with send, aclosing(make()) as items:  # pyright: ignore[reportArgumentType] -- an async generator
         async for item in items:
             await send.send(item)

@@ -66,13 +66,21 @@ class RetryPolicy:
     max_attempts: int = 3
     jitter: bool = True
     retry_on: (
-        type[BaseException] | Sequence[type[BaseException]] | Callable[[BaseException], bool]
+        type[BaseException]
+        | Sequence[type[BaseException]]
+        | Callable[[BaseException], bool]
     ) = default_retry_on
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
-            raise ValueError(f"max_attempts must be at least 1, got {self.max_attempts}")
-        if self.initial_interval < 0 or self.max_interval < 0 or self.backoff_factor < 1:
+            raise ValueError(
+                f"max_attempts must be at least 1, got {self.max_attempts}"
+            )
+        if (
+            self.initial_interval < 0
+            or self.max_interval < 0
+            or self.backoff_factor < 1
+        ):
             raise ValueError("intervals must be >= 0 and backoff_factor >= 1")
 
     def should_retry(self, exc: BaseException) -> bool:
@@ -86,8 +94,11 @@ class RetryPolicy:
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
-        base = min(self.max_interval, self.initial_interval * self.backoff_factor ** (attempt - 1))
-        return base + (random.uniform(0, 1) if self.jitter else 0.0)  # noqa: S311 -- jitter, not crypto
+        base = min(
+            self.max_interval,
+            self.initial_interval * self.backoff_factor ** (attempt - 1),
+        )
+        return base + (random.uniform(0, 1) if self.jitter else 0.0)
 
 
 class TaskFuture(Generic[T]):
@@ -146,7 +157,9 @@ class TaskFuture(Generic[T]):
             sniffio.current_async_library()
         except sniffio.AsyncLibraryNotFoundError:
             return anyio.from_thread.run(self._wait)
-        raise RuntimeError(f"task {self.name!r}: use 'await fut' in async code, not fut.result()")
+        raise RuntimeError(
+            f"task {self.name!r}: use 'await fut' in async code, not fut.result()"
+        )
 
     def __repr__(self) -> str:
         state = "done" if self.done() else "pending"
@@ -156,7 +169,9 @@ class TaskFuture(Generic[T]):
 class TaskFunction(Generic[P, T]):
     """A function decorated with ``@task``; calling it inside a run returns a TaskFuture."""
 
-    def __init__(self, fn: Callable[P, Any], *, name: str | None, retry: RetryPolicy | None) -> None:
+    def __init__(
+        self, fn: Callable[P, Any], *, name: str | None, retry: RetryPolicy | None
+    ) -> None:
         if not callable(fn):
             raise TypeError(f"@task needs a function, got {fn!r}")
         self.fn = fn
@@ -177,7 +192,10 @@ class TaskFunction(Generic[P, T]):
 def task(fn: Callable[P, Any], /) -> TaskFunction[P, Any]: ...
 @overload
 def task(
-    *, name: str | None = None, retry: RetryPolicy | None = None, retry_policy: RetryPolicy | None = None
+    *,
+    name: str | None = None,
+    retry: RetryPolicy | None = None,
+    retry_policy: RetryPolicy | None = None,
 ) -> Callable[[Callable[P, Any]], TaskFunction[P, Any]]: ...
 def task(
     fn: Callable[P, Any] | None = None,

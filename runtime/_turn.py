@@ -35,7 +35,9 @@ class EntrySpec:
         self.is_async = inspect.iscoroutinefunction(fn)
         params = inspect.signature(fn).parameters
         positional = [
-            p for p in params.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+            p
+            for p in params.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
         ]
         if not positional or positional[0].name in INJECTABLE:
             raise TypeError(
@@ -51,7 +53,7 @@ class RunTurn:
     def __init__(
         self,
         spec: EntrySpec,
-        input: Any,  # noqa: A002 -- LangGraph's name
+        input: Any,
         *,
         config: dict[str, Any],
         store: BaseStore | None,
@@ -65,7 +67,9 @@ class RunTurn:
         self.emitter = emitter
         self.limiter = limiter
         if not isinstance(input, Command) and input is not None:
-            self._input_bytes = dumps(input)  # fail on bad input before the thread is touched
+            self._input_bytes = dumps(
+                input
+            )  # fail on bad input before the thread is touched
 
     async def __call__(self, journal: Journal) -> Any:
         try:
@@ -85,7 +89,9 @@ class RunTurn:
             assert state.run is not None
             input_value = loads(state.run.input)
         else:
-            journal.start_run(dumps(self.input) if self.input is None else self._input_bytes)
+            journal.start_run(
+                dumps(self.input) if self.input is None else self._input_bytes
+            )
             input_value = self.input
         assert journal.run is not None
         rs = RunState(
@@ -107,12 +113,18 @@ class RunTurn:
         kwargs = self._injected(rs, previous)
         error: Exception | None = None
         interrupted = False
-        rs.emitter.debug("run", {"run_id": rs.run_id, "name": self.spec.name, "input": input_value})
+        rs.emitter.debug(
+            "run", {"run_id": rs.run_id, "name": self.spec.name, "input": input_value}
+        )
         async with anyio.create_task_group() as tg:
             rs.tg = tg
             try:
                 value = await rs.call_in_scope(
-                    CallScope("", self.spec.name), self.spec.fn, self.spec.is_async, (input_value,), kwargs
+                    CallScope("", self.spec.name),
+                    self.spec.fn,
+                    self.spec.is_async,
+                    (input_value,),
+                    kwargs,
                 )
             except GraphInterrupt as exc:
                 await rs.record_interrupt(exc)
@@ -177,7 +189,11 @@ async def _apply_resume(rs: RunState, resume: Any) -> None:
             "Command(resume={interrupt_id: answer, ...})"
         )
     for key, answer in answers.items():
-        await rs.record(TaskRecord(task_id=f"resume:{key}", name=key, kind="resume", payload=dumps(answer)))
+        await rs.record(
+            TaskRecord(
+                task_id=f"resume:{key}", name=key, kind="resume", payload=dumps(answer)
+            )
+        )
 
 
 def _checkpoint_payload(checkpoint: Checkpoint) -> dict[str, Any]:

@@ -12,7 +12,9 @@ S = TypeVar("S")
 _UNSET: Any = msgspec.UNSET
 
 
-class Interrupt(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="interrupt"):
+class Interrupt(
+    msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="interrupt"
+):
     """A pending question from ``interrupt(value)``; answer it with ``Command(resume=...)``."""
 
     value: Any
@@ -32,7 +34,9 @@ class Command(msgspec.Struct, frozen=True, kw_only=True):
 
     def __post_init__(self) -> None:
         if self.goto not in ((), None, []):
-            raise ValueError("Command(goto=...) is for graphs; the functional API only takes resume=")
+            raise ValueError(
+                "Command(goto=...) is for graphs; the functional API only takes resume="
+            )
 
 
 class StateSnapshot(msgspec.Struct, frozen=True, kw_only=True):

@@ -20,7 +20,11 @@ def _config(thread_id: str, checkpoint_id: str | None) -> dict[str, Any]:
 
 def _pending_interrupts(records: list[TaskRecord]) -> tuple[Interrupt, ...]:
     answered = {r.name for r in records if r.kind == "resume"}
-    return tuple(loads(r.payload) for r in records if r.kind == "interrupt" and r.name not in answered)
+    return tuple(
+        loads(r.payload)
+        for r in records
+        if r.kind == "interrupt" and r.name not in answered
+    )
 
 
 def snapshot_of(
@@ -54,6 +58,8 @@ def snapshot_of(
     )
 
 
-def history_snapshots(name: str, thread_id: str, checkpoints: list[Checkpoint]) -> list[StateSnapshot]:
+def history_snapshots(
+    name: str, thread_id: str, checkpoints: list[Checkpoint]
+) -> list[StateSnapshot]:
     """Snapshots of ``checkpoints`` (newest first), each naming its parent."""
     return [snapshot_of(name, thread_id, c, None, [], None) for c in checkpoints]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from actors import ActorDeadError, RunCancelledError, ThreadBusyError
@@ -29,18 +30,27 @@ async def test_thousand_threads_keep_their_own_state(saver: MemorySaver) -> None
             for i in range(1_000):
                 tg.start_soon(conversation, i)
     for i in (0, 499, 999):
-        assert (await chat.aget_state(thread(f"conv-{i}"))).values == [f"{i}-0", f"{i}-1", f"{i}-2"]
+        assert (await chat.aget_state(thread(f"conv-{i}"))).values == [
+            f"{i}-0",
+            f"{i}-1",
+            f"{i}-2",
+        ]
 
 
-async def test_fifty_concurrent_requests_on_one_thread_lose_no_update(saver: MemorySaver) -> None:
+async def test_fifty_concurrent_requests_on_one_thread_lose_no_update(
+    saver: MemorySaver,
+) -> None:
     @entrypoint(checkpointer=saver)
     async def add(n: int, *, previous: int | None = None) -> int:
         current = previous or 0
-        await anyio.sleep(0)  # let other requests pile up
+        await anyio.lowlevel.checkpoint()  # let other requests pile up
         return current + n
 
     cfg = thread("hot")
-    async with Runtime(mailbox_size=8), anyio.create_task_group() as tg:  # mailbox smaller than the burst
+    async with (
+        Runtime(mailbox_size=8),
+        anyio.create_task_group() as tg,
+    ):  # mailbox smaller than the burst
         for _ in range(50):
             tg.start_soon(add.ainvoke, 1, cfg)
     state = await add.aget_state(cfg)
@@ -48,7 +58,9 @@ async def test_fifty_concurrent_requests_on_one_thread_lose_no_update(saver: Mem
     assert len([s async for s in add.aget_state_history(cfg)]) == 50
 
 
-def _blocking_workflow(saver: MemorySaver) -> tuple[Any, anyio.Event, anyio.Event, list[str]]:
+def _blocking_workflow(
+    saver: MemorySaver,
+) -> tuple[Any, anyio.Event, anyio.Event, list[str]]:
     started, release = anyio.Event(), anyio.Event()
     ran: list[str] = []
 
@@ -112,7 +124,10 @@ async def test_interrupt_strategy_keeps_progress(saver: MemorySaver) -> None:
     async with Runtime(), anyio.create_task_group() as tg:
         tg.start_soon(first)
         await started.wait()
-        assert await wf.ainvoke("fast", {**cfg, "multitask_strategy": "interrupt"}) == ["fast", None]
+        assert await wf.ainvoke("fast", {**cfg, "multitask_strategy": "interrupt"}) == [
+            "fast",
+            None,
+        ]
     assert len(errors) == 1 and "kept" in str(errors[0])
     assert ran == ["slow", "fast"]
 
@@ -155,7 +170,10 @@ async def test_rollback_discards_progress(saver: MemorySaver) -> None:
         state = await saver.aload("rb")
         assert state.run is not None and len(state.records) == 1
         # rollback replaces the run; nothing of "slow" survives
-        assert await wf.ainvoke("fast", {**cfg, "multitask_strategy": "rollback"}) == ["fast", None]
+        assert await wf.ainvoke("fast", {**cfg, "multitask_strategy": "rollback"}) == [
+            "fast",
+            None,
+        ]
     assert ran == ["slow", "fast"]
     assert (await saver.aload("rb")).run is None
 
@@ -168,14 +186,16 @@ async def test_idle_threads_passivate_and_come_back(saver: MemorySaver) -> None:
     async with Runtime(idle_timeout=0.05) as rt:
         assert await count.ainvoke(None, thread("idle")) == 1
         with anyio.fail_after(5):
-            while rt.statistics().threads[0].active:
+            while rt.statistics().threads[0].active:  # noqa: ASYNC110 -- a timer passivates it; bounded above
                 await anyio.sleep(0.01)
         assert rt.statistics().threads[0].passivations == 1
         assert await count.ainvoke(None, thread("idle")) == 2
         assert rt.statistics().threads[0].activations == 2
 
 
-async def test_active_thread_bound_evicts_least_recently_used(saver: MemorySaver) -> None:
+async def test_active_thread_bound_evicts_least_recently_used(
+    saver: MemorySaver,
+) -> None:
     @entrypoint(checkpointer=saver)
     async def count(_: Any, *, previous: int | None = None) -> int:
         return (previous or 0) + 1
@@ -190,7 +210,9 @@ async def test_active_thread_bound_evicts_least_recently_used(saver: MemorySaver
         assert (await count.aget_state(thread(f"lru-{i}"))).values == 2
 
 
-async def test_runtime_is_single_use_and_fails_queued_requests(saver: MemorySaver) -> None:
+async def test_runtime_is_single_use_and_fails_queued_requests(
+    saver: MemorySaver,
+) -> None:
     wf, started, release, _ = _blocking_workflow(saver)
     cfg = thread()
     rt = Runtime()
@@ -202,13 +224,12 @@ async def test_runtime_is_single_use_and_fails_queued_requests(saver: MemorySave
         except ActorDeadError as exc:
             outcomes.append(exc)
 
-    async with anyio.create_task_group() as tg:
-        async with rt:
-            tg.start_soon(call, "slow")
-            await started.wait()
-            tg.start_soon(call, "queued")
-            await anyio.wait_all_tasks_blocked()
-            release.set()
+    async with anyio.create_task_group() as tg, rt:
+        tg.start_soon(call, "slow")
+        await started.wait()
+        tg.start_soon(call, "queued")
+        await anyio.wait_all_tasks_blocked()
+        release.set()
     assert outcomes[0] == ["slow", None]
     assert len(outcomes) == 2
     with pytest.raises(RuntimeError, match="once"):

@@ -34,7 +34,9 @@ async def test_previous_is_the_last_saved_value(saver: MemorySaver) -> None:
     assert await counter.ainvoke(4, cfg) == 9
 
 
-async def test_only_declared_keywords_are_injected(saver: MemorySaver, store: InMemoryStore) -> None:
+async def test_only_declared_keywords_are_injected(
+    saver: MemorySaver, store: InMemoryStore
+) -> None:
     seen: dict[str, Any] = {}
 
     @entrypoint(checkpointer=saver, store=store)
@@ -42,7 +44,14 @@ async def test_only_declared_keywords_are_injected(saver: MemorySaver, store: In
         return x
 
     @entrypoint(checkpointer=saver, store=store, name="full")
-    async def full(x: int, *, previous: Any = None, store: Any = None, config: Any = None, writer: Any = None) -> int:
+    async def full(
+        x: int,
+        *,
+        previous: Any = None,
+        store: Any = None,
+        config: Any = None,
+        writer: Any = None,
+    ) -> int:
         seen.update(previous=previous, store=store, config=config, writer=writer)
         return x
 
@@ -50,7 +59,9 @@ async def test_only_declared_keywords_are_injected(saver: MemorySaver, store: In
     assert await bare.ainvoke(1, cfg) == 1
     assert await full.ainvoke(7, cfg) == 7
     assert seen["previous"] == 1  # same thread, same checkpointer: bare's result
-    assert seen["config"]["configurable"]["thread_id"] == cfg["configurable"]["thread_id"]
+    assert (
+        seen["config"]["configurable"]["thread_id"] == cfg["configurable"]["thread_id"]
+    )
     assert seen["config"]["store"] is seen["store"]
     assert callable(seen["writer"])
     assert full.name == "full"
@@ -81,12 +92,17 @@ async def test_sync_entrypoint_function(saver: MemorySaver) -> None:
     assert await wf.ainvoke(1, cfg) == 4
 
 
-async def test_context_accessors_inside_a_run(saver: MemorySaver, store: InMemoryStore) -> None:
+async def test_context_accessors_inside_a_run(
+    saver: MemorySaver, store: InMemoryStore
+) -> None:
     @task
     async def probe() -> dict[str, Any]:
         cfg = get_config()
         get_stream_writer()("from task")
-        return {"thread": cfg["configurable"]["thread_id"], "same_store": get_store() is cfg["store"]}
+        return {
+            "thread": cfg["configurable"]["thread_id"],
+            "same_store": get_store() is cfg["store"],
+        }
 
     @entrypoint(checkpointer=saver, store=store)
     async def wf(_: Any) -> Any:
@@ -163,7 +179,9 @@ async def test_unserializable_result_leaves_thread_intact(saver: MemorySaver) ->
     assert await wf.ainvoke(2, cfg) == [2, [1, None]]
 
 
-async def test_unserializable_input_is_rejected_before_running(saver: MemorySaver) -> None:
+async def test_unserializable_input_is_rejected_before_running(
+    saver: MemorySaver,
+) -> None:
     ran = anyio.Event()
 
     @entrypoint(checkpointer=saver)
@@ -179,7 +197,12 @@ async def test_unserializable_input_is_rejected_before_running(saver: MemorySave
 async def test_values_round_trip_with_their_types(saver: MemorySaver) -> None:
     from runtime import AIMessage, HumanMessage
 
-    value = {"t": (1, 2), "s": {3}, "m": [HumanMessage(content="hi"), AIMessage(content="yo")], "b": b"x"}
+    value = {
+        "t": (1, 2),
+        "s": {3},
+        "m": [HumanMessage(content="hi"), AIMessage(content="yo")],
+        "b": b"x",
+    }
 
     @entrypoint(checkpointer=saver)
     async def wf(_: Any, *, previous: Any = None) -> Any:

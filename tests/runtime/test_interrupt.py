@@ -6,7 +6,15 @@ from typing import Any
 
 import pytest
 
-from runtime import Command, Interrupt, NothingToResumeError, Runtime, entrypoint, interrupt, task
+from runtime import (
+    Command,
+    Interrupt,
+    NothingToResumeError,
+    Runtime,
+    entrypoint,
+    interrupt,
+    task,
+)
 from stores import MemorySaver
 
 from .conftest import thread
@@ -52,7 +60,11 @@ async def test_interrupt_in_task_keeps_finished_siblings(saver: MemorySaver) -> 
         out = await wf.ainvoke("draft", cfg)
         assert [i.value for i in out["__interrupt__"]] == ["DRAFT"]
         assert await wf.ainvoke(Command(resume="ok"), cfg) == "DRAFT:ok"
-    assert runs == ["research", "review", "review"]  # the interrupted task reruns, research does not
+    assert runs == [
+        "research",
+        "review",
+        "review",
+    ]  # the interrupted task reruns, research does not
 
 
 async def test_several_pending_interrupts_resumed_by_id(saver: MemorySaver) -> None:
@@ -86,11 +98,15 @@ async def test_sequential_interrupts_in_one_run(saver: MemorySaver) -> None:
 
     cfg = thread()
     assert (await wf.ainvoke(None, cfg))["__interrupt__"][0].value == "first?"
-    assert (await wf.ainvoke(Command(resume=1), cfg))["__interrupt__"][0].value == "second?"
+    assert (await wf.ainvoke(Command(resume=1), cfg))["__interrupt__"][
+        0
+    ].value == "second?"
     assert await wf.ainvoke(Command(resume=2), cfg) == [1, 2]
 
 
-async def test_resume_without_pending_interrupt_is_a_clear_error(saver: MemorySaver) -> None:
+async def test_resume_without_pending_interrupt_is_a_clear_error(
+    saver: MemorySaver,
+) -> None:
     @entrypoint(checkpointer=saver)
     async def wf(x: Any) -> Any:
         return x

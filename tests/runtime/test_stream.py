@@ -40,16 +40,24 @@ def _workflow(saver: MemorySaver) -> Any:
 
 async def test_default_mode_is_updates(saver: MemorySaver) -> None:
     chunks = [c async for c in _workflow(saver).astream(1, thread())]
-    assert chunks == [{"plus_one": 2}, {"talk": "said 2"}, {"flow": {"y": 2, "said": "said 2"}}]
+    assert chunks == [
+        {"plus_one": 2},
+        {"talk": "said 2"},
+        {"flow": {"y": 2, "said": "said 2"}},
+    ]
 
 
 async def test_values_mode_yields_the_return_value(saver: MemorySaver) -> None:
-    chunks = [c async for c in _workflow(saver).astream(1, thread(), stream_mode="values")]
+    chunks = [
+        c async for c in _workflow(saver).astream(1, thread(), stream_mode="values")
+    ]
     assert chunks == [{"y": 2, "said": "said 2"}]
 
 
 async def test_custom_mode_yields_writer_output(saver: MemorySaver) -> None:
-    chunks = [c async for c in _workflow(saver).astream(1, thread(), stream_mode="custom")]
+    chunks = [
+        c async for c in _workflow(saver).astream(1, thread(), stream_mode="custom")
+    ]
     assert chunks == [{"progress": "start"}, {"progress": "end"}]
 
 
@@ -62,16 +70,27 @@ async def test_messages_mode_yields_chunks_with_metadata(saver: MemorySaver) -> 
 
 
 async def test_debug_mode_reports_run_tasks_and_checkpoint(saver: MemorySaver) -> None:
-    events = [c async for c in _workflow(saver).astream(1, thread(), stream_mode="debug")]
+    events = [
+        c async for c in _workflow(saver).astream(1, thread(), stream_mode="debug")
+    ]
     kinds = [e["type"] for e in events]
     assert kinds[0] == "run" and kinds[-1] == "checkpoint"
     assert kinds.count("task") == 2 and kinds.count("task_result") == 2
-    results = {e["payload"]["name"]: e["payload"]["result"] for e in events if e["type"] == "task_result"}
+    results = {
+        e["payload"]["name"]: e["payload"]["result"]
+        for e in events
+        if e["type"] == "task_result"
+    }
     assert results == {"plus_one": 2, "talk": "said 2"}
 
 
 async def test_list_of_modes_yields_pairs(saver: MemorySaver) -> None:
-    pairs = [p async for p in _workflow(saver).astream(1, thread(), stream_mode=["values", "custom"])]
+    pairs = [
+        p
+        async for p in _workflow(saver).astream(
+            1, thread(), stream_mode=["values", "custom"]
+        )
+    ]
     assert pairs == [
         ("custom", {"progress": "start"}),
         ("custom", {"progress": "end"}),
@@ -91,9 +110,13 @@ async def test_error_is_raised_after_the_chunks(saver: MemorySaver) -> None:
         raise LookupError("broken")
 
     seen: list[Any] = []
-    with pytest.raises(LookupError, match="broken"):
+
+    async def consume() -> None:
         async for chunk in wf.astream(None, thread(), stream_mode="custom"):
             seen.append(chunk)
+
+    with pytest.raises(LookupError, match="broken"):
+        await consume()
     assert seen == ["before"]
 
 
@@ -105,13 +128,15 @@ async def test_reader_leaving_early_does_not_stop_the_run(saver: MemorySaver) ->
             async for _ in chunks:
                 break
         with anyio.fail_after(5):
-            while (await flow.aget_state(cfg)).values is None:
+            while (await flow.aget_state(cfg)).values is None:  # noqa: ASYNC110 -- the run finishes on its own; bounded above
                 await anyio.sleep(0.01)
     assert (await flow.aget_state(cfg)).values == {"y": 2, "said": "said 2"}
 
 
 def test_sync_stream_from_plain_code() -> None:
     flow = _workflow(MemorySaver())
-    assert list(flow.stream(1, thread(), stream_mode="values")) == [{"y": 2, "said": "said 2"}]
+    assert list(flow.stream(1, thread(), stream_mode="values")) == [
+        {"y": 2, "said": "said 2"}
+    ]
     with pytest.raises(ValueError, match="unknown stream_mode"):
         flow.stream(1, thread(), stream_mode="nope")
