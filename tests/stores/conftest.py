@@ -16,7 +16,14 @@ import pytest
 
 from stores._embeddings import HashingEmbeddings
 from stores._memory import InMemoryStore
-from tests.redis_server import redis_store_factory, stop_session_server
+from tests.redis_server import (
+    drop_prefix,
+    has_query_engine,
+    new_prefix,
+    redis_store_factory,
+    session_url,
+    stop_session_server,
+)
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Sequence
@@ -103,3 +110,19 @@ def _stop_redis_at_session_end() -> Iterator[None]:
     yield
     stop_session_server()
 
+
+@pytest.fixture
+def redis_url() -> str:
+    """The session's Redis url; skips the test if it has no query engine."""
+    url = session_url()
+    if not has_query_engine():
+        pytest.skip("this Redis has no query engine (FT._LIST fails)")
+    return url
+
+
+@pytest.fixture
+def redis_prefix(redis_url: str) -> Iterator[str]:
+    """A fresh key prefix; its keys and index are dropped at teardown."""
+    prefix = new_prefix()
+    yield prefix
+    drop_prefix(prefix)

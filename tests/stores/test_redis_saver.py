@@ -1,0 +1,428 @@
+"""RedisSaver: the checkpointer contract on Redis, plus what only Redis has to show.
+
+Fencing between two writers, one round trip per call, TTL and a hash tag
+on every key of a thread, nothing left after a delete, corrupt bytes,
+a restarted Redis (AOF) and a Redis that is down.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import pytest
+from redis.crc import key_slot
+
+from stores._checkpoint import (
+    Checkpoint,
+    CheckpointSaver,
+    PendingRun,
+    TaskRecord,
+    ThreadState,
+)
+from stores._embedded import EmbeddedRedis, free_port
+from stores._errors import (
+    CheckpointConflictError,
+    CorruptCheckpointError,
+    StoreUnavailableError,
+)
+from stores._redis_saver import RedisSaver, escape_tag
+from tests.redis_server import admin, keys_of
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable
+    from pathlib import Path
+
+pytestmark = pytest.mark.redis
+
+
+def ckpt(version: int, *, thread_id: str = "t", **kw: Any) -> Checkpoint:
+    return Checkpoint(
+        thread_id=thread_id,
+        version=version,
+        checkpoint_id=kw.pop("checkpoint_id", f"c{version:04}"),
+        created_at=float(version),
+        value=f"value{version}".encode(),
+        save=f"save{version}".encode(),
+        **kw,
+    )
+
+
+def run(run_id: str, base_version: int = 0) -> PendingRun:
+    return PendingRun(
+        run_id=run_id,
+        input=b"in-" + run_id.encode(),
+        base_version=base_version,
+        started_at=1.0,
+    )
+
+
+def rec(task_id: str, kind: Any = "result") -> TaskRecord:
+    return TaskRecord(
+        task_id=task_id,
+        name=task_id.split(":")[-1],
+        kind=kind,
+        payload=task_id.encode(),
+    )
+
+
+async def committed(
+    saver: RedisSaver, thread_id: str, versions: int, start: int = 1
+) -> None:
+    for v in range(start, versions + 1):
+        await saver.acommit(
+            thread_id, ckpt(v, thread_id=thread_id), expected_version=v - 1
+        )
+
+
+def evalsha_calls() -> int:
+    stats = admin().info("commandstats")
+    return int(stats.get("cmdstat_evalsha", {}).get("calls", 0))
+
+
+@pytest.fixture
+async def make_saver(
+    redis_url: str, redis_prefix: str
+) -> AsyncIterator[Callable[..., RedisSaver]]:
+    """Savers on the session Redis under this test's prefix, closed at teardown."""
+    savers: list[RedisSaver] = []
+
+    def make(**kwargs: Any) -> RedisSaver:
+        saver = RedisSaver(redis_url, prefix=redis_prefix, **kwargs)
+        savers.append(saver)
+        return saver
+
+    yield make
+    for saver in savers:
+        await saver.aclose()
+
+
+@pytest.fixture
+def saver(make_saver: Callable[..., RedisSaver]) -> RedisSaver:
+    return make_saver()
+
+
+def test_is_a_checkpoint_saver() -> None:
+    saver: CheckpointSaver = RedisSaver("redis://127.0.0.1:1/0")
+    assert callable(saver.acommit)
+
+
+async def test_unknown_thread_is_empty(saver: RedisSaver) -> None:
+    assert await saver.aload("t") == ThreadState()
+    assert await saver.alist("t") == []
+    assert await saver.aget("t", "c0001") is None
+
+
+async def test_run_records_then_commit(saver: RedisSaver, redis_prefix: str) -> None:
+    await saver.abegin_run("t", run("r1"))
+    await saver.arecord("t", "r1", rec("0:fetch"))
+    await saver.arecord("t", "r1", rec("1:embed"))
+    await saver.arecord("t", "r1", rec("2:ask", kind="interrupt"))
+    state = await saver.aload("t")
+    assert state.run == run("r1")
+    assert [r.task_id for r in state.records] == ["0:fetch", "1:embed", "2:ask"]
+    assert state.latest is None
+    await saver.acommit("t", ckpt(1, metadata={"run_id": "r1"}), expected_version=0)
+    state = await saver.aload("t")
+    assert state.latest == ckpt(1, metadata={"run_id": "r1"})
+    assert (state.run, state.records) == (None, [])
+    assert keys_of(redis_prefix) == [
+        f"{redis_prefix}:{{t}}".encode()
+    ]  # records list gone
+
+
+async def test_begin_run_is_fenced_on_base_version(saver: RedisSaver) -> None:
+    await committed(saver, "t", 2)
+    with pytest.raises(
+        CheckpointConflictError,
+        match="at version 2, but run 'r' started from version 1; reload",
+    ):
+        await saver.abegin_run("t", run("r", base_version=1))
+    assert (await saver.aload("t")).run is None
+    await saver.abegin_run("t", run("r", base_version=2))
+    assert (await saver.aload("t")).run == run("r", base_version=2)
+
+
+async def test_begin_run_replaces_older_run_and_record_needs_it(
+    saver: RedisSaver,
+) -> None:
+    with pytest.raises(CheckpointConflictError, match="pending: None"):
+        await saver.arecord("t", "old", rec("0:a"))
+    await saver.abegin_run("t", run("old"))
+    await saver.arecord("t", "old", rec("0:a"))
+    await saver.abegin_run("t", run("new"))
+    assert (await saver.aload("t")).records == []
+    with pytest.raises(
+        CheckpointConflictError, match=r"'old' is not the pending run.*pending: 'new'"
+    ):
+        await saver.arecord("t", "old", rec("1:b"))
+    assert (await saver.aload("t")).records == []
+
+
+async def test_commit_is_fenced_and_writes_nothing_on_conflict(
+    saver: RedisSaver,
+) -> None:
+    await committed(saver, "t", 1)
+    await saver.abegin_run("t", run("r", base_version=1))
+    await saver.arecord("t", "r", rec("0:a"))
+    with pytest.raises(CheckpointConflictError, match=r"at version 1, not 2.*retry"):
+        await saver.acommit("t", ckpt(3), expected_version=2)
+    state = await saver.aload("t")
+    assert (state.version, state.run is not None, len(state.records)) == (1, True, 1)
+    assert [c.version for c in await saver.alist("t")] == [1]
+
+
+@pytest.mark.parametrize(
+    ("checkpoint", "match"),
+    [
+        (ckpt(3), "must be expected_version \\+ 1 = 2, got 3"),
+        (ckpt(2, thread_id="other"), "is for thread 'other'"),
+        (ckpt(2, checkpoint_id="c0001"), "already exists"),
+    ],
+)
+async def test_commit_rejects_malformed_checkpoints(
+    saver: RedisSaver, checkpoint: Checkpoint, match: str
+) -> None:
+    await committed(saver, "t", 1)
+    with pytest.raises(ValueError, match=match):
+        await saver.acommit("t", checkpoint, expected_version=1)
+    assert (await saver.aload("t")).version == 1
+
+
+async def test_two_writers_on_one_version_exactly_one_wins(
+    make_saver: Callable[..., RedisSaver],
+) -> None:
+    writers = [make_saver() for _ in range(2)]  # two clients, two connection pools
+    await committed(writers[0], "t", 3)
+    outcomes: dict[str, str] = {}
+
+    async def attempt(saver: RedisSaver, name: str) -> None:
+        try:
+            await saver.acommit("t", ckpt(4, checkpoint_id=name), expected_version=3)
+            outcomes[name] = "won"
+        except CheckpointConflictError:
+            outcomes[name] = "lost"
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            for i in range(8):
+                tg.start_soon(attempt, writers[i % 2], f"w{i}")
+    assert sorted(outcomes.values()) == ["lost"] * 7 + ["won"]
+    (winner,) = [name for name, o in outcomes.items() if o == "won"]
+    latest = (await writers[1].aload("t")).latest
+    assert latest is not None
+    assert latest.checkpoint_id == winner
+    assert [c.version for c in await writers[0].alist("t")] == [4, 3, 2, 1]
+
+
+async def test_a_retried_commit_of_the_same_checkpoint_succeeds(
+    saver: RedisSaver,
+) -> None:
+    await saver.acommit("t", ckpt(1), expected_version=0)
+    await saver.acommit(
+        "t", ckpt(1), expected_version=0
+    )  # e.g. resent after a dropped reply
+    with pytest.raises(CheckpointConflictError):
+        await saver.acommit("t", ckpt(1, checkpoint_id="other"), expected_version=0)
+    assert [c.checkpoint_id for c in await saver.alist("t")] == ["c0001"]
+
+
+async def test_discard_run_only_drops_the_named_run(
+    saver: RedisSaver, redis_prefix: str
+) -> None:
+    await saver.abegin_run("t", run("r"))
+    await saver.arecord("t", "r", rec("0:a"))
+    await saver.adiscard_run("t", "other")
+    assert (await saver.aload("t")).run is not None
+    await saver.adiscard_run("t", "r")
+    assert await saver.aload("t") == ThreadState()
+    assert keys_of(redis_prefix) == []  # a thread with no checkpoint leaves nothing
+    await saver.adiscard_run("never", "r")
+
+
+async def test_history_is_newest_first_with_limit_and_before(saver: RedisSaver) -> None:
+    await committed(saver, "t", 5)
+    assert [c.version for c in await saver.alist("t")] == [5, 4, 3, 2, 1]
+    assert [c.version for c in await saver.alist("t", limit=2)] == [5, 4]
+    assert [c.version for c in await saver.alist("t", before=4)] == [3, 2, 1]
+    assert [c.version for c in await saver.alist("t", before=4, limit=1)] == [3]
+    assert await saver.alist("t", before=1) == []
+    assert await saver.alist("t", limit=0) == []
+    assert await saver.aget("t", "c0003") == ckpt(3)
+    assert await saver.aget("t", "missing") is None
+    with pytest.raises(ValueError, match="limit"):
+        await saver.alist("t", limit=-1)
+
+
+async def test_long_history_is_read_in_one_round_trip(saver: RedisSaver) -> None:
+    await committed(saver, "t", 1203)
+    before = saver.round_trips
+    history = await saver.alist("t")
+    assert saver.round_trips - before == 1
+    assert [c.version for c in history] == list(range(1203, 0, -1))
+    assert [c.version for c in await saver.alist("t", before=700, limit=600)] == list(
+        range(699, 99, -1)
+    )
+
+
+async def test_delete_thread_removes_every_key_and_only_that_thread(
+    saver: RedisSaver, redis_prefix: str
+) -> None:
+    await committed(saver, "t", 2)
+    await committed(saver, "keep", 1)
+    await saver.abegin_run("t", run("r", base_version=2))
+    await saver.arecord("t", "r", rec("0:a"))
+    assert len(keys_of(redis_prefix)) == 3
+    await saver.adelete_thread("t")
+    assert keys_of(redis_prefix) == [f"{redis_prefix}:{{keep}}".encode()]
+    assert await saver.aload("t") == ThreadState()
+    with pytest.raises(CheckpointConflictError):
+        await saver.arecord("t", "r", rec("1:b"))
+    await saver.acommit("t", ckpt(1), expected_version=0)
+    assert (await saver.aload("keep")).version == 1
+
+
+@pytest.mark.parametrize(
+    "thread_id", ["plain", "a{b}c", "{x}", "}{", "50%{7D}", "sp ace:{é}"]
+)
+async def test_every_key_of_a_thread_shares_one_hash_tag(
+    saver: RedisSaver, redis_prefix: str, thread_id: str
+) -> None:
+    await committed(saver, thread_id, 1)
+    await saver.abegin_run(thread_id, run("r", base_version=1))
+    await saver.arecord(thread_id, "r", rec("0:a"))
+    keys = [k.decode() for k in keys_of(redis_prefix)]
+    assert len(keys) == 2
+    for key in keys:
+        tag = key[key.index("{") + 1 : key.index("}")]
+        assert tag == escape_tag(thread_id)
+        assert "{" not in tag
+    assert len({key_slot(k.encode()) for k in keys}) == 1
+    other = escape_tag(thread_id + "x")
+    assert other != escape_tag(thread_id)
+    assert (await saver.aload(thread_id)).version == 1
+
+
+async def test_ttl_is_set_on_every_key_of_the_thread(
+    make_saver: Callable[..., RedisSaver], redis_prefix: str
+) -> None:
+    saver = make_saver(ttl=10)
+    await committed(saver, "t", 1)
+    await saver.abegin_run("t", run("r", base_version=1))
+    await saver.arecord("t", "r", rec("0:a"))
+    client = admin()
+    keys = keys_of(redis_prefix)
+    assert len(keys) == 2
+    for key in keys:
+        assert 9 * 60_000 < client.pttl(key) <= 10 * 60_000
+        client.pexpire(key, 1000)
+    await saver.aload("t")  # activation refreshes it
+    assert all(client.pttl(key) > 9 * 60_000 for key in keys)
+    await saver.acommit("t", ckpt(2), expected_version=1)
+    assert [client.pttl(k) > 9 * 60_000 for k in keys_of(redis_prefix)] == [True]
+
+
+async def test_ttl_without_refresh_on_read(
+    make_saver: Callable[..., RedisSaver], redis_prefix: str
+) -> None:
+    saver = make_saver(ttl={"default_ttl": 10, "refresh_on_read": False})
+    await committed(saver, "t", 1)
+    (key,) = keys_of(redis_prefix)
+    admin().pexpire(key, 5000)
+    await saver.aload("t")
+    assert admin().pttl(key) <= 5000
+
+
+async def test_no_ttl_means_keys_persist(saver: RedisSaver, redis_prefix: str) -> None:
+    await committed(saver, "t", 1)
+    assert [admin().pttl(k) for k in keys_of(redis_prefix)] == [-1]
+
+
+async def test_record_load_and_commit_are_one_round_trip_each(
+    saver: RedisSaver,
+) -> None:
+    await saver.aload("warm")  # loads the scripts once
+    await saver.abegin_run("t", run("r"))
+    calls = [
+        saver.arecord("t", "r", rec("0:a")),
+        saver.aload("t"),
+        saver.acommit("t", ckpt(1), expected_version=0),
+        saver.alist("t"),
+        saver.aget("t", "c0001"),
+    ]
+    for call in calls:
+        trips, scripts = saver.round_trips, evalsha_calls()
+        await call
+        assert (saver.round_trips - trips, evalsha_calls() - scripts) == (1, 1)
+
+
+@pytest.mark.parametrize("part", ["checkpoint", "run", "record"])
+async def test_corrupt_bytes_raise_corrupt_checkpoint_error(
+    saver: RedisSaver, part: str
+) -> None:
+    await saver.acommit("t", ckpt(1), expected_version=0)
+    await saver.abegin_run("t", run("r", base_version=1))
+    await saver.arecord("t", "r", rec("0:a"))
+    thread, records = saver.thread_keys("t")
+    if part == "checkpoint":
+        admin().hset(thread, "c:1", b"\xc1not msgpack")
+    elif part == "run":
+        admin().hset(thread, "run", b"\x93\x01\x02\x03")
+    else:
+        admin().lset(records, 0, b"\x81\xa4kind\xa3bad")
+    with pytest.raises(CorruptCheckpointError, match="cannot decode"):
+        await saver.aload("t")
+
+
+@pytest.mark.parametrize("thread_id", ["", None, 3])
+async def test_bad_thread_ids_are_rejected(saver: RedisSaver, thread_id: Any) -> None:
+    with pytest.raises(ValueError, match="thread_id must be a non-empty string"):
+        await saver.aload(thread_id)
+    with pytest.raises(ValueError, match="thread_id must be a non-empty string"):
+        await saver.abegin_run(thread_id, run("r"))
+
+
+def test_bad_settings_are_rejected() -> None:
+    with pytest.raises(ValueError, match="prefix"):
+        RedisSaver("redis://127.0.0.1:1/0", prefix="a{b")
+    with pytest.raises(ValueError, match="ttl"):
+        RedisSaver("redis://127.0.0.1:1/0", ttl=-1)
+
+
+async def test_closed_saver_refuses_calls(
+    make_saver: Callable[..., RedisSaver],
+) -> None:
+    async with make_saver() as saver:
+        await saver.aload("t")
+    with pytest.raises(RuntimeError, match="closed"):
+        await saver.aload("t")
+
+
+async def test_redis_down_fails_fast_with_store_unavailable() -> None:
+    saver = RedisSaver(f"redis://127.0.0.1:{free_port()}/0")
+    with (
+        anyio.fail_after(10),
+        pytest.raises(StoreUnavailableError, match="unreachable") as info,
+    ):
+        await saver.aload("t")
+    assert "REDIS_URL" in str(info.value)
+    await saver.aclose()
+
+
+async def test_next_call_works_after_redis_restarts_with_aof(tmp_path: Path) -> None:
+    port = free_port()
+    with EmbeddedRedis(data_dir=tmp_path, port=port) as server:
+        saver = RedisSaver(server.url)
+        await committed(saver, "t", 1)
+        await saver.abegin_run("t", run("r", base_version=1))
+        await saver.arecord("t", "r", rec("0:a"))
+    with anyio.fail_after(10), pytest.raises(StoreUnavailableError):
+        await saver.aload("t")  # down: a clear error, no hang
+    with EmbeddedRedis(data_dir=tmp_path, port=port):
+        with anyio.fail_after(10):
+            state = await saver.aload(
+                "t"
+            )  # the pooled connection is stale: it reconnects
+        assert (state.version, [r.task_id for r in state.records]) == (1, ["0:a"])
+        await saver.acommit("t", ckpt(2), expected_version=1)
+        await saver.aclose()
