@@ -168,6 +168,19 @@ def _profiled(cfg: RunConfig) -> Iterator[None]:
     stem.with_suffix(".html").write_text(profiler.output_html())
 
 
+def _peak_rss_mb() -> float:
+    # ru_maxrss survives execve on Linux: a child of a big parent reports the
+    # parent's peak. VmHWM belongs to this program's own address space.
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _percentile(sorted_values: list[float], q: float) -> float | None:
     if not sorted_values:
         return None
@@ -246,7 +259,7 @@ def _result(
         "p99_ms": _percentile(lat, 0.99),
         "max_ms": lat[-1] * 1000 if lat else None,
         "cpu_ms_per_turn": cpu * 1000 / max(turns, 1),
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": _peak_rss_mb(),
         "errors": len(errors),
         "wrong": len(wrong),
         "ok": not errors and not wrong and turns == spec.conversations * spec.turns,
