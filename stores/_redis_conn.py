@@ -278,17 +278,22 @@ def translate_errors(connection: RedisConnection, what: str) -> Iterator[None]:
     """Re-raise redis and redisvl errors as StoreUnavailableError, naming ``what`` failed."""
     try:
         yield
-    except (RedisConnectionError, RedisTimeoutError) as exc:
-        raise StoreUnavailableError(
-            f"{what} failed: {connection.location} is unreachable or not answering ({exc}); "
-            f"check that it runs, or point {URL_ENV} at a reachable Redis"
-        ) from exc
-    except ResponseError as exc:
-        raise StoreUnavailableError(
-            f"{what} failed: {connection.location} rejected a command ({exc}); it needs "
-            "Redis 8 or Redis Stack (the query engine, RediSearch 2.10+)"
-        ) from exc
     except (RedisError, RedisVLError) as exc:
-        raise StoreUnavailableError(
-            f"{what} failed: {connection.location}: {exc}"
-        ) from exc
+        raise StoreUnavailableError(_describe(connection, what, exc)) from exc
+
+
+def _describe(connection: RedisConnection, what: str, exc: BaseException) -> str:
+    cause: BaseException | None = exc
+    while cause is not None:  # redisvl wraps redis errors: look at the cause
+        if isinstance(cause, RedisConnectionError | RedisTimeoutError):
+            return (
+                f"{what} failed: {connection.location} is unreachable or not answering "
+                f"({cause}); check that it runs, or point {URL_ENV} at a reachable Redis"
+            )
+        if isinstance(cause, ResponseError):
+            return (
+                f"{what} failed: {connection.location} rejected a command ({cause}); it "
+                "needs Redis 8 or Redis Stack (the query engine, RediSearch 2.10+)"
+            )
+        cause = cause.__cause__
+    return f"{what} failed: {connection.location}: {exc}"

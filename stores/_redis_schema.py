@@ -50,9 +50,10 @@ PRIMARY_KINDS: Final = "pv|pn"
 def tag(text: str) -> str:
     """``text`` in the TAG alphabet: safe to index and to query without escaping.
 
-    The empty string becomes ``_``, which no other text encodes to.
+    The empty string becomes ``_empty``: an escape is ``_`` and two
+    uppercase hex digits, so no other text encodes to that.
     """
-    return "".join([_TAG_TABLE[b] for b in text.encode()]) or "_"
+    return "".join([_TAG_TABLE[b] for b in text.encode()]) or "_empty"
 
 
 class FilterField(msgspec.Struct, frozen=True, kw_only=True):
@@ -115,12 +116,13 @@ def parse_settings(index: object, filterable: object) -> RedisIndexSettings:
     if isinstance(index, Mapping):
         config = cast("Mapping[str, object]", index)
         extra = {k: v for k, v in config.items() if k in _REDIS_KEYS}
-        index = {k: v for k, v in config.items() if k not in _REDIS_KEYS}
-    vectors = parse_index_config(index)
+        rest = {k: v for k, v in config.items() if k not in _REDIS_KEYS}
+        index = rest if rest or not extra else None  # only Redis settings: no vectors
     if filterable is not None and "filterable" in extra:
         raise InvalidIndexConfigError(
             "pass 'filterable' either in index= or as filterable=, not both"
         )
+    vectors = parse_index_config(index)
     distance = extra.get("distance_type", "cosine")
     if distance not in _METRICS:
         raise InvalidIndexConfigError(
