@@ -14,6 +14,7 @@ from ._errors import (
 )
 from ._host import Runtime as Runtime, RuntimeStats as RuntimeStats
 from ._messages import (
+    MESSAGE_TYPES as MESSAGE_TYPES,
     REMOVE_ALL_MESSAGES as REMOVE_ALL_MESSAGES,
     AIMessage as AIMessage,
     AIMessageChunk as AIMessageChunk,
@@ -25,6 +26,7 @@ from ._messages import (
     ToolMessage as ToolMessage,
     add_messages as add_messages,
     coerce_message as coerce_message,
+    message_chunk_to_message as message_chunk_to_message,
 )
 from ._run import GraphInterrupt as GraphInterrupt, interrupt as interrupt
 from ._task import (
@@ -41,6 +43,7 @@ from ._types import (
 )
 
 __all__ = [
+    "MESSAGE_TYPES",
     "REMOVE_ALL_MESSAGES",
     "AIMessage",
     "AIMessageChunk",
@@ -72,5 +75,6 @@ __all__ = [
     "get_store",
     "get_stream_writer",
     "interrupt",
+    "message_chunk_to_message",
     "task",
 ]
