@@ -63,6 +63,12 @@ def _parser() -> argparse.ArgumentParser:
         help="fake chat model latency (default 0)",
     )
     p.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="runs per system and C; the table shows the median run by turns/s",
+    )
+    p.add_argument(
         "--natural-ids",
         action="store_true",
         help="user ids u1, u10, ... (default zero-padded, u01, u10: see bench/NOTES.md)",
@@ -271,11 +277,12 @@ def main(argv: list[str] | None = None) -> int:
         if url:
             env.update(server_info(url), redis=where)
         for c in cs:  # alternate the systems at each C, so drift hits all of them alike
-            for system in systems:
-                result = _one(system, c, args, url, f"{base}r{len(results)}")
-                result["env"] = env
-                results.append(result)
-                print(_summary(result), file=sys.stderr)
+            for repeat in range(args.repeat):
+                for system in systems:
+                    result = _one(system, c, args, url, f"{base}r{len(results)}")
+                    result.update(env=env, repeat=repeat)
+                    results.append(result)
+                    print(_summary(result), file=sys.stderr)
     return _finish(results, env, args)
 
 
@@ -287,8 +294,9 @@ def _finish(
     print(
         "\n" + workload + "; " + ", ".join(f"{k} {v}" for k, v in env.items()), file=out
     )
-    print(_report.table(results), file=out)
-    for line in _report.ratios(results):
+    medians = _report.medians(results)
+    print(_report.table(medians), file=out)
+    for line in _report.ratios(medians):
         print(line, file=out)
     for line in _report.problems(results):
         print("problem: " + line, file=out)
@@ -297,7 +305,7 @@ def _finish(
     status = 0 if all(r.get("ok") for r in results) else 1
     if args.plot:
         try:
-            _report.plot(results, args.plot)
+            _report.plot(medians, args.plot)
         except ImportError:
             print("--plot needs matplotlib: pip install -e '.[bench]'", file=sys.stderr)
             status = status or 2

@@ -58,6 +58,28 @@ def table(results: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def medians(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (system, C): its median run by turns/s, ``ok`` only if every run was.
+
+    With one run per (system, C) this is ``results`` in the same order.
+    """
+    groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for r in results:
+        groups.setdefault((r["system"], r["c"]), []).append(r)
+    rows = []
+    for runs in groups.values():
+        if len(runs) == 1:
+            rows.append(runs[0])
+            continue
+        ranked = sorted(runs, key=lambda r: r.get("turns_per_s") or 0.0)
+        row = dict(ranked[(len(ranked) - 1) // 2])
+        row["ok"] = all(r.get("ok") for r in runs)
+        row["turns_per_s_runs"] = [r.get("turns_per_s") for r in runs]
+        row["problems"] = [p for r in runs for p in r.get("problems", [])][:5]
+        rows.append(row)
+    return rows
+
+
 def _ratio(a: Any, b: Any) -> str:
     return (
         f"{a / b:.2f}x"
