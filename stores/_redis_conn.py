@@ -16,16 +16,15 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import inspect
+import importlib.util
 import os
-from typing import TYPE_CHECKING, Any, ClassVar, Final, final
+from typing import TYPE_CHECKING, Any, ClassVar, Final, cast, final
 
 import anyio.lowlevel
 import anyio.to_thread
 import sniffio
 from redis.asyncio import Redis
 from redis.asyncio.connection import (
-    AbstractConnection,
     Connection,
     ConnectionPool,
     parse_url,
@@ -45,7 +44,7 @@ from ._embedded import default_server
 from ._errors import StoreUnavailableError
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, Iterator, Sequence
+    from collections.abc import AsyncGenerator, Generator, Sequence
 
 URL_ENV: Final = "REDIS_URL"
 """Environment variable naming the Redis to use when no url is passed."""
@@ -62,7 +61,7 @@ RETRIES: Final = 3
 # redis-py 7+ spells that driver_info=None; older ones lib_name=None.
 _NO_SETINFO: Final[dict[str, None]] = (
     {"driver_info": None}
-    if "driver_info" in inspect.signature(AbstractConnection.__init__).parameters
+    if importlib.util.find_spec("redis.driver_info") is not None
     else {"lib_name": None, "lib_version": None}
 )
 
@@ -97,7 +96,7 @@ class _CountingConnection:
         self, command: Any, check_health: bool = True
     ) -> None:
         type(self).counter[0] += 1
-        await super().send_packed_command(command, check_health)  # type: ignore[misc]  # pyright: ignore[reportAttributeAccessIssue] -- a mixin over redis' Connection
+        await super().send_packed_command(command, check_health)  # pyright: ignore[reportAttributeAccessIssue] -- a mixin over redis' Connection
 
 
 async def _keeper(client: Redis) -> AsyncGenerator[None]:
@@ -182,7 +181,7 @@ class RedisConnection:
         return client
 
     def _build(self, url: str) -> Redis:
-        options: dict[str, Any] = parse_url(url)
+        options: dict[str, Any] = dict(parse_url(url))
         base = options.pop("connection_class", Connection)
         counting = type(
             "CountingConnection",
@@ -266,15 +265,21 @@ async def eval_script(
     After a server restart (scripts gone) it loads ``script`` and its
     ``family`` in one extra round trip, so the others do not miss next.
     """
+    command = script.command(keys, args)
     try:
-        return await client.execute_command(*script.command(keys, args))
+        return await _execute(client, command)
     except NoScriptError:
         await load_scripts(client, [script, *family])
-        return await client.execute_command(*script.command(keys, args))
+        return await _execute(client, command)
+
+
+async def _execute(client: Redis, command: tuple[Any, ...]) -> Any:
+    # redis-py types replies as Unknown; a script's reply shape is the caller's to know.
+    return cast("Any", await client.execute_command(*command))
 
 
 @contextlib.contextmanager
-def translate_errors(connection: RedisConnection, what: str) -> Iterator[None]:
+def translate_errors(connection: RedisConnection, what: str) -> Generator[None]:
     """Re-raise redis and redisvl errors as StoreUnavailableError, naming ``what`` failed."""
     try:
         yield

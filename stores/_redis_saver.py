@@ -355,9 +355,7 @@ class RedisSaver:
             ValueError: for a negative or non-int ``limit``.
             CorruptCheckpointError: if stored bytes fail to decode.
         """
-        if limit is not None and (
-            isinstance(limit, bool) or not isinstance(limit, int) or limit < 0
-        ):  # pyright: ignore[reportUnnecessaryIsInstance] -- user input
+        if limit is not None and (type(limit) is not int or limit < 0):  # user input
             raise ValueError(f"limit must be a non-negative int or None, got {limit!r}")
         if limit == 0:
             return []

@@ -136,7 +136,7 @@ def parse_settings(index: object, filterable: object) -> RedisIndexSettings:
     return RedisIndexSettings(
         vectors=vectors,
         distance=cast("str", distance),
-        algorithm=cast("Literal['hnsw', 'flat']", algorithm),
+        algorithm=algorithm,
         hnsw=_parse_hnsw(extra.get("hnsw")),
         filterable=_parse_filterable(extra.get("filterable", filterable)),
     )
@@ -185,7 +185,7 @@ def _parse_filterable(spec: object) -> tuple[FilterField, ...]:
             FilterField(
                 name=cast("str", name),
                 path=path,
-                kind=cast("FilterKind", kind),
+                kind=kind,
                 attr=f"f{i}",
             )
         )

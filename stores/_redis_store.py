@@ -15,6 +15,7 @@ The layout is described in ``_redis_schema``.
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, TypeAlias, final
 
@@ -290,7 +291,7 @@ class RedisStore(BaseStore):
             case GetOp():
                 refresh = "1" if self._ttl.refresh_on_read and op.refresh_ttl else "0"
                 command = _GET.command([self.item_key(op.namespace, op.key)], [refresh])
-                return _Single(command, lambda reply, op=op: _decode_item(op, reply))
+                return _Single(command, functools.partial(_decode_item, op))
             case SearchOp():
                 conds, residual = compile_filter(
                     parse_filter(op.filter), self._settings
@@ -303,7 +304,7 @@ class RedisStore(BaseStore):
             case ListNamespacesOp():
                 return _Single(
                     self._list_command(op),
-                    lambda reply, op=op: _decode_namespaces(op, reply),
+                    functools.partial(_decode_namespaces, op),
                 )
 
     def _put_command(
