@@ -15,13 +15,14 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar, fi
 
 import anyio
 import anyio.lowlevel
-import openai
 
 from ._errors import StoreError, StoreUnavailableError
 from ._sync import run_sync
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+
+    import openai
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -113,11 +114,18 @@ def run_sync_scoped(
 _RETRIABLE = frozenset({408, 409, 429})
 
 
+def _openai() -> Any:
+    # imported on first use: the openai package takes ~0.4 s to import
+    import openai
+
+    return openai
+
+
 def _store_error(exc: openai.OpenAIError | ValueError) -> StoreError:
     status = getattr(exc, "status_code", None)
     detail = getattr(exc, "message", None) or str(exc)
     if (
-        isinstance(exc, openai.APIStatusError)
+        isinstance(exc, _openai().APIStatusError)
         and exc.status_code < 500
         and exc.status_code not in _RETRIABLE
     ):
@@ -125,7 +133,9 @@ def _store_error(exc: openai.OpenAIError | ValueError) -> StoreError:
             f"the embeddings API rejected the request (HTTP {status}): {detail}; "
             "check the model name, dimensions and API key"
         )
-    if isinstance(exc, openai.APIStatusError | openai.APIConnectionError | ValueError):
+    if isinstance(
+        exc, _openai().APIStatusError | _openai().APIConnectionError | ValueError
+    ):
         where = f"HTTP {status}" if status else type(exc).__name__
         return StoreUnavailableError(
             f"the embeddings API failed after retries ({where}): {detail}; "
@@ -173,7 +183,7 @@ class OpenAIEmbeddings:
         return f"OpenAIEmbeddings(model={self.model!r}, dimensions={self.dimensions!r})"
 
     def _new_client(self) -> openai.AsyncOpenAI:
-        return openai.AsyncOpenAI(
+        return _openai().AsyncOpenAI(
             api_key=self._api_key,
             base_url=self._base_url,
             timeout=self.timeout,
@@ -217,7 +227,10 @@ class OpenAIEmbeddings:
             response = await self._clients.get().embeddings.create(
                 model=self.model, input=[t or " " for t in texts], **extra
             )
-        except (openai.OpenAIError, ValueError) as exc:  # ValueError: a malformed body
+        except (
+            _openai().OpenAIError,
+            ValueError,
+        ) as exc:  # ValueError: a malformed body
             raise _store_error(exc) from exc
         data = sorted(response.data, key=lambda d: d.index)
         if len(data) != len(texts):
