@@ -7,6 +7,7 @@ fail or crash on purpose.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -119,6 +120,17 @@ class Echo(Actor[Any]):
             self.busy = False
             if self.mailbox.statistics().closed:
                 return
+
+
+def close_mailboxes(actors: Iterable[Actor[Any]]) -> None:
+    """Close the streams of actors a failing test may have leaked.
+
+    An unclosed memory stream warns when garbage collected, which can be
+    long after its test: closing here keeps the failure in its own test.
+    """
+    for actor in actors:
+        with contextlib.suppress(anyio.ClosedResourceError):
+            actor.mailbox.drain()
 
 
 # -- thread actors and turns ----------------------------------------------------

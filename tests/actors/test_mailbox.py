@@ -147,6 +147,13 @@ async def test_drain_of_an_empty_mailbox() -> None:
         await box.send(1)
 
 
+def test_drain_twice_returns_nothing_the_second_time() -> None:
+    box = Mailbox[int](3)
+    box.send_nowait(1)
+    assert box.drain() == [1]
+    assert box.drain() == []
+
+
 def test_statistics_is_a_frozen_snapshot() -> None:
     box = Mailbox[int](3)
     box.send_nowait(1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -19,7 +20,7 @@ from actors import (
 )
 from stores import MemorySaver
 
-from ._support import Echo, Fail, Hold, Turns
+from ._support import Echo, Fail, Hold, Turns, close_mailboxes
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -226,16 +227,21 @@ async def test_new_key_is_served_while_every_other_actor_is_busy() -> None:
     # served (over the bound) rather than having its fresh, idle actor evicted.
     factory = EchoFactory()
     gate = anyio.Event()
-    with anyio.fail_after(5):
-        async with ActorSystem() as system, anyio.create_task_group() as tg:
-            registry = Registry[str, Any](system, factory, max_active=1)
-            tg.start_soon(registry.ask, "busy", Hold(gate, "done"))
-            await anyio.wait_all_tasks_blocked()
-            with anyio.fail_after(1):
-                assert await registry.ask("new", 1) == (("new", 1), 1)
-            assert factory.keys() == ["busy", "new"]
-            assert registry.statistics().activations == 2
-            gate.set()
+    try:
+        with anyio.fail_after(5):
+            async with ActorSystem() as system, anyio.create_task_group() as tg:
+                registry = Registry[str, Any](system, factory, max_active=1)
+                tg.start_soon(registry.ask, "busy", Hold(gate, "done"))
+                await anyio.wait_all_tasks_blocked()
+                try:
+                    with anyio.fail_after(1):
+                        assert await registry.ask("new", 1) == (("new", 1), 1)
+                finally:
+                    gate.set()
+        assert factory.keys() == ["busy", "new"]
+        assert registry.statistics().activations == 2
+    finally:
+        close_mailboxes(a for _, a in factory.built)  # those cancelled mid-spawn
 
 
 # -- retry of a request refused by a passivating actor --------------------------
@@ -290,12 +296,19 @@ async def test_retriable_actor_dead_from_a_passivating_actor_is_retried() -> Non
 
 async def test_registry_ask_after_the_system_closed_raises_cleanly() -> None:
     factory = EchoFactory()
-    with anyio.fail_after(5):
-        async with ActorSystem() as system:
-            registry = Registry[str, Any](system, factory, max_active=10)
-            await registry.ask("k", 1)
-        with pytest.raises(RuntimeError, match="not running"):
-            await registry.ask("k", 2)
+    try:
+        with anyio.fail_after(5):
+            async with ActorSystem() as system:
+                registry = Registry[str, Any](system, factory, max_active=10)
+                await registry.ask("k", 1)
+            with pytest.raises(RuntimeError, match="not running"):
+                await registry.ask("k", 2)
+        # an actor built for the refused activation must not be left open
+        assert [a.mailbox.statistics().closed for _, a in factory.built] == [
+            True
+        ] * len(factory.built)
+    finally:
+        close_mailboxes(a for _, a in factory.built)
 
 
 class Broken(Actor[Any]):
@@ -309,23 +322,29 @@ class Broken(Actor[Any]):
         raise RuntimeError("broken actor")
 
 
-async def test_an_actor_that_always_crashes_makes_ask_fail_not_spin() -> None:
+async def test_an_actor_that_always_crashes_makes_ask_fail_not_spin(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     # A crash fails the queued asks as retriable (they never started), and
     # Registry.ask retries retriable errors; with a deterministic crash that
     # must not become an endless activate-crash-retry loop.
+    caplog.set_level(logging.CRITICAL, logger="actors")  # one line per crash
     built: list[Broken] = []
 
     def factory(key: str, release: Callable[[], None]) -> Actor[Any]:
         built.append(Broken())
         return built[-1]
 
-    with anyio.fail_after(5):
-        async with ActorSystem() as system:
-            registry = Registry[str, Any](system, factory, max_active=10)
-            with pytest.raises(ActorDeadError):  # a TimeoutError means it spun
-                with anyio.fail_after(1):
-                    await registry.ask("k", 1)
-    assert len(built) < 10
+    try:
+        with anyio.fail_after(5):
+            async with ActorSystem() as system:
+                registry = Registry[str, Any](system, factory, max_active=10)
+                with pytest.raises(ActorDeadError):  # a TimeoutError means it spun
+                    with anyio.fail_after(1):
+                        await registry.ask("k", 1)
+        assert len(built) < 10
+    finally:
+        close_mailboxes(built)
 
 
 def test_max_active_must_be_positive() -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from actors import ActorDeadError, ActorRef, ActorSystem
 
-from ._support import Crash, Echo, Hold
+from ._support import Crash, Echo, Hold, close_mailboxes
 
 
 async def test_spawn_returns_only_after_on_start_finished() -> None:
@@ -145,7 +145,7 @@ async def test_spawning_after_close_raises() -> None:
         with pytest.raises(RuntimeError, match="not running"):
             await system.spawn(actor)
     assert not actor.entered_start.is_set()
-    actor.mailbox.drain()  # the refused actor's streams (see the test below)
+    close_mailboxes([actor])  # see the test below
 
 
 async def test_spawning_before_enter_raises() -> None:
@@ -154,7 +154,7 @@ async def test_spawning_before_enter_raises() -> None:
     with anyio.fail_after(5), pytest.raises(RuntimeError, match="not running"):
         await system.spawn(actor)
     assert not actor.entered_start.is_set()
-    actor.mailbox.drain()
+    close_mailboxes([actor])
 
 
 async def test_a_refused_spawn_closes_the_actors_mailbox() -> None:
@@ -163,14 +163,17 @@ async def test_a_refused_spawn_closes_the_actors_mailbox() -> None:
     # leaked would accept messages nobody reads, and the unclosed memory
     # streams raise ResourceWarning when collected).
     actor = Echo()
-    with anyio.fail_after(5):
-        async with ActorSystem() as system:
-            pass
-        with pytest.raises(RuntimeError, match="not running"):
-            await system.spawn(actor)
-    assert actor.mailbox.statistics().closed
-    with pytest.raises(ActorDeadError):
-        actor.ref.tell_nowait("nobody reads this")
+    try:
+        with anyio.fail_after(5):
+            async with ActorSystem() as system:
+                pass
+            with pytest.raises(RuntimeError, match="not running"):
+                await system.spawn(actor)
+        assert actor.mailbox.statistics().closed
+        with pytest.raises(ActorDeadError):
+            actor.ref.tell_nowait("nobody reads this")
+    finally:
+        close_mailboxes([actor])
 
 
 async def test_a_system_is_entered_once() -> None:
