@@ -107,7 +107,10 @@ def test_classes_and_functions_in_all_are_documented(package: types.ModuleType) 
     undocumented = [
         name
         for name in package.__all__
-        if (inspect.isclass(obj := getattr(package, name)) or inspect.isroutine(obj))
+        if (
+            inspect.isclass(obj := getattr(package, name, None))
+            or inspect.isroutine(obj)
+        )
         and not documented(obj)
     ]
     assert undocumented == []
