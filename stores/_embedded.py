@@ -165,10 +165,11 @@ def _kill_leftover(pidfile: Path) -> None:
     """Kill the redis-server named in ``pidfile`` if it still runs (its owner is gone)."""
     try:
         pid = int(pidfile.read_text().strip())
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        # comm, not cmdline: redis rewrites its argv (the process title) as it starts
+        name = Path(f"/proc/{pid}/comm").read_text().strip()
     except (OSError, ValueError):
         return
-    if b"redis-server" not in cmdline:
+    if name != "redis-server":
         return  # the pid was reused by something else
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)

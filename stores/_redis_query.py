@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
-from ._base import SearchItem
+from ._base import Item, SearchItem
 from ._filters import Condition, Filter
-from ._keys import decode_namespace
+from ._keys import decode_namespace, select_namespaces
 from ._redis_schema import PRIMARY_KINDS, is_number, number_text, tag
 
 if TYPE_CHECKING:
-    from ._base import SearchOp
+    from ._base import GetOp, ListNamespacesOp, Namespace, SearchOp
     from ._redis_schema import FilterField, RedisIndexSettings
 
 FIELDS: Final = ("ns", "k", "v", "ca", "ua", "t")
@@ -245,3 +245,26 @@ class SearchPlan:
         if not self._residual.conditions:
             return rows
         return [r for r in rows if self._residual.matches(r.value)]
+
+
+def decode_item(op: GetOp, reply: list[Any]) -> Item | None:
+    """The item of a get script's reply (value, created, updated, ...), or None."""
+    value, created, updated = reply[0], reply[1], reply[2]
+    if value is None:
+        return None
+    return Item(
+        namespace=op.namespace,
+        key=op.key,
+        value=decode_value(value),
+        created_at=stamp_to_datetime(created),
+        updated_at=stamp_to_datetime(updated),
+    )
+
+
+def decode_namespaces(op: ListNamespacesOp, reply: list[Any]) -> list[Namespace]:
+    """The namespaces of an FT.AGGREGATE reply, selected as ``op`` asks."""
+    found = [
+        decode_namespace(dict(zip(r[::2], r[1::2], strict=True))[b"ns"].decode())
+        for r in reply[1:]
+    ]
+    return select_namespaces(found, op)

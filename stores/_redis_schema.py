@@ -30,6 +30,7 @@ import msgspec
 
 from ._errors import InvalidIndexConfigError
 from ._filters import is_missing, lookup
+from ._redis_conn import Script
 from ._vectors import IndexConfig, parse_index_config
 
 FilterKind: TypeAlias = Literal["tag", "numeric"]
@@ -259,3 +260,52 @@ def schema_dict(name: str, prefix: str, settings: RedisIndexSettings) -> dict[st
         "index": {"name": name, "prefix": f"{prefix}:d:", "storage_type": "hash"},
         "fields": fields,
     }
+
+
+# -- the Lua scripts that write and read that layout, one item each -----------
+
+# KEYS: the item, then its parts 1..n-1. ARGV: stamp, ttl ms ("0": none),
+# vector count n, field pair count, the field pairs, then the n vectors.
+PUT_SCRIPT: Final = Script("""
+local key = KEYS[1]
+local ca = redis.call('HGET', key, 'ca') or ARGV[1]
+local old = tonumber(redis.call('HGET', key, 'n') or '0')
+local ttl = tonumber(ARGV[2])
+local nvec = tonumber(ARGV[3])
+local last = 4 + 2 * tonumber(ARGV[4])
+local function write(k, kind, i, parts)
+  redis.call('DEL', k)
+  local args = {'HSET', k, 'ca', ca, 'm', kind}
+  for j = 5, last do args[#args + 1] = ARGV[j] end
+  if i <= nvec then args[#args + 1] = 'vec'; args[#args + 1] = ARGV[last + i] end
+  if parts then args[#args + 1] = 'n'; args[#args + 1] = parts end
+  redis.call(unpack(args))
+  if ttl > 0 then redis.call('PEXPIRE', k, ttl) end
+end
+local kind = 'pn'
+if nvec > 0 then kind = 'pv' end
+write(key, kind, 1, math.max(nvec - 1, 0))
+for i = 2, nvec do write(KEYS[i], 's', i, nil) end
+for i = math.max(nvec, 1), old do redis.call('DEL', key .. ':' .. i) end
+return 1
+""")
+
+DELETE_SCRIPT: Final = Script("""
+local n = tonumber(redis.call('HGET', KEYS[1], 'n') or '0')
+redis.call('DEL', KEYS[1])
+for i = 1, n do redis.call('DEL', KEYS[1] .. ':' .. i) end
+return 1
+""")
+
+# ARGV[1]: "1" to refresh the TTL of the item and its parts.
+GET_SCRIPT: Final = Script("""
+local f = redis.call('HMGET', KEYS[1], 'v', 'ca', 'ua', 't', 'n')
+if ARGV[1] == '1' and f[4] then
+  local ms = math.floor(tonumber(f[4]) * 60000)
+  redis.call('PEXPIRE', KEYS[1], ms)
+  for i = 1, tonumber(f[5] or '0') do redis.call('PEXPIRE', KEYS[1] .. ':' .. i, ms) end
+end
+return f
+""")
+
+SCRIPTS: Final = (PUT_SCRIPT, DELETE_SCRIPT, GET_SCRIPT)

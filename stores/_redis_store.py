@@ -25,19 +25,24 @@ from redisvl.exceptions import RedisSearchError
 from redisvl.index import AsyncSearchIndex
 from redisvl.schema import IndexSchema
 
-from ._base import BaseStore, GetOp, Item, ListNamespacesOp, PutOp, SearchOp, ensure_op
+from ._base import BaseStore, GetOp, ListNamespacesOp, PutOp, SearchOp, ensure_op
 from ._filters import parse_filter
-from ._keys import decode_namespace, parse_ttl_config, select_namespaces
-from ._redis_conn import RedisConnection, Script, run_pipeline, translate_errors
+from ._keys import parse_ttl_config
+from ._redis_conn import RedisConnection, run_pipeline, translate_errors
 from ._redis_query import (
     SearchPlan,
     compile_filter,
+    decode_item,
+    decode_namespaces,
     decode_value,
-    stamp_to_datetime,
     where,
 )
 from ._redis_schema import (
+    DELETE_SCRIPT,
+    GET_SCRIPT,
     PRIMARY_KINDS,
+    PUT_SCRIPT,
+    SCRIPTS,
     filter_values,
     item_key,
     namespace_tags,
@@ -52,55 +57,10 @@ if TYPE_CHECKING:
 
     from redis.asyncio import Redis
 
-    from ._base import Namespace, Op, Result
+    from ._base import Op, Result
     from ._redis_schema import RedisIndexSettings
     from ._vectors import FieldPath, Matrix
 
-# KEYS: the item, then its parts 1..n-1. ARGV: stamp, ttl ms ("0": none),
-# vector count n, field pair count, the field pairs, then the n vectors.
-_PUT: Final = Script("""
-local key = KEYS[1]
-local ca = redis.call('HGET', key, 'ca') or ARGV[1]
-local old = tonumber(redis.call('HGET', key, 'n') or '0')
-local ttl = tonumber(ARGV[2])
-local nvec = tonumber(ARGV[3])
-local last = 4 + 2 * tonumber(ARGV[4])
-local function write(k, kind, i, parts)
-  redis.call('DEL', k)
-  local args = {'HSET', k, 'ca', ca, 'm', kind}
-  for j = 5, last do args[#args + 1] = ARGV[j] end
-  if i <= nvec then args[#args + 1] = 'vec'; args[#args + 1] = ARGV[last + i] end
-  if parts then args[#args + 1] = 'n'; args[#args + 1] = parts end
-  redis.call(unpack(args))
-  if ttl > 0 then redis.call('PEXPIRE', k, ttl) end
-end
-local kind = 'pn'
-if nvec > 0 then kind = 'pv' end
-write(key, kind, 1, math.max(nvec - 1, 0))
-for i = 2, nvec do write(KEYS[i], 's', i, nil) end
-for i = math.max(nvec, 1), old do redis.call('DEL', key .. ':' .. i) end
-return 1
-""")
-
-_DELETE: Final = Script("""
-local n = tonumber(redis.call('HGET', KEYS[1], 'n') or '0')
-redis.call('DEL', KEYS[1])
-for i = 1, n do redis.call('DEL', KEYS[1] .. ':' .. i) end
-return 1
-""")
-
-# ARGV[1]: "1" to refresh the TTL of the item and its parts.
-_GET: Final = Script("""
-local f = redis.call('HMGET', KEYS[1], 'v', 'ca', 'ua', 't', 'n')
-if ARGV[1] == '1' and f[4] then
-  local ms = math.floor(tonumber(f[4]) * 60000)
-  redis.call('PEXPIRE', KEYS[1], ms)
-  for i = 1, tonumber(f[5] or '0') do redis.call('PEXPIRE', KEYS[1] .. ':' .. i, ms) end
-end
-return f
-""")
-
-_SCRIPTS: Final = (_PUT, _DELETE, _GET)
 _Encoded: TypeAlias = tuple[bytes, dict[str, Any]]
 _JSON: Final = msgspec.json.Encoder()
 
@@ -283,15 +243,17 @@ class RedisStore(BaseStore):
         match op:
             case PutOp(value=None):
                 return _Single(
-                    _DELETE.command([self.item_key(op.namespace, op.key)], [])
+                    DELETE_SCRIPT.command([self.item_key(op.namespace, op.key)], [])
                 )
             case PutOp():
                 assert value is not None
                 return _Single(self._put_command(op, value, rows))
             case GetOp():
                 refresh = "1" if self._ttl.refresh_on_read and op.refresh_ttl else "0"
-                command = _GET.command([self.item_key(op.namespace, op.key)], [refresh])
-                return _Single(command, functools.partial(_decode_item, op))
+                command = GET_SCRIPT.command(
+                    [self.item_key(op.namespace, op.key)], [refresh]
+                )
+                return _Single(command, functools.partial(decode_item, op))
             case SearchOp():
                 conds, residual = compile_filter(
                     parse_filter(op.filter), self._settings
@@ -304,7 +266,7 @@ class RedisStore(BaseStore):
             case ListNamespacesOp():
                 return _Single(
                     self._list_command(op),
-                    functools.partial(_decode_namespaces, op),
+                    functools.partial(decode_namespaces, op),
                 )
 
     def _put_command(
@@ -322,7 +284,7 @@ class RedisStore(BaseStore):
         fields += filter_values(self._settings, copy)
         keys = [key, *(f"{key}:{i}" for i in range(1, len(vectors)))]
         ttl_ms = round(ttl * 60_000) if ttl is not None else 0
-        return _PUT.command(
+        return PUT_SCRIPT.command(
             keys, [stamp, ttl_ms, len(vectors), len(fields) // 2, *fields, *vectors]
         )
 
@@ -368,7 +330,7 @@ class RedisStore(BaseStore):
         self, client: Redis, commands: list[tuple[Any, ...]]
     ) -> list[Any]:
         try:
-            return await run_pipeline(client, commands, _SCRIPTS)
+            return await run_pipeline(client, commands, SCRIPTS)
         except ResponseError as exc:
             if (
                 "no such index" not in str(exc).lower()
@@ -377,7 +339,7 @@ class RedisStore(BaseStore):
                 raise
         self._index_ready = False  # the server lost it (restarted without persistence)
         await self._ensure_index(client)
-        return await run_pipeline(client, commands, _SCRIPTS)
+        return await run_pipeline(client, commands, SCRIPTS)
 
     async def _ensure_index(self, client: Redis) -> None:
         if self._index_ready:
@@ -412,8 +374,8 @@ class RedisStore(BaseStore):
         if keys:
             await run_pipeline(
                 client,
-                [_GET.command([k], ["1"]) for k in dict.fromkeys(keys)],
-                _SCRIPTS,
+                [GET_SCRIPT.command([k], ["1"]) for k in dict.fromkeys(keys)],
+                SCRIPTS,
             )
 
 
@@ -427,24 +389,3 @@ def _rows(matrix: Matrix | None, span: tuple[int, int] | None) -> Matrix | None:
     if matrix is None or span is None:
         return None
     return matrix[span[0] : span[1]]
-
-
-def _decode_item(op: GetOp, reply: list[Any]) -> Item | None:
-    value, created, updated = reply[0], reply[1], reply[2]
-    if value is None:
-        return None
-    return Item(
-        namespace=op.namespace,
-        key=op.key,
-        value=decode_value(value),
-        created_at=stamp_to_datetime(created),
-        updated_at=stamp_to_datetime(updated),
-    )
-
-
-def _decode_namespaces(op: ListNamespacesOp, reply: list[Any]) -> list[Namespace]:
-    found = [
-        decode_namespace(dict(zip(r[::2], r[1::2], strict=True))[b"ns"].decode())
-        for r in reply[1:]
-    ]
-    return select_namespaces(found, op)

@@ -202,8 +202,12 @@ def test_reaping_stops_a_server_whose_owner_died(tmp_path: Path) -> None:
             "--save",
             "",
         ],
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
     )
+    assert orphan.stdout is not None
+    for line in orphan.stdout:  # its log: wait until it really is a running server
+        if b"Ready to accept connections" in line:
+            break
     try:
         (orphan_dir / "redis.pid").write_text(str(orphan.pid))
         live_dir = tmp_path / "srv-live"
@@ -218,6 +222,7 @@ def test_reaping_stops_a_server_whose_owner_died(tmp_path: Path) -> None:
         if orphan.poll() is None:
             orphan.kill()
         orphan.wait()
+        orphan.stdout.close()
 
 
 def test_redis_url_overrides_the_embedded_default(
