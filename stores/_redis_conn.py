@@ -174,6 +174,9 @@ class RedisConnection:
         if self._url is None:
             server = await anyio.to_thread.run_sync(default_server)
             self._url = server.url
+            bound = self._clients.get(loop)  # another task may have built it meanwhile
+            if bound is not None:
+                return bound[0]
         client = self._build(self._url)
         keeper = _keeper(client)
         await anext(keeper)

@@ -14,6 +14,7 @@ import pytest
 import redis
 
 from stores import _embedded
+from stores._checkpoint import Checkpoint
 from stores._embedded import (
     DATA_DIR_ENV,
     EmbeddedRedis,
@@ -25,6 +26,8 @@ from stores._embedded import (
 )
 from stores._errors import EmbeddedRedisError, StoreUnavailableError
 from stores._redis_conn import resolve_url
+from stores._redis_saver import RedisSaver
+from stores._redis_store import RedisStore
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -250,3 +253,37 @@ def test_default_server_uses_the_data_dir_env(
     finally:
         _embedded._stop_default()
     assert not server.running
+
+
+async def test_no_url_and_no_redis_url_means_the_embedded_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.delenv(DATA_DIR_ENV, raising=False)
+    monkeypatch.setattr(_embedded, "_default", None)
+    try:
+        async with (
+            RedisSaver(prefix="default-test") as saver,
+            RedisStore(prefix="default-test") as store,
+        ):
+            await saver.acommit("t", _checkpoint(), expected_version=0)
+            await store.aput(("a",), "k", {"v": 1})
+            assert (await saver.aload("t")).version == 1
+            assert [i.key for i in await store.asearch(("a",))] == ["k"]
+            server = _embedded._default
+            assert server is not None
+            assert server.running
+    finally:
+        _embedded._stop_default()
+    assert not server.running
+
+
+def _checkpoint() -> Checkpoint:
+    return Checkpoint(
+        thread_id="t",
+        version=1,
+        checkpoint_id="c1",
+        created_at=1.0,
+        value=b"v",
+        save=b"s",
+    )

@@ -426,3 +426,26 @@ async def test_next_call_works_after_redis_restarts_with_aof(tmp_path: Path) -> 
         assert (state.version, [r.task_id for r in state.records]) == (1, ["0:a"])
         await saver.acommit("t", ckpt(2), expected_version=1)
         await saver.aclose()
+
+
+async def test_cancelled_calls_leave_old_or_new_state_and_the_connection_usable(
+    saver: RedisSaver,
+) -> None:
+    await saver.aload("t")  # scripts loaded: later calls are single round trips
+    await saver.abegin_run("t", run("r"))
+    for i in range(60):
+        with anyio.move_on_after(0.0001 * (i % 6)):
+            await saver.arecord("t", "r", rec(f"{i}:a"))
+    ids = [r.task_id for r in (await saver.aload("t")).records]
+    assert len(ids) == len(set(ids))
+    assert ids == sorted(ids, key=lambda x: int(x.split(":")[0]))
+    for i in range(30):
+        version = (await saver.aload("t")).version
+        with anyio.move_on_after(0.0001 * (i % 6)):
+            await saver.acommit(
+                "t", ckpt(version + 1, checkpoint_id=f"x{i}"), expected_version=version
+            )
+        after = (await saver.aload("t")).version
+        assert after in (version, version + 1)
+    history = await saver.alist("t")
+    assert [c.version for c in history] == list(range(len(history), 0, -1))

@@ -472,6 +472,18 @@ async def test_algorithm_and_metric_are_configurable(
     results = await store.asearch(("c",), query="my name is Bob")
     assert keys(results)[0] == "bob"
     assert results[0].score == pytest.approx(1.0, abs=1e-3)
+    reference = InMemoryStore(index=text_index(embedder))
+    for key, text in [
+        ("bob", "my name is Bob"),
+        ("pizza", "I like pizza"),
+        ("mode", "dark mode"),
+    ]:
+        await reference.aput(("c",), key, {"text": text})
+    expected = await reference.asearch(("c",), query="what is my name")
+    found = await store.asearch(("c",), query="what is my name")
+    assert [(r.key, pytest.approx(r.score, abs=1e-4)) for r in expected] == [
+        (r.key, r.score) for r in found
+    ]
     info = admin().execute_command("FT.INFO", f"{redis_prefix}:idx")
     flat = repr(info)
     assert ("FLAT" if extra.get("algorithm") == "flat" else "HNSW") in flat
@@ -579,3 +591,27 @@ async def test_next_call_works_after_redis_restarts_with_aof(
         await store.aput(("r",), "new", {"text": "new item"})
         assert (await store.aget(("r",), "new")) is not None
         await store.aclose()
+
+
+async def test_cancelled_batches_leave_the_store_usable(
+    make_redis: Callable[..., RedisStore], embedder: CountingEmbeddings
+) -> None:
+    store = make_redis(index=text_index(embedder))
+    await store.aput(("c",), "warm", {"text": "warm"})
+    for i in range(40):
+        with anyio.move_on_after(0.0001 * (i % 8)):
+            await store.abatch(
+                [
+                    PutOp(
+                        namespace=("c",),
+                        key=f"k{i}",
+                        value={"text": f"item {i}", "i": i},
+                    ),
+                    SearchOp(namespace_prefix=("c",), query="item", limit=50),
+                ]
+            )
+        got = await store.aget(("c",), f"k{i}")
+        assert got is None or got.value == {"text": f"item {i}", "i": i}
+    found = await store.asearch(("c",), limit=100)
+    assert all(r.value.get("i", -1) < 40 for r in found)
+    assert len({r.key for r in found}) == len(found)
