@@ -303,10 +303,14 @@ class EmbeddedRedis:
         if self._data_dir is None:
             _RUNTIME_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
             directory = Path(tempfile.mkdtemp(prefix="srv-", dir=_RUNTIME_DIR))
+            # Lock under another name, then rename: a reaper in another process
+            # never sees this dir's lock file unlocked.
+            handle = _lock(directory / f"{_LOCK}.new")
+            (directory / f"{_LOCK}.new").rename(directory / _LOCK)
         else:
             directory = self._data_dir
             directory.mkdir(parents=True, exist_ok=True)
-        handle = _lock(directory / _LOCK)
+            handle = _lock(directory / _LOCK)
         if handle is None:
             raise EmbeddedRedisError(
                 f"the Redis data dir {directory} is in use by another process; "

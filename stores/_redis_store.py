@@ -120,8 +120,11 @@ class RedisStore(BaseStore):
     "refresh_on_read": bool}``. ``prefix`` starts every key and names the
     index ``<prefix>:idx``.
 
-    Calls wait on Redis; put deadlines around them (``anyio.fail_after``).
-    Redis failures raise StoreUnavailableError.
+    Numeric filter fields compare as doubles (exact up to 2**53). Calls
+    wait on Redis; put deadlines around them (``anyio.fail_after``). Each
+    put or delete is atomic; a batch cancelled mid-flight may have applied
+    some of its writes, never half of one. Redis failures raise
+    StoreUnavailableError. Runs on asyncio (redis.asyncio), not trio.
     """
 
     def __init__(
@@ -209,9 +212,8 @@ class RedisStore(BaseStore):
     def _paths(self, index: Literal[False] | list[str] | None) -> tuple[FieldPath, ...]:
         config = self._settings.vectors
         if isinstance(index, list):
-            paths = tuple(
-                parse_field_path(p) for p in index
-            )  # checked even without vectors
+            # Parsed (so checked) even when the store has no vectors.
+            paths = tuple(parse_field_path(p) for p in index)
             return paths if config is not None else ()
         if config is None or index is False:
             return ()
@@ -298,18 +300,9 @@ class RedisStore(BaseStore):
             f" @p:{{{tag('.'.join(lead))}}}" if lead else ""
         )
         return (
-            "FT.AGGREGATE",
-            self._index_name,
-            query,
-            "LOAD",
-            1,
-            "@ns",
-            "GROUPBY",
-            1,
-            "@ns",
-            "DIALECT",
-            2,
-        )
+            "FT.AGGREGATE", self._index_name, query,
+            "LOAD", 1, "@ns", "GROUPBY", 1, "@ns", "DIALECT", 2,
+        )  # fmt: skip
 
     # -- execution -----------------------------------------------------------
 
@@ -332,12 +325,12 @@ class RedisStore(BaseStore):
         try:
             return await run_pipeline(client, commands, SCRIPTS)
         except ResponseError as exc:
-            if (
-                "no such index" not in str(exc).lower()
-                and "unknown index" not in str(exc).lower()
-            ):
+            message = str(exc).lower()
+            if "no such index" not in message and "unknown index" not in message:
                 raise
-        self._index_ready = False  # the server lost it (restarted without persistence)
+        # The server lost the index (dropped, or restarted without persistence):
+        # make it again and resend the batch, whose writes are idempotent.
+        self._index_ready = False
         await self._ensure_index(client)
         return await run_pipeline(client, commands, SCRIPTS)
 
@@ -351,10 +344,9 @@ class RedisStore(BaseStore):
         try:
             await index.create(overwrite=False)
         except RedisSearchError as exc:
-            if (
-                "already exists" not in str(exc).lower()
-            ):  # another process made it first
+            if "already exists" not in str(exc).lower():
                 raise
+            # another process created it between our check and FT.CREATE
         self._index_ready = True
 
     async def _refresh_searched(

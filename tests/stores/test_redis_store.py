@@ -615,3 +615,22 @@ async def test_cancelled_batches_leave_the_store_usable(
     found = await store.asearch(("c",), limit=100)
     assert all(r.value.get("i", -1) < 40 for r in found)
     assert len({r.key for r in found}) == len(found)
+
+
+async def test_a_lost_index_is_made_again(
+    make_redis: Callable[..., RedisStore], redis_prefix: str
+) -> None:
+    store = make_redis(filterable={"kind": "tag"})
+    await store.aput(("i",), "old", {"kind": "a"})
+    admin().execute_command(
+        "FT.DROPINDEX", f"{redis_prefix}:idx"
+    )  # keeps the documents
+    put, found = await store.abatch(
+        [
+            PutOp(namespace=("i",), key="new", value={"kind": "a"}),
+            SearchOp(namespace_prefix=("i",), filter={"kind": "a"}, limit=5),
+        ]
+    )
+    assert put is None
+    assert "new" in keys(found)  # type: ignore[arg-type]
+    assert f"{redis_prefix}:idx".encode() in admin().execute_command("FT._LIST")
