@@ -51,4 +51,5 @@ __all__ = [
     "ThreadBusyError",
     "ThreadStats",
     "Turn",
+    "new_id",
 ]

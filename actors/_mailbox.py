@@ -29,7 +29,7 @@ class Mailbox(Generic[T]):
     it, so nothing is dropped silently.
     """
 
-    __slots__ = ("_closed", "_recv", "_send")
+    __slots__ = ("_closed", "_drained", "_recv", "_retriable", "_send")
 
     def __init__(self, size: int) -> None:
         if size < 1:
@@ -37,6 +37,8 @@ class Mailbox(Generic[T]):
         buffer = math.inf if size == math.inf else size
         self._send, self._recv = anyio.create_memory_object_stream[T](buffer)
         self._closed = False
+        self._drained = False
+        self._retriable = True
 
     async def send(self, item: T) -> None:
         """Enqueue ``item``, waiting while the mailbox is full.
@@ -46,7 +48,9 @@ class Mailbox(Generic[T]):
         try:
             await self._send.send(item)
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-            raise ActorDeadError("actor has stopped", retriable=True) from None
+            raise ActorDeadError(
+                "actor has stopped", retriable=self._retriable
+            ) from None
 
     def send_nowait(self, item: T) -> None:
         """Enqueue ``item`` without waiting.
@@ -61,7 +65,9 @@ class Mailbox(Generic[T]):
                 "use the waiting send or a larger mailbox_size"
             ) from None
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-            raise ActorDeadError("actor has stopped", retriable=True) from None
+            raise ActorDeadError(
+                "actor has stopped", retriable=self._retriable
+            ) from None
 
     async def receive(self) -> T:
         """The next message; raises anyio.EndOfStream once closed and empty."""
@@ -71,8 +77,14 @@ class Mailbox(Generic[T]):
         """The next message without waiting; raises anyio.WouldBlock or anyio.EndOfStream."""
         return self._recv.receive_nowait()
 
-    def close(self) -> None:
-        """Refuse new messages; queued ones stay for the owner to drain."""
+    def close(self, *, retriable: bool = True) -> None:
+        """Refuse new messages; queued ones stay for the owner to drain.
+
+        ``retriable=False`` (the owner crashed) tells refused senders that
+        sending again to a fresh activation is not safe to do blindly.
+        """
+        if not self._closed:
+            self._retriable = retriable
         self._closed = True
         self._send.close()
 
@@ -80,6 +92,9 @@ class Mailbox(Generic[T]):
         """Close and return every queued message (including those of waiting senders)."""
         self.close()
         items: list[T] = []
+        if self._drained:
+            return items
+        self._drained = True
         while True:
             try:
                 items.append(self._recv.receive_nowait())

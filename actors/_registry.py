@@ -98,7 +98,7 @@ class Registry(Generic[K, M]):
             ref = await self._system.spawn(actor)
             self._refs[key] = (ref, actor)
             self._activations += 1
-            self._evict_over_bound()
+            self._evict_over_bound(keep=key)
             return ref
         finally:
             del self._activating[key]
@@ -115,14 +115,16 @@ class Registry(Generic[K, M]):
         if entry is not None and entry[0] is ref:
             del self._refs[key]
 
-    def _evict_over_bound(self) -> None:
+    def _evict_over_bound(self, *, keep: K) -> None:
         excess = len(self._refs) - self._max_active
         if excess <= 0:
             return
         for key, (ref, actor) in list(self._refs.items()):
             if excess <= 0:
                 break
-            if actor.idle:
+            if (
+                key != keep and actor.idle
+            ):  # never the actor just activated for a caller
                 del self._refs[key]
                 ref.stop()
                 self._evictions += 1

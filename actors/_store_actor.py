@@ -67,12 +67,12 @@ class StoreActor(Actor[list[Op]]):
                     break
                 batch.append(env)
                 size += len(env.msg)
+            self._requests += len(batch)
+            self._ops += size
             await self._serve(batch)
 
     async def _serve(self, batch: list[Envelope[list[Op]]]) -> None:
         ops = [op for env in batch for op in env.msg]
-        self._requests += len(batch)
-        self._ops += len(ops)
         self._batches += 1
         try:
             results = await self.store.abatch(ops)

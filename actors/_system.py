@@ -48,12 +48,18 @@ class Actor(ABC, Generic[M]):
         self, *, task_status: TaskStatus[ActorRef[M]] = anyio.TASK_STATUS_IGNORED
     ) -> None:
         """Start, report ready with the ref, serve; on exit fail whatever is left."""
+        crashed = True
         try:
             await self.on_start()
             task_status.started(self.ref)
             await self.main()
+            crashed = False
         finally:
-            fail_all(self.mailbox.drain(), f"{self.name} stopped", retriable=True)
+            # After a clean stop a queued request never started, so a fresh
+            # activation may take it; after a crash, retrying could crash again.
+            reason = f"{self.name} crashed" if crashed else f"{self.name} stopped"
+            self.mailbox.close(retriable=not crashed)
+            fail_all(self.mailbox.drain(), reason, retriable=not crashed)
             self._stopped.set()
 
 
@@ -101,10 +107,15 @@ class ActorSystem(anyio.AsyncContextManagerMixin):
         system is closed.
         """
         if self._tg is None or self._closed:
+            actor.mailbox.drain()
             raise RuntimeError(
                 "the actor system is not running; use it inside 'async with'"
             )
-        return await self._tg.start(self._supervise, actor)
+        try:
+            return await self._tg.start(self._supervise, actor)
+        except BaseException:
+            actor.mailbox.drain()  # it never ran: close its mailbox so nothing waits on it
+            raise
 
     async def _supervise(
         self, actor: Actor[M], *, task_status: TaskStatus[ActorRef[M]]

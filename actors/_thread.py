@@ -234,6 +234,10 @@ class ThreadActor(Actor[Submit]):
         )
 
     def _next(self) -> None:
+        if self._queue and self.mailbox.statistics().closed:
+            reason = f"thread {self.thread_id!r} stopped before the request started"
+            fail_all(list(self._queue), reason, retriable=True)
+            self._queue.clear()
         if self._queue:
             self._start(self._queue.popleft())
-            self._room.set()
+        self._room.set()

@@ -20,7 +20,6 @@ from ._types import Command, EntrypointFinal, Interrupt
 if TYPE_CHECKING:
     from actors import Journal
 
-_WRITE_DEADLINE = 30.0
 INJECTABLE = ("previous", "store", "config", "writer")
 
 
@@ -133,7 +132,9 @@ class RunTurn:
                 error = exc
                 tg.cancel_scope.cancel()
         if error is not None or interrupted:
-            with anyio.fail_after(_WRITE_DEADLINE, shield=True):
+            with anyio.CancelScope(
+                shield=True
+            ):  # bounded by the stores' own socket timeouts
                 await rs.journal.flush()
             if error is not None:
                 raise error
@@ -163,7 +164,9 @@ class RunTurn:
         value_bytes = dumps(value)
         save_bytes = value_bytes if save is value else dumps(save)
         metadata = {"source": "loop", "run_id": rs.run_id}
-        with anyio.fail_after(_WRITE_DEADLINE, shield=True):
+        with anyio.CancelScope(
+            shield=True
+        ):  # bounded by the stores' own socket timeouts
             checkpoint = await rs.journal.commit(value_bytes, save_bytes, metadata)
         rs.emitter.emit("updates", {self.spec.name: value})
         rs.emitter.emit("values", value)
@@ -213,5 +216,7 @@ class UpdateTurn:
 
     async def __call__(self, journal: Journal) -> Checkpoint:
         metadata = {"source": "update", "as_node": self._as_node}
-        with anyio.fail_after(_WRITE_DEADLINE, shield=True):
+        with anyio.CancelScope(
+            shield=True
+        ):  # bounded by the stores' own socket timeouts
             return await journal.commit(self._bytes, self._bytes, metadata)

@@ -23,6 +23,7 @@ from ._embedded import EmbeddedRedis as EmbeddedRedis
 from ._embeddings import (
     Embeddings as Embeddings,
     HashingEmbeddings as HashingEmbeddings,
+    ensure_embeddings as ensure_embeddings,
 )
 from ._errors import (
     CheckpointConflictError as CheckpointConflictError,
@@ -34,6 +35,11 @@ from ._errors import (
     InvalidValueError as InvalidValueError,
     StoreError as StoreError,
     StoreUnavailableError as StoreUnavailableError,
+)
+from ._filters import (
+    Condition as Condition,
+    Filter as Filter,
+    parse_filter as parse_filter,
 )
 from ._memory import InMemoryStore as InMemoryStore
 from ._memory_saver import MemorySaver as MemorySaver
@@ -65,6 +71,7 @@ __all__ = [
     "Namespace",
     "Op",
     "OpenAIEmbeddings",
+    "PendingRun",
     "PutOp",
     "RedisSaver",
     "RedisStore",
