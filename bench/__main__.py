@@ -167,6 +167,8 @@ def _spawn(
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
     }
+    for var in BLAS_THREADS:  # idle BLAS threads spin and bill their CPU to the run
+        env.setdefault(var, "1")
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         out = Path(tmp) / "result.json"
         cmd = [sys.executable, "-m", module, cfg.to_json(), str(out)]
