@@ -300,7 +300,7 @@ def _finish(
     print(_report.table(medians), file=out)
     for line in _report.ratios(medians):
         print(line, file=out)
-    for line in _report.problems(results):
+    for line in _report.problems(medians):
         print("problem: " + line, file=out)
     if args.json:
         _report.json_lines(results, sys.stdout)
