@@ -122,7 +122,7 @@ class ActorSystem(anyio.AsyncContextManagerMixin):
     ) -> None:
         started = False
 
-        def on_started(ref: ActorRef[M] | None = None) -> None:
+        def on_started(ref: ActorRef[M]) -> None:
             nonlocal started
             started = True
             task_status.started(ref)

@@ -217,16 +217,18 @@ class ThreadActor(Actor[Submit]):
             self._next()
 
     async def _after_cancel(self, active: _Active) -> None:
+        if active.cancel_reason == "rollback":
+            what = "its progress was discarded (multitask_strategy='rollback')"
+        else:
+            what = (
+                "its finished tasks are kept (multitask_strategy='interrupt'); "
+                "invoke with input None to resume it"
+            )
         with anyio.move_on_after(_CLEANUP_SECONDS, shield=True):
             if active.cancel_reason == "rollback":
                 await active.journal.discard()
-                what = "its progress was discarded (multitask_strategy='rollback')"
             else:
                 await active.journal.flush()
-                what = (
-                    "its finished tasks are kept (multitask_strategy='interrupt'); "
-                    "invoke with input None to resume it"
-                )
         active.env.fail(
             RunCancelledError(
                 f"run on thread {self.thread_id!r} was stopped by a newer request: {what}"

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from contextlib import aclosing
 from typing import Any, final
 
@@ -104,7 +111,7 @@ class Entrypoint:
         config: Mapping[str, Any] | None = None,
         *,
         stream_mode: str | Sequence[str] | None = None,
-    ) -> AsyncIterator[Any]:
+    ) -> AsyncGenerator[Any]:
         """Run and yield what the run emits: bare chunks for one mode, ``(mode, chunk)`` for a list.
 
         Modes: "updates" (default), "values", "custom", "messages", "debug".
@@ -132,7 +139,7 @@ class Entrypoint:
         config: Mapping[str, Any] | None,
         modes: tuple[str, ...],
         single: bool,
-    ) -> AsyncIterator[Any]:
+    ) -> AsyncGenerator[Any]:
         thread_id, strategy, cfg = self._prepare(host, config)
         store = await host.store_for(self.store)
         cfg["store"] = store

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import anyio.from_thread
@@ -31,6 +31,8 @@ from ._types import Interrupt
 if TYPE_CHECKING:
     from actors import Journal
 
+T = TypeVar("T")
+
 
 class GraphInterrupt(BaseException):
     """Raised by ``interrupt()`` to stop the run; a BaseException so ``except Exception`` can't swallow it."""
@@ -44,6 +46,17 @@ class GraphInterrupt(BaseException):
 def interrupt_id(run_id: str, key: str) -> str:
     """A stable id for the interrupt at ``key`` of run ``run_id``."""
     return hashlib.blake2b(f"{run_id}:{key}".encode(), digest_size=16).hexdigest()
+
+
+async def durably(fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+    """Await ``fn(*args)`` shielded from cancellation.
+
+    A checkpoint write must land or fail, never be abandoned half-way by a
+    cancelled run; the stores' own socket timeouts bound how long it takes.
+    """
+    with anyio.CancelScope(shield=True):
+        return await fn(*args)
+    raise AssertionError("unreachable: a shielded scope is never cancelled")
 
 
 def interrupt(value: Any) -> Any:
@@ -106,10 +119,7 @@ class RunState:
 
     async def record(self, record: TaskRecord) -> None:
         """Durably record ``record`` (shielded, so a cancelled run still keeps it)."""
-        with anyio.CancelScope(
-            shield=True
-        ):  # bounded by the stores' own socket timeouts
-            await self.journal.record(record)
+        await durably(self.journal.record, record)
         self._absorb(record)
 
     def call_task(

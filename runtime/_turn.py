@@ -12,7 +12,7 @@ from stores import BaseStore, Checkpoint, TaskRecord
 
 from ._context import CallScope
 from ._errors import NothingToResumeError
-from ._run import GraphInterrupt, RunState
+from ._run import GraphInterrupt, RunState, durably
 from ._serde import dumps, loads
 from ._stream import Emitter
 from ._types import Command, EntrypointFinal, Interrupt
@@ -112,6 +112,7 @@ class RunTurn:
         kwargs = self._injected(rs, previous)
         error: Exception | None = None
         interrupted = False
+        value: Any = None
         rs.emitter.debug(
             "run", {"run_id": rs.run_id, "name": self.spec.name, "input": input_value}
         )
@@ -132,10 +133,7 @@ class RunTurn:
                 error = exc
                 tg.cancel_scope.cancel()
         if error is not None or interrupted:
-            with anyio.CancelScope(
-                shield=True
-            ):  # bounded by the stores' own socket timeouts
-                await rs.journal.flush()
+            await durably(rs.journal.flush)
             if error is not None:
                 raise error
             return self._interrupted(rs)
@@ -164,10 +162,7 @@ class RunTurn:
         value_bytes = dumps(value)
         save_bytes = value_bytes if save is value else dumps(save)
         metadata = {"source": "loop", "run_id": rs.run_id}
-        with anyio.CancelScope(
-            shield=True
-        ):  # bounded by the stores' own socket timeouts
-            checkpoint = await rs.journal.commit(value_bytes, save_bytes, metadata)
+        checkpoint = await durably(rs.journal.commit, value_bytes, save_bytes, metadata)
         rs.emitter.emit("updates", {self.spec.name: value})
         rs.emitter.emit("values", value)
         rs.emitter.debug("checkpoint", _checkpoint_payload(checkpoint))
@@ -216,7 +211,4 @@ class UpdateTurn:
 
     async def __call__(self, journal: Journal) -> Checkpoint:
         metadata = {"source": "update", "as_node": self._as_node}
-        with anyio.CancelScope(
-            shield=True
-        ):  # bounded by the stores' own socket timeouts
-            return await journal.commit(self._bytes, self._bytes, metadata)
+        return await durably(journal.commit, self._bytes, self._bytes, metadata)

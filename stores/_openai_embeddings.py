@@ -126,8 +126,9 @@ def _store_error(exc: openai.OpenAIError | ValueError) -> StoreError:
     detail = getattr(exc, "message", None) or str(exc)
     if (
         isinstance(exc, _openai().APIStatusError)
-        and exc.status_code < 500
-        and exc.status_code not in _RETRIABLE
+        and isinstance(status, int)
+        and status < 500
+        and status not in _RETRIABLE
     ):
         return StoreError(
             f"the embeddings API rejected the request (HTTP {status}): {detail}; "
