@@ -113,8 +113,15 @@ def validate_ttl(ttl: object) -> float | None:
     """Return ``ttl`` (minutes) or None; raise ValueError for a non-positive or non-number."""
     if ttl is None:
         return None
-    if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not ttl > 0 or math.isinf(ttl):
-        raise ValueError(f"ttl is in minutes and must be a positive number or None, got {ttl!r}")
+    if (
+        isinstance(ttl, bool)
+        or not isinstance(ttl, int | float)
+        or not ttl > 0
+        or math.isinf(ttl)
+    ):
+        raise ValueError(
+            f"ttl is in minutes and must be a positive number or None, got {ttl!r}"
+        )
     return float(ttl)
 
 
@@ -221,9 +228,13 @@ class ListNamespacesOp(msgspec.Struct, frozen=True, kw_only=True):
         if self.suffix is not None:
             validate_prefix(self.suffix, what="suffix")
         if self.max_depth is not None and (
-            isinstance(self.max_depth, bool) or not isinstance(self.max_depth, int) or self.max_depth < 1  # pyright: ignore[reportUnnecessaryIsInstance] -- user input
+            isinstance(self.max_depth, bool)
+            or not isinstance(self.max_depth, int)
+            or self.max_depth < 1  # pyright: ignore[reportUnnecessaryIsInstance] -- user input
         ):
-            raise ValueError(f"max_depth must be a positive int or None, got {self.max_depth!r}")
+            raise ValueError(
+                f"max_depth must be a positive int or None, got {self.max_depth!r}"
+            )
         _validate_paging(self.limit, self.offset)
 
 
@@ -269,7 +280,9 @@ class BaseStore(ABC):
     ) -> Item | None:
         """Return the item at ``namespace``/``key``, or None."""
         op = GetOp(
-            namespace=_as_tuple(namespace), key=key, refresh_ttl=refresh_ttl is not False
+            namespace=_as_tuple(namespace),
+            key=key,
+            refresh_ttl=refresh_ttl is not False,
         )
         (result,) = await self.abatch([op])
         assert result is None or isinstance(result, Item)
@@ -310,9 +323,19 @@ class BaseStore(ABC):
     ) -> None:
         """Create or replace the item; an update keeps ``created_at``. ``ttl`` in minutes."""
         if value is None:  # pyright: ignore[reportUnnecessaryComparison] -- user input
-            raise InvalidValueError("store values must be dicts; use adelete() to remove an item")
+            raise InvalidValueError(
+                "store values must be dicts; use adelete() to remove an item"
+            )
         await self.abatch(
-            [PutOp(namespace=_as_tuple(namespace), key=key, value=value, index=index, ttl=ttl)]
+            [
+                PutOp(
+                    namespace=_as_tuple(namespace),
+                    key=key,
+                    value=value,
+                    index=index,
+                    ttl=ttl,
+                )
+            ]
         )
 
     async def adelete(self, namespace: Sequence[str], key: str) -> None:

@@ -37,7 +37,12 @@ class Checkpoint(msgspec.Struct, frozen=True, kw_only=True, tag="ckpt.v1"):
     value: bytes
     """The serialized return value of the run (``get_state().values``)."""
     save: bytes
-    """The serialized value handed to the next run as ``previous``."""
+    """The serialized value handed to the next run as ``previous``.
+
+    Savers keep it for the latest checkpoint only (``aload`` returns it);
+    history entries from ``alist``/``aget`` carry ``b""``, so a long
+    conversation costs what each turn adds, not a copy of its history per turn.
+    """
     metadata: dict[str, Any] = {}
     """Free-form: ``source`` ("loop" | "update"), ``run_id``, ``step``."""
     parent_id: str | None = None

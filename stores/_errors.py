@@ -1,14 +1,14 @@
 """Errors raised by the stores package.
 
-    StoreError
-    ├── StoreUnavailableError         Redis unreachable, or the embedded one failed
-    │   └── EmbeddedRedisError        the embedded redis-server could not start
-    ├── InvalidNamespaceError         (also ValueError) a bad namespace or key
-    ├── InvalidValueError             (also TypeError) a store value that is not a JSON dict
-    ├── InvalidFilterError            (also ValueError) a filter that cannot be parsed
-    ├── InvalidIndexConfigError       (also ValueError) a bad index configuration
-    ├── CheckpointConflictError       a fenced write lost to a newer writer
-    └── CorruptCheckpointError        bytes in the checkpointer failed to decode
+StoreError
+├── StoreUnavailableError         Redis unreachable, or the embedded one failed
+│   └── EmbeddedRedisError        the embedded redis-server could not start
+├── InvalidNamespaceError         (also ValueError) a bad namespace or key
+├── InvalidValueError             (also TypeError) a store value that is not a JSON dict
+├── InvalidFilterError            (also ValueError) a filter that cannot be parsed
+├── InvalidIndexConfigError       (also ValueError) a bad index configuration
+├── CheckpointConflictError       a fenced write lost to a newer writer
+└── CorruptCheckpointError        bytes in the checkpointer failed to decode
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Self, final
 
 import anyio.lowlevel
+import msgspec
 
 from ._checkpoint import (
     Checkpoint,
@@ -40,6 +41,8 @@ class _Thread:
     run_id: str | None = None
     run: bytes | None = None
     records: list[bytes] = field(default_factory=list[bytes])
+    save: bytes = b""
+    """The latest checkpoint's ``save``; history entries keep only their value."""
 
     @property
     def version(self) -> int:
@@ -96,6 +99,7 @@ class MemorySaver:
         latest = None
         if thread.versions:
             latest = decode_checkpoint(thread.checkpoints[thread.versions[-1][1]])
+            latest = msgspec.structs.replace(latest, save=thread.save)
         return ThreadState(
             latest=latest,
             run=decode_pending_run(thread.run) if thread.run is not None else None,
@@ -174,7 +178,10 @@ class MemorySaver:
                 f"checkpoint id {checkpoint.checkpoint_id!r} already exists in "
                 f"thread {thread_id!r}; checkpoint ids must be unique"
             )
-        thread.checkpoints[checkpoint.checkpoint_id] = encode_record(checkpoint)
+        thread.checkpoints[checkpoint.checkpoint_id] = encode_record(
+            msgspec.structs.replace(checkpoint, save=b"")
+        )
+        thread.save = checkpoint.save
         thread.versions.append((checkpoint.version, checkpoint.checkpoint_id))
         thread.run_id = thread.run = None
         thread.records = []

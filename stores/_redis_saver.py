@@ -7,7 +7,8 @@ hash tag, so every key of a thread lives in one slot)::
     P:{T}       HASH  v        latest version (absent: no checkpoint yet)
                       r        run_id of the pending run
                       run      the PendingRun (msgpack)
-                      c:<n>    checkpoint version n (msgpack)
+                      c:<n>    checkpoint version n (msgpack, without ``save``)
+                      s        the latest checkpoint's ``save`` (``previous``)
                       i:<id>   checkpoint id -> version
     P:{T}:rec   LIST  the pending run's TaskRecords (msgpack), in order
 
@@ -20,6 +21,8 @@ by every write and by ``aload``. Thread ids are percent-escaped
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final, Self, final
+
+import msgspec
 
 from ._checkpoint import (
     Checkpoint,
@@ -62,8 +65,9 @@ local latest = false
 if v then latest = redis.call('HGET', KEYS[1], 'c:' .. v) end
 local run = redis.call('HGET', KEYS[1], 'run')
 local records = redis.call('LRANGE', KEYS[2], 0, -1)
+local save = redis.call('HGET', KEYS[1], 's')
 expire()
-return {latest, run, records}
+return {latest, run, records, save}
 """
 )
 
@@ -92,7 +96,8 @@ return {1}
 """
 )
 
-# ARGV: ttl, expected, version, checkpoint id, bytes -> {status, version}:
+# ARGV: ttl, expected, version, checkpoint id, bytes (without save), save bytes
+# -> {status, version}:
 # 1 committed (or this very commit was already applied: a retried call),
 # 0 conflict, 2 the id exists at another version.
 _COMMIT: Final = Script(
@@ -105,7 +110,7 @@ if v ~= tonumber(ARGV[2]) then
   return {0, v}
 end
 if at then return {2, tonumber(at)} end
-redis.call('HSET', KEYS[1], 'v', ARGV[3], 'c:' .. ARGV[3], ARGV[5], 'i:' .. ARGV[4], ARGV[3])
+redis.call('HSET', KEYS[1], 'v', ARGV[3], 'c:' .. ARGV[3], ARGV[5], 'i:' .. ARGV[4], ARGV[3], 's', ARGV[6])
 redis.call('HDEL', KEYS[1], 'r', 'run')
 redis.call('DEL', KEYS[2])
 expire()
@@ -160,6 +165,10 @@ return redis.call('HGET', KEYS[1], 'c:' .. at)
 
 
 _SCRIPTS: Final = (_LOAD, _BEGIN, _RECORD, _COMMIT, _DISCARD, _LIST, _GET)
+
+
+def _with_save(checkpoint: Checkpoint, save: bytes | None) -> Checkpoint:
+    return msgspec.structs.replace(checkpoint, save=save or b"")
 
 
 def escape_tag(thread_id: str) -> str:
@@ -248,11 +257,11 @@ class RedisSaver:
             CorruptCheckpointError: if stored bytes fail to decode.
             StoreUnavailableError: if Redis cannot be reached.
         """
-        latest, run, records = await self._call(
+        latest, run, records, save = await self._call(
             "loading a thread", _LOAD, thread_id, self._load_ttl_ms
         )
         return ThreadState(
-            latest=decode_checkpoint(latest) if latest else None,
+            latest=_with_save(decode_checkpoint(latest), save) if latest else None,
             run=decode_pending_run(run) if run else None,
             records=[decode_task_record(r) for r in records],
         )
@@ -329,7 +338,8 @@ class RedisSaver:
             expected_version,
             checkpoint.version,
             checkpoint.checkpoint_id,
-            encode_record(checkpoint),
+            encode_record(msgspec.structs.replace(checkpoint, save=b"")),
+            checkpoint.save,
         )
         if status == 0:
             raise CheckpointConflictError(

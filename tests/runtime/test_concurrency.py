@@ -213,25 +213,31 @@ async def test_active_thread_bound_evicts_least_recently_used(
 async def test_runtime_is_single_use_and_fails_queued_requests(
     saver: MemorySaver,
 ) -> None:
-    wf, started, release, _ = _blocking_workflow(saver)
+    wf, started, release, ran = _blocking_workflow(saver)
     cfg = thread()
     rt = Runtime()
-    outcomes: list[Any] = []
+    outcomes: dict[str, Any] = {}
 
     async def call(x: str) -> None:
         try:
-            outcomes.append(await wf.ainvoke(x, cfg))
+            outcomes[x] = await wf.ainvoke(x, cfg)
         except ActorDeadError as exc:
-            outcomes.append(exc)
+            outcomes[x] = exc
+
+    async def release_once_closing() -> None:
+        await anyio.wait_all_tasks_blocked()  # the Runtime is now waiting for "slow"
+        release.set()
 
     async with anyio.create_task_group() as tg, rt:
         tg.start_soon(call, "slow")
         await started.wait()
         tg.start_soon(call, "queued")
         await anyio.wait_all_tasks_blocked()
-        release.set()
-    assert outcomes[0] == ["slow", None]
-    assert len(outcomes) == 2
+        tg.start_soon(release_once_closing)
+    # the running request finished; the queued one failed without running
+    assert outcomes["slow"] == ["slow", None]
+    assert isinstance(outcomes["queued"], ActorDeadError)
+    assert ran == ["slow"]
     with pytest.raises(RuntimeError, match="once"):
         async with rt:
             pass
