@@ -21,6 +21,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check runtime actors stores tests bench examples
 	$(BIN)/ruff format --check runtime actors stores tests bench examples
+	$(BIN)/pyright
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest

@@ -7,7 +7,10 @@ import pytest
 
 @pytest.fixture(
     scope="session",
-    params=[pytest.param(("asyncio", {"debug": True}), id="asyncio"), pytest.param("trio", id="trio")],
+    params=[
+        pytest.param(("asyncio", {"debug": True}), id="asyncio"),
+        pytest.param("trio", id="trio"),
+    ],
 )
 def anyio_backend(request: pytest.FixtureRequest) -> object:
     return request.param
