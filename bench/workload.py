@@ -50,12 +50,15 @@ def _slot(token: str, dims: int) -> tuple[int, float]:
 
 def embed_text(text: str, dims: int) -> list[float]:
     """Signed feature hashing of whitespace tokens, L2-normalised."""
-    vec = [0.0] * dims
+    counts: dict[int, float] = {}
     for token in text.lower().split():
         i, sign = _slot(token, dims)
-        vec[i] += sign
-    norm = math.sqrt(sum(v * v for v in vec)) or 1.0
-    return [v / norm for v in vec]
+        counts[i] = counts.get(i, 0.0) + sign
+    norm = math.sqrt(sum(v * v for v in counts.values())) or 1.0
+    vec = [0.0] * dims  # only the touched slots are written: this runs once per text
+    for i, v in counts.items():
+        vec[i] = v / norm
+    return vec
 
 
 class HashEmbedder:
