@@ -16,6 +16,8 @@ import os
 import time
 from typing import Any
 
+import anyio
+
 from stores import (
     Checkpoint,
     CheckpointConflictError,
@@ -34,7 +36,15 @@ def new_id() -> str:
 class Journal:
     """The durable log of one turn on one thread (used only by that turn)."""
 
-    __slots__ = ("_begun", "_records", "_run", "_saver", "_state", "thread_id")
+    __slots__ = (
+        "_begin_lock",
+        "_begun",
+        "_records",
+        "_run",
+        "_saver",
+        "_state",
+        "thread_id",
+    )
 
     def __init__(
         self, saver: CheckpointSaver, thread_id: str, state: ThreadState
@@ -45,6 +55,7 @@ class Journal:
         self._run: PendingRun | None = state.run
         self._records: list[TaskRecord] = list(state.records)
         self._begun = state.run is not None
+        self._begin_lock: anyio.Lock | None = None
 
     @property
     def state(self) -> ThreadState:
@@ -86,7 +97,21 @@ class Journal:
         """
         if self._run is None:
             raise RuntimeError("record() needs a run: call start_run() first")
-        await self.flush()
+        if not self._begun:
+            # Parallel tasks may finish together: one writes the header with
+            # its record, the others wait for it (else a second header would
+            # replace the first record).
+            if self._begin_lock is None:
+                self._begin_lock = anyio.Lock()
+            async with self._begin_lock:
+                if not self._begun:
+                    run = self._run
+                    await self._saver.arecord(
+                        self.thread_id, run.run_id, record, begin=run
+                    )
+                    self._begun = True
+                    self._records.append(record)
+                    return
         await self._saver.arecord(self.thread_id, self._run.run_id, record)
         self._records.append(record)
 

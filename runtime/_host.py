@@ -224,7 +224,14 @@ class _NullSaver:
     async def abegin_run(self, thread_id: str, run: PendingRun) -> None:
         return None
 
-    async def arecord(self, thread_id: str, run_id: str, record: TaskRecord) -> None:
+    async def arecord(
+        self,
+        thread_id: str,
+        run_id: str,
+        record: TaskRecord,
+        *,
+        begin: PendingRun | None = None,
+    ) -> None:
         return None
 
     async def acommit(

@@ -102,10 +102,20 @@ class CheckpointSaver(Protocol):
         """
         ...
 
-    async def arecord(self, thread_id: str, run_id: str, record: TaskRecord) -> None:
+    async def arecord(
+        self,
+        thread_id: str,
+        run_id: str,
+        record: TaskRecord,
+        *,
+        begin: PendingRun | None = None,
+    ) -> None:
         """Append ``record`` to the pending run, durably, before returning.
 
-        Raises CheckpointConflictError if ``run_id`` is not the pending run.
+        With ``begin``, first make ``begin`` the pending run (as
+        ``abegin_run`` does) in the same atomic step: a run's first record
+        costs one round trip, not two. Raises CheckpointConflictError if
+        ``run_id`` is not the pending run (or ``begin`` is fenced out).
         """
         ...
 

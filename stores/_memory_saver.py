@@ -126,14 +126,34 @@ class MemorySaver:
         thread.records = []
         self._threads[thread_id] = thread
 
-    async def arecord(self, thread_id: str, run_id: str, record: TaskRecord) -> None:
+    async def arecord(
+        self,
+        thread_id: str,
+        run_id: str,
+        record: TaskRecord,
+        *,
+        begin: PendingRun | None = None,
+    ) -> None:
         """Append ``record`` to the pending run ``run_id``.
 
+        With ``begin`` (whose ``run_id`` must be ``run_id``), first make it
+        the pending run, as ``abegin_run`` does, in the same atomic step.
+
         Raises:
-            CheckpointConflictError: if ``run_id`` is not the pending run.
+            CheckpointConflictError: if ``run_id`` is not the pending run, or
+                (with ``begin``) the thread moved past ``begin.base_version``.
         """
         _check_thread_id(thread_id)
-        await anyio.lowlevel.checkpoint()
+        if begin is not None:
+            if begin.run_id != run_id:
+                raise ValueError(
+                    f"begin.run_id {begin.run_id!r} is not run_id {run_id!r}"
+                )
+            await self.abegin_run(
+                thread_id, begin
+            )  # no await between it and the append
+        else:
+            await anyio.lowlevel.checkpoint()
         thread = self._threads.get(thread_id)
         pending = thread.run_id if thread is not None else None
         if thread is None or pending != run_id:

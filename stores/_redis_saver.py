@@ -84,12 +84,20 @@ return -1
 """
 )
 
-# ARGV: ttl, run_id, record bytes -> {1} or {0, pending run_id or false}.
+# ARGV: ttl, run_id, record bytes [, base_version, run bytes: begin the run first]
+# -> {1}, {0, pending run_id or false}, or {2, version} (begin fenced out).
 _RECORD: Final = Script(
     _EXPIRE
     + """
-local pending = redis.call('HGET', KEYS[1], 'r')
-if pending ~= ARGV[2] then return {0, pending} end
+if ARGV[4] then
+  local v = version()
+  if v ~= tonumber(ARGV[4]) then return {2, v} end
+  redis.call('HSET', KEYS[1], 'r', ARGV[2], 'run', ARGV[5])
+  redis.call('DEL', KEYS[2])
+else
+  local pending = redis.call('HGET', KEYS[1], 'r')
+  if pending ~= ARGV[2] then return {0, pending} end
+end
 redis.call('RPUSH', KEYS[2], ARGV[3])
 expire()
 return {1}
@@ -288,16 +296,39 @@ class RedisSaver:
                 f"started from version {run.base_version}; reload the thread and start the run again"
             )
 
-    async def arecord(self, thread_id: str, run_id: str, record: TaskRecord) -> None:
+    async def arecord(
+        self,
+        thread_id: str,
+        run_id: str,
+        record: TaskRecord,
+        *,
+        begin: PendingRun | None = None,
+    ) -> None:
         """Append ``record`` to the pending run ``run_id``, durably, in one round trip.
 
+        With ``begin`` (whose ``run_id`` must be ``run_id``), first make it
+        the pending run, as ``abegin_run`` does, in the same atomic step.
+
         Raises:
-            CheckpointConflictError: if ``run_id`` is not the pending run.
+            CheckpointConflictError: if ``run_id`` is not the pending run, or
+                (with ``begin``) the thread moved past ``begin.base_version``.
         """
         data = encode_record(record)
+        extra: tuple[Any, ...] = ()
+        if begin is not None:
+            if begin.run_id != run_id:
+                raise ValueError(
+                    f"begin.run_id {begin.run_id!r} is not run_id {run_id!r}"
+                )
+            extra = (begin.base_version, encode_record(begin))
         reply = await self._call(
-            "recording a task", _RECORD, thread_id, self._ttl_ms, run_id, data
+            "recording a task", _RECORD, thread_id, self._ttl_ms, run_id, data, *extra
         )
+        if reply[0] == 2:
+            raise CheckpointConflictError(
+                f"thread {thread_id!r} is at version {reply[1]}, but run {run_id!r} "
+                f"started from version {extra[0]}; reload the thread and start the run again"
+            )
         if reply[0] != 1:
             pending = reply[1].decode() if len(reply) > 1 and reply[1] else None
             raise CheckpointConflictError(
