@@ -25,8 +25,8 @@ import anyio.to_thread
 import sniffio
 from redis.asyncio import Redis
 from redis.asyncio.connection import (
+    BlockingConnectionPool,
     Connection,
-    ConnectionPool,
     parse_url,
 )
 from redis.asyncio.retry import Retry
@@ -55,6 +55,10 @@ CONNECT_TIMEOUT: Final = 3.0
 """Seconds to open a connection."""
 RETRIES: Final = 3
 """Reconnect attempts after a connection error (a restarted server, a dropped socket)."""
+MAX_CONNECTIONS: Final = 64
+"""Connections per client (per event loop) unless the url sets ``max_connections``."""
+POOL_WAIT: Final = 20.0
+"""Seconds a command may wait for a free connection before it fails."""
 
 
 # No CLIENT SETINFO on connect: it costs a round trip per new connection.
@@ -191,7 +195,11 @@ class RedisConnection:
             (_CountingConnection, base),
             {"counter": self._counter},
         )
-        pool = ConnectionPool(
+        options.setdefault("max_connections", MAX_CONNECTIONS)
+        # Blocking: past max_connections a command waits for a free connection
+        # (backpressure) instead of failing with "Too many connections".
+        pool = BlockingConnectionPool(
+            timeout=POOL_WAIT,
             connection_class=counting,
             protocol=2,
             socket_timeout=SOCKET_TIMEOUT,
