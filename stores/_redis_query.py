@@ -162,6 +162,7 @@ class SearchPlan:
         self._window = self.end if exact else max(_GROW * self.end, _MIN_WINDOW)
         self._k = self._window * (2 if exact and settings.multi_part else 1)
         self._page: list[_Row] | None = [] if self.end == 0 else None
+        self._indexed: list[_Row] | None = None  # scored rows, once known complete
 
     @property
     def done(self) -> bool:
@@ -194,10 +195,11 @@ class SearchPlan:
             return [
                 newest_command(self._index, self._conds, PRIMARY_KINDS, offset, count)
             ]
-        return [
-            knn_command(self._index, self._conds, self._vector, self._k),
-            newest_command(self._index, self._conds, "pn", 0, self._window),
-        ]
+        if self._indexed is None:
+            return [knn_command(self._index, self._conds, self._vector, self._k)]
+        # Items without vectors rank after every scored one: they are read
+        # only when the scored ones do not fill the page.
+        return [newest_command(self._index, self._conds, "pn", 0, self._window)]
 
     def feed(self, replies: list[Any]) -> None:
         """Take this round's replies; sets ``result`` or widens the windows for another round."""
@@ -214,15 +216,18 @@ class SearchPlan:
         self._feed_knn(replies)
 
     def _feed_knn(self, replies: list[Any]) -> None:
-        _, hits = parse_search(replies[0])
-        indexed = self._keep(self._best_parts(hits))
-        if len(indexed) >= self.end:
-            self._page = indexed[self.op.offset : self.end]
+        if self._indexed is None:
+            _, hits = parse_search(replies[0])
+            indexed = self._keep(self._best_parts(hits))
+            if len(indexed) >= self.end:
+                self._page = indexed[self.op.offset : self.end]
+            elif len(hits) >= self._k:  # more parts may exist beyond k
+                self._k *= _GROW
+            else:
+                self._indexed = indexed  # next round: the items without vectors
             return
-        if len(hits) >= self._k:  # more parts may exist beyond k
-            self._k *= _GROW
-            return
-        total, docs = parse_search(replies[1])
+        indexed = self._indexed
+        total, docs = parse_search(replies[0])
         plain = self._keep([_Row(d, decode_value(d[b"v"]), None) for d in docs])
         if len(indexed) + len(plain) >= self.end or total <= self._window:
             self._page = (indexed + plain)[self.op.offset : self.end]

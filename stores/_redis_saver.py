@@ -36,7 +36,8 @@ from ._checkpoint import (
 )
 from ._errors import CheckpointConflictError
 from ._keys import parse_ttl_config
-from ._redis_conn import RedisConnection, Script, eval_script, translate_errors
+from ._redis_batch import GroupWriter
+from ._redis_conn import RedisConnection, Script, translate_errors
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -221,6 +222,9 @@ class RedisSaver:
         self._load_ttl_ms = self._ttl_ms if config.refresh_on_read else "0"
         self._prefix = prefix
         self._conn = RedisConnection(url, name="RedisSaver")
+        # One group writer per client (one client per event loop): concurrent
+        # calls of many threads share a pipeline (see _redis_batch).
+        self._writers: dict[int, tuple[Redis, GroupWriter]] = {}
 
     @property
     def prefix(self) -> str:
@@ -256,7 +260,13 @@ class RedisSaver:
         keys = self.thread_keys(thread_id)
         with translate_errors(self._conn, what):
             client: Redis = await self._conn.client()
-            return await eval_script(client, script, keys, args, family=_SCRIPTS)
+            entry = self._writers.get(id(client))
+            if entry is None or entry[0] is not client:
+                entry = self._writers[id(client)] = (
+                    client,
+                    GroupWriter(client, _SCRIPTS),
+                )
+            return await entry[1].call(script.command(keys, args))
 
     async def aload(self, thread_id: str) -> ThreadState:
         """Latest checkpoint, pending run and its records, in one round trip.

@@ -437,7 +437,9 @@ async def test_a_batch_of_twenty_mixed_ops_is_one_round_trip(
     ]
     before, calls = store.round_trips, len(embedder.calls)
     results = await store.abatch(ops)
-    assert (store.round_trips - before, len(embedder.calls) - calls) == (1, 1)
+    # One pipeline for all 20 ops, plus one for the searches whose scored
+    # hits did not fill the page (they then read the items without vectors).
+    assert (store.round_trips - before, len(embedder.calls) - calls) == (2, 1)
     assert len(ops) == 20
     assert keys(results[15]) == ["a", "a", "a"]  # type: ignore[arg-type]
     assert keys(results[16]) == ["b", "b"]  # type: ignore[arg-type]
@@ -634,3 +636,19 @@ async def test_a_lost_index_is_made_again(
     assert put is None
     assert "new" in keys(found)  # type: ignore[arg-type]
     assert f"{redis_prefix}:idx".encode() in admin().execute_command("FT._LIST")
+
+
+async def test_a_full_page_of_scored_hits_needs_one_search_command(
+    make_redis: Callable[..., RedisStore], embedder: CountingEmbeddings
+) -> None:
+    store = make_redis(index=text_index(embedder))
+    await store.abatch(
+        [
+            PutOp(namespace=("m",), key=str(i), value={"text": f"fact {i}"})
+            for i in range(5)
+        ]
+    )
+    before = store.round_trips
+    hits = await store.asearch(("m",), query="fact 3", limit=5)
+    assert store.round_trips - before == 1
+    assert len(hits) == 5 and hits[0].key == "3"

@@ -39,7 +39,9 @@ async def test_begin_is_fenced_on_the_base_version(any_saver: Any) -> None:
     await any_saver.acommit("t", ckpt(1), expected_version=0)
     await any_saver.acommit("t", ckpt(2), expected_version=1)
     with pytest.raises(CheckpointConflictError, match="version 2"):
-        await any_saver.arecord("t", "stale", rec("0:a"), begin=run("stale", base_version=1))
+        await any_saver.arecord(
+            "t", "stale", rec("0:a"), begin=run("stale", base_version=1)
+        )
     state = await any_saver.aload("t")
     assert state.run is None and state.records == []
 
