@@ -11,6 +11,10 @@
   sees ours and LangGraph's clients alike without touching either. ``None``
   when Redis executed commands but no redis-py connection of this process
   sent any (a client that bypasses redis-py).
+- **server reads**: the delta of ``INFO stats total_reads_processed``, the
+  socket reads the server handled (less the one INFO): about one per request
+  received, a cross-check on round trips that needs no client cooperation
+  (a request larger than 16 KB takes more than one read).
 - **memory**: the delta of ``INFO memory used_memory``; **Redis CPU**: the
   delta of ``used_cpu_user + used_cpu_sys`` (the server's own process).
 """
@@ -65,6 +69,7 @@ class Snapshot:
     sent: int
     used_memory: int
     cpu_s: float
+    reads: int
 
 
 class RedisStats:
@@ -76,29 +81,25 @@ class RedisStats:
     def close(self) -> None:
         self._client.close()
 
-    def _info(self) -> tuple[dict[str, int], int, float]:
+    def _info(self, sent: int) -> Snapshot:
         info = self._client.info("everything")
         commands = {
             k.removeprefix("cmdstat_"): int(v["calls"])
             for k, v in info.items()
             if k.startswith("cmdstat_")
         }
-        return (
-            commands,
-            int(info["used_memory"]),
-            float(info["used_cpu_user"]) + float(info["used_cpu_sys"]),
-        )
+        cpu = float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+        reads = int(info.get("total_reads_processed", 0))
+        return Snapshot(commands, sent, int(info["used_memory"]), cpu, reads)
 
     def before(self) -> Snapshot:
         """Snapshot at the start of the measured phase (INFO first, then the counter)."""
-        commands, mem, cpu = self._info()
-        return Snapshot(commands, _sent, mem, cpu)
+        snap = self._info(0)
+        return Snapshot(snap.commands, _sent, snap.used_memory, snap.cpu_s, snap.reads)
 
     def after(self) -> Snapshot:
         """Snapshot at its end (the counter first, so neither INFO is counted as a round trip)."""
-        sent = _sent
-        commands, mem, cpu = self._info()
-        return Snapshot(commands, sent, mem, cpu)
+        return self._info(_sent)
 
 
 def per_turn(a: Snapshot, b: Snapshot, turns: int) -> dict[str, Any]:
@@ -113,6 +114,9 @@ def per_turn(a: Snapshot, b: Snapshot, turns: int) -> dict[str, Any]:
     return {
         "redis_cmds_per_turn": total / n,
         "redis_round_trips_per_turn": sent / n if sent or not total else None,
+        # Server side: socket reads the server processed, less the one INFO.
+        # About one per request the server received, whoever sent it.
+        "redis_reads_per_turn": (b.reads - a.reads - 1) / n if b.reads else None,
         "redis_mem_bytes_per_turn": (b.used_memory - a.used_memory) / n,
         "redis_cpu_ms_per_turn": (b.cpu_s - a.cpu_s) * 1000 / n,
         "redis_top_cmds_per_turn": {k: round(v / n, 2) for k, v in top},
