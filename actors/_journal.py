@@ -12,6 +12,7 @@ that commits without recording anything writes only its checkpoint.
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from typing import Any
@@ -27,10 +28,13 @@ from stores import (
     ThreadState,
 )
 
+_PROCESS = os.urandom(4).hex()  # tells processes apart
+_SEQUENCE = itertools.count()
+
 
 def new_id() -> str:
-    """A unique id that sorts by creation time (hex nanoseconds + 4 random bytes)."""
-    return f"{time.time_ns():016x}{os.urandom(4).hex()}"
+    """A unique id that sorts by creation time: hex nanoseconds, process tag, sequence."""
+    return f"{time.time_ns():016x}{_PROCESS}{next(_SEQUENCE) & 0xFFFF:04x}"
 
 
 class Journal:

@@ -95,6 +95,8 @@ class ThreadActor(Actor[Submit]):
         self._turns = 0
         self._last_activity = 0.0
         self._tg: anyio.abc.TaskGroup | None = None
+        self._wake = anyio.Event()
+        self._receiving = True
 
     async def on_start(self) -> None:
         self._state = await self._saver.aload(self.thread_id)
@@ -129,10 +131,15 @@ class ThreadActor(Actor[Submit]):
         assert self._tg is not None
         watch = anyio.CancelScope()
         self._tg.start_soon(self._watch_idle, watch)
+        self._tg.start_soon(
+            self._run_turns
+        )  # one runner per activation, not a task per turn
         try:
             await self._receive_loop()
         finally:
             watch.cancel()
+            self._receiving = False
+            self._wake.set()  # the runner finishes its turn, then stops
 
     async def _receive_loop(self) -> None:
         while True:
@@ -169,10 +176,9 @@ class ThreadActor(Actor[Submit]):
     def _dispatch(self, env: Envelope[Submit]) -> None:
         active = self._active
         strategy = env.msg.strategy
-        if active is None:
-            self._start(env)
-        elif strategy == "enqueue":
+        if (active is None and not self._queue) or strategy == "enqueue":
             self._queue.append(env)
+            self._wake.set()
         elif strategy == "reject":
             env.fail(
                 ThreadBusyError(
@@ -182,16 +188,29 @@ class ThreadActor(Actor[Submit]):
             )
         else:
             self._queue.appendleft(env)
-            if active.cancel_reason is None:
+            self._wake.set()
+            if active is not None and active.cancel_reason is None:
                 active.cancel_reason = strategy
                 active.scope.cancel()
 
-    def _start(self, env: Envelope[Submit]) -> None:
-        assert self._tg is not None
-        active = self._active = _Active(
-            env, Journal(self._saver, self.thread_id, self._state)
-        )
-        self._tg.start_soon(self._run_turn, active)
+    async def _run_turns(self) -> None:
+        while True:
+            if self._queue and self.mailbox.statistics().closed:
+                reason = f"thread {self.thread_id!r} stopped before the request started"
+                fail_all(list(self._queue), reason, retriable=True)
+                self._queue.clear()
+            if not self._queue:
+                if not self._receiving:
+                    return
+                self._wake = anyio.Event()
+                await self._wake.wait()
+                continue
+            env = self._queue.popleft()
+            self._room.set()
+            self._active = _Active(
+                env, Journal(self._saver, self.thread_id, self._state)
+            )
+            await self._run_turn(self._active)
 
     async def _run_turn(self, active: _Active) -> None:
         env = active.env
@@ -214,7 +233,6 @@ class ThreadActor(Actor[Submit]):
             self._turns += 1
             self._active = None
             self._last_activity = anyio.current_time()
-            self._next()
 
     async def _after_cancel(self, active: _Active) -> None:
         if active.cancel_reason == "rollback":
@@ -234,12 +252,3 @@ class ThreadActor(Actor[Submit]):
                 f"run on thread {self.thread_id!r} was stopped by a newer request: {what}"
             )
         )
-
-    def _next(self) -> None:
-        if self._queue and self.mailbox.statistics().closed:
-            reason = f"thread {self.thread_id!r} stopped before the request started"
-            fail_all(list(self._queue), reason, retriable=True)
-            self._queue.clear()
-        if self._queue:
-            self._start(self._queue.popleft())
-        self._room.set()

@@ -8,6 +8,7 @@ Messages live in checkpoints: one tagged union whose tags are LangChain's
 from __future__ import annotations
 
 import json
+import random
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Literal, NotRequired, TypeAlias, TypedDict
@@ -346,10 +347,18 @@ def coerce_message(obj: object) -> AnyMessage:
     )
 
 
+_RANDOM = random.Random()  # ids, not secrets: no urandom syscall per message
+
+
+def _new_message_id() -> str:
+    """A random (version 4) UUID string, as LangChain assigns to messages."""
+    return str(uuid.UUID(int=_RANDOM.getrandbits(128), version=4))
+
+
 def _with_id(message: AnyMessage) -> AnyMessage:
     message = message_chunk_to_message(message)
     if message.id is None:
-        return msgspec.structs.replace(message, id=str(uuid.uuid4()))
+        return msgspec.structs.replace(message, id=_new_message_id())
     return message
 
 

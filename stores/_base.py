@@ -242,9 +242,12 @@ Op: TypeAlias = GetOp | PutOp | SearchOp | ListNamespacesOp
 Result: TypeAlias = Item | list[SearchItem] | list[Namespace] | None
 
 
+_OP_TYPES = (GetOp, PutOp, SearchOp, ListNamespacesOp)
+
+
 def ensure_op(op: object) -> Op:
     """Return ``op`` if it is one of the four operation types, else raise TypeError."""
-    if not isinstance(op, GetOp | PutOp | SearchOp | ListNamespacesOp):
+    if not isinstance(op, _OP_TYPES):
         raise TypeError(
             f"batch operations must be GetOp, PutOp, SearchOp or ListNamespacesOp, got {op!r}"
         )
