@@ -20,6 +20,7 @@ import importlib.util
 import os
 from typing import TYPE_CHECKING, Any, ClassVar, Final, cast, final
 
+import anyio
 import anyio.lowlevel
 import anyio.to_thread
 import sniffio
@@ -132,6 +133,7 @@ class RedisConnection:
         self._clients: dict[object, tuple[Redis, AsyncGenerator[None]]] = {}
         self._counter = [0]
         self._closed = False
+        self._starting: anyio.Event | None = None
 
     @property
     def round_trips(self) -> int:
@@ -175,12 +177,20 @@ class RedisConnection:
             k for k in self._clients if getattr(k, "is_closed", lambda: False)()
         ]:
             del self._clients[other]
-        if self._url is None:
-            server = await anyio.to_thread.run_sync(default_server)
-            self._url = server.url
-            bound = self._clients.get(loop)  # another task may have built it meanwhile
-            if bound is not None:
-                return bound[0]
+        while self._url is None:
+            if self._starting is not None:  # another task is starting it: wait for that
+                await self._starting.wait()
+                continue
+            self._starting = anyio.Event()
+            try:
+                server = await anyio.to_thread.run_sync(default_server)
+                self._url = server.url
+            finally:
+                self._starting.set()
+                self._starting = None
+        bound = self._clients.get(loop)  # another task may have built it meanwhile
+        if bound is not None:
+            return bound[0]
         client = self._build(self._url)
         keeper = _keeper(client)
         await anext(keeper)

@@ -11,6 +11,7 @@ never returns fewer results than exist.
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
@@ -39,6 +40,12 @@ Doc = dict[bytes, bytes]
 def stamp_to_datetime(micros: bytes | int) -> datetime:
     """A microsecond timestamp as an aware UTC datetime, exactly."""
     return _EPOCH + timedelta(microseconds=int(micros))
+
+
+@functools.lru_cache(maxsize=4096)
+def _namespace(raw: bytes) -> tuple[str, ...]:
+    # the same few namespaces come back in every search: decode each once
+    return decode_namespace(raw.decode())
 
 
 def decode_value(data: bytes) -> dict[str, Any]:
@@ -134,7 +141,7 @@ class _Row(msgspec.Struct, frozen=True):
     def item(self) -> SearchItem:
         d = self.doc
         return SearchItem(
-            namespace=decode_namespace(d[b"ns"].decode()),
+            namespace=_namespace(d[b"ns"]),
             key=d[b"k"].decode(),
             value=self.value,
             created_at=stamp_to_datetime(d[b"ca"]),
@@ -238,12 +245,12 @@ class SearchPlan:
         ranked = sorted(hits, key=lambda d: (float(d[b"d"]), -int(d[b"ua"])))
         seen: set[tuple[bytes, bytes]] = set()
         rows: list[_Row] = []
+        score = self._settings.score
         for d in ranked:
             ident = (d[b"ns"], d[b"k"])
             if ident not in seen:
                 seen.add(ident)
-                score = self._settings.score(float(d[b"d"]))
-                rows.append(_Row(d, decode_value(d[b"v"]), score))
+                rows.append(_Row(d, decode_value(d[b"v"]), score(float(d[b"d"]))))
         return rows
 
     def _keep(self, rows: list[_Row]) -> list[_Row]:

@@ -84,7 +84,7 @@ class RedisIndexSettings(msgspec.Struct, frozen=True, kw_only=True):
 
     def score(self, distance: float) -> float:
         """Cosine similarity from a RediSearch distance between unit vectors."""
-        return 1.0 - distance / 2.0 if self.metric == "L2" else 1.0 - distance
+        return 1.0 - distance / 2.0 if self.distance == "l2" else 1.0 - distance
 
     @property
     def multi_part(self) -> bool:
