@@ -128,6 +128,7 @@ def plot(results: Sequence[dict[str, Any]], path: str) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FormatStrFormatter, LogLocator
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
     for system in dict.fromkeys(r["system"] for r in results):
@@ -147,6 +148,8 @@ def plot(results: Sequence[dict[str, Any]], path: str) -> None:
     ticks = sorted({r["c"] for r in results})
     for ax in (left, right):
         ax.set_yscale("log")
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
         ax.set_xticks(ticks, [str(c) for c in ticks])
         ax.minorticks_off()
     fig.tight_layout()
