@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 Namespace: TypeAlias = tuple[str, ...]
 
 
-class Item(msgspec.Struct, frozen=True, kw_only=True):
+class Item(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """A stored value with its namespace, key and timestamps."""
 
     namespace: Namespace
@@ -150,7 +150,7 @@ def _as_tuple(namespace: Sequence[str], *, what: str = "namespace") -> Namespace
 # -- operations --------------------------------------------------------------
 
 
-class GetOp(msgspec.Struct, frozen=True, kw_only=True):
+class GetOp(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """Read one item."""
 
     namespace: Namespace
@@ -162,7 +162,7 @@ class GetOp(msgspec.Struct, frozen=True, kw_only=True):
         validate_key(self.key)
 
 
-class PutOp(msgspec.Struct, frozen=True, kw_only=True):
+class PutOp(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """Write one item, or delete it when ``value`` is None.
 
     ``index``: None uses the store's configured fields, False skips
@@ -194,7 +194,7 @@ class PutOp(msgspec.Struct, frozen=True, kw_only=True):
             )
 
 
-class SearchOp(msgspec.Struct, frozen=True, kw_only=True):
+class SearchOp(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """Search items under a namespace prefix, by filter and optional semantic query."""
 
     namespace_prefix: Namespace
@@ -213,7 +213,7 @@ class SearchOp(msgspec.Struct, frozen=True, kw_only=True):
             parse_filter(self.filter)
 
 
-class ListNamespacesOp(msgspec.Struct, frozen=True, kw_only=True):
+class ListNamespacesOp(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """List namespaces matching a prefix and/or suffix ('*' matches any one label)."""
 
     prefix: Namespace | None = None

@@ -24,7 +24,7 @@ import msgspec
 from ._errors import CorruptCheckpointError
 
 
-class Checkpoint(msgspec.Struct, frozen=True, kw_only=True, tag="ckpt.v1"):
+class Checkpoint(msgspec.Struct, frozen=True, kw_only=True, tag="ckpt.v1", gc=False):
     """One committed state of a thread."""
 
     thread_id: str
@@ -48,7 +48,7 @@ class Checkpoint(msgspec.Struct, frozen=True, kw_only=True, tag="ckpt.v1"):
     parent_id: str | None = None
 
 
-class TaskRecord(msgspec.Struct, frozen=True, kw_only=True, tag="rec.v1"):
+class TaskRecord(msgspec.Struct, frozen=True, kw_only=True, tag="rec.v1", gc=False):
     """The recorded outcome of one task call (or interrupt/resume) in a pending run."""
 
     task_id: str
@@ -58,7 +58,7 @@ class TaskRecord(msgspec.Struct, frozen=True, kw_only=True, tag="rec.v1"):
     payload: bytes
 
 
-class PendingRun(msgspec.Struct, frozen=True, kw_only=True, tag="run.v1"):
+class PendingRun(msgspec.Struct, frozen=True, kw_only=True, tag="run.v1", gc=False):
     """A run that has started and not committed."""
 
     run_id: str
@@ -69,7 +69,7 @@ class PendingRun(msgspec.Struct, frozen=True, kw_only=True, tag="run.v1"):
     metadata: dict[str, Any] = {}
 
 
-class ThreadState(msgspec.Struct, frozen=True, kw_only=True):
+class ThreadState(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """What activating a thread loads, in one round trip."""
 
     latest: Checkpoint | None = None
