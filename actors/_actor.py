@@ -13,7 +13,7 @@ from typing import Any, Generic, TypeVar
 import anyio
 
 from ._errors import ActorDeadError
-from ._mailbox import Mailbox, MailboxStats
+from ._mailbox import MailboxLike, MailboxStats
 
 M = TypeVar("M")
 
@@ -104,7 +104,7 @@ class ActorRef(Generic[M]):
     __slots__ = ("_mailbox", "_stopped", "name")
 
     def __init__(
-        self, name: str, mailbox: Mailbox[Envelope[M]], stopped: anyio.Event
+        self, name: str, mailbox: MailboxLike[Envelope[M]], stopped: anyio.Event
     ) -> None:
         self.name = name
         self._mailbox = mailbox

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 import anyio
 import msgspec
@@ -20,6 +20,19 @@ class MailboxStats(msgspec.Struct, frozen=True, kw_only=True):
     capacity: float
     waiting_senders: int
     closed: bool
+
+
+class MailboxLike(Protocol[T]):
+    """What refs and the actor base need from a mailbox."""
+
+    async def send(self, item: T) -> None: ...
+    def send_nowait(self, item: T) -> None: ...
+    async def receive(self) -> T: ...
+    def receive_nowait(self) -> T: ...
+    def close(self, *, retriable: bool = True) -> None: ...
+    def drain(self) -> list[T]: ...
+    def __len__(self) -> int: ...
+    def statistics(self) -> MailboxStats: ...
 
 
 class Mailbox(Generic[T]):

@@ -12,7 +12,7 @@ import anyio
 from anyio.abc import TaskStatus
 
 from ._actor import ActorRef, Envelope, fail_all
-from ._mailbox import Mailbox
+from ._mailbox import Mailbox, MailboxLike
 
 M = TypeVar("M")
 log = logging.getLogger("actors")
@@ -26,9 +26,17 @@ class Actor(ABC, Generic[M]):
     once the mailbox is closed and drained.
     """
 
-    def __init__(self, name: str, *, mailbox_size: int) -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        mailbox_size: int,
+        mailbox: MailboxLike[Envelope[M]] | None = None,
+    ) -> None:
         self.name = name
-        self.mailbox: Mailbox[Envelope[M]] = Mailbox(mailbox_size)
+        self.mailbox: MailboxLike[Envelope[M]] = (
+            mailbox if mailbox is not None else Mailbox(mailbox_size)
+        )
         self._stopped = anyio.Event()
         self.ref: ActorRef[M] = ActorRef(name, self.mailbox, self._stopped)
 
@@ -87,6 +95,7 @@ class ActorSystem(anyio.AsyncContextManagerMixin):
                 yield self
             except Exception as exc:  # noqa: BLE001 -- re-raised below, unwrapped from the task group's ExceptionGroup
                 error = exc
+                tg.cancel_scope.cancel()  # the body failed: do not wait for running work
             finally:
                 self._closed = True
                 for actor in list(self._actors):

@@ -24,9 +24,10 @@ import msgspec
 
 from stores import CheckpointSaver, ThreadState
 
-from ._actor import Envelope, fail_all
+from ._actor import Envelope
 from ._errors import RunCancelledError, ThreadBusyError
 from ._journal import Journal
+from ._routed import RoutedMailbox
 from ._system import Actor
 
 Strategy = Literal["enqueue", "reject", "interrupt", "rollback"]
@@ -71,7 +72,13 @@ class _Active:
 
 
 class ThreadActor(Actor[Submit]):
-    """Serializes runs on one thread and keeps its state warm between them."""
+    """Serializes runs on one thread and keeps its state warm between them.
+
+    One task per warm thread: it takes requests from a ``RoutedMailbox``
+    (which applies the multitask strategy the moment a request arrives)
+    and runs them; when nothing arrives for ``idle_timeout`` seconds it
+    calls ``on_release`` and stops.
+    """
 
     def __init__(
         self,
@@ -82,103 +89,66 @@ class ThreadActor(Actor[Submit]):
         idle_timeout: float,
         on_release: Callable[[], None],
     ) -> None:
-        super().__init__(f"thread:{thread_id}", mailbox_size=mailbox_size)
+        super().__init__(
+            f"thread:{thread_id}",
+            mailbox_size=mailbox_size,
+            mailbox=RoutedMailbox(mailbox_size, self._route),
+        )
         self.thread_id = thread_id
         self._saver = saver
         self._idle_timeout = idle_timeout
         self._on_release = on_release
         self._state = ThreadState()
-        self._queue: deque[Envelope[Submit]] = deque()
-        self._queue_max = mailbox_size
-        self._room = anyio.Event()
         self._active: _Active | None = None
         self._turns = 0
-        self._last_activity = 0.0
-        self._tg: anyio.abc.TaskGroup | None = None
-        self._wake = anyio.Event()
-        self._receiving = True
 
     async def on_start(self) -> None:
         self._state = await self._saver.aload(self.thread_id)
-        self._last_activity = anyio.current_time()
 
     @property
     def idle(self) -> bool:
-        return self._active is None and not self._queue and len(self.mailbox) == 0
+        return self._active is None and len(self.mailbox) == 0
 
     def statistics(self) -> ThreadStats:
-        """Busy flag, queue depths, turn count and checkpoint version (never blocks)."""
+        """Busy flag, queue depth, turn count and checkpoint version (never blocks)."""
+        queued = len(self.mailbox)
         return ThreadStats(
             thread_id=self.thread_id,
             busy=self._active is not None,
-            queued=len(self._queue),
-            mailbox=len(self.mailbox),
+            queued=queued,
+            mailbox=queued,
             turns=self._turns,
             version=self._state.version,
         )
 
     async def main(self) -> None:
-        try:
-            async with anyio.create_task_group() as tg:
-                self._tg = tg
-                await self._serve()
-        finally:
-            reason = f"thread {self.thread_id!r} stopped before the request started"
-            fail_all(list(self._queue), reason, retriable=False)
-            self._queue.clear()
-
-    async def _serve(self) -> None:
-        assert self._tg is not None
-        watch = anyio.CancelScope()
-        self._tg.start_soon(self._watch_idle, watch)
-        self._tg.start_soon(
-            self._run_turns
-        )  # one runner per activation, not a task per turn
-        try:
-            await self._receive_loop()
-        finally:
-            watch.cancel()
-            self._receiving = False
-            self._wake.set()  # the runner finishes its turn, then stops
-
-    async def _receive_loop(self) -> None:
         while True:
-            while len(self._queue) >= self._queue_max:
-                self._room = anyio.Event()
-                await self._room.wait()
-            try:
-                env = await self.mailbox.receive()
-            except anyio.EndOfStream:
-                return
-            if self.mailbox.statistics().closed:
-                # passivating: a fresh activation will take it (it never started)
-                fail_all(
-                    [env], f"thread {self.thread_id!r} is stopping", retriable=True
-                )
-                continue
-            self._last_activity = anyio.current_time()
-            self._dispatch(env)
-
-    async def _watch_idle(self, watch: anyio.CancelScope) -> None:
-        # A timer beside the receive loop, never a timeout around receive():
-        # cancelling a receive at the wrong moment can lose a delivered message.
-        with watch:
-            while True:
-                idle_for = anyio.current_time() - self._last_activity
-                if self.idle and idle_for >= self._idle_timeout:
-                    self._on_release()
-                    self.mailbox.close()  # later messages fail as retriable
+            env: Envelope[Submit] | None = None
+            # Waiting on the routed mailbox is safe to time out: a request
+            # filed at the deadline stays in the buffer (checked just below).
+            with anyio.move_on_after(self._idle_timeout):
+                try:
+                    env = await self.mailbox.receive()
+                except anyio.EndOfStream:
                     return
-                await anyio.sleep(
-                    max(self._idle_timeout - idle_for, self._idle_timeout / 10)
-                )
+            if env is None:
+                if len(self.mailbox) == 0:
+                    self._on_release()
+                    return  # run() closes the mailbox; later senders go to a fresh activation
+                continue
+            active = self._active = _Active(
+                env, Journal(self._saver, self.thread_id, self._state)
+            )
+            await self._run_turn(active)
+            del env, active  # an idle actor keeps its state, not its last request
 
-    def _dispatch(self, env: Envelope[Submit]) -> None:
+    def _route(self, env: Envelope[Submit], buffer: deque[Envelope[Submit]]) -> None:
+        # Called in the sender's task the moment a request arrives, even
+        # while a turn runs: this is where the multitask strategy applies.
         active = self._active
         strategy = env.msg.strategy
-        if (active is None and not self._queue) or strategy == "enqueue":
-            self._queue.append(env)
-            self._wake.set()
+        if (active is None and not buffer) or strategy == "enqueue":
+            buffer.append(env)
         elif strategy == "reject":
             env.fail(
                 ThreadBusyError(
@@ -187,30 +157,10 @@ class ThreadActor(Actor[Submit]):
                 )
             )
         else:
-            self._queue.appendleft(env)
-            self._wake.set()
+            buffer.appendleft(env)
             if active is not None and active.cancel_reason is None:
                 active.cancel_reason = strategy
                 active.scope.cancel()
-
-    async def _run_turns(self) -> None:
-        while True:
-            if self._queue and self.mailbox.statistics().closed:
-                reason = f"thread {self.thread_id!r} stopped before the request started"
-                fail_all(list(self._queue), reason, retriable=True)
-                self._queue.clear()
-            if not self._queue:
-                if not self._receiving:
-                    return
-                self._wake = anyio.Event()
-                await self._wake.wait()
-                continue
-            env = self._queue.popleft()
-            self._room.set()
-            self._active = _Active(
-                env, Journal(self._saver, self.thread_id, self._state)
-            )
-            await self._run_turn(self._active)
 
     async def _run_turn(self, active: _Active) -> None:
         env = active.env
@@ -232,7 +182,6 @@ class ThreadActor(Actor[Submit]):
             self._state = active.journal.state
             self._turns += 1
             self._active = None
-            self._last_activity = anyio.current_time()
 
     async def _after_cancel(self, active: _Active) -> None:
         if active.cancel_reason == "rollback":

@@ -137,7 +137,7 @@ async def test_one_turn_at_a_time_and_enqueue_waits() -> None:
             await anyio.wait_all_tasks_blocked()
             assert turns.log == ["start:first"], "the second turn started early"
             assert actor.statistics() == ThreadStats(
-                thread_id="t1", busy=True, queued=1, mailbox=0, turns=0, version=0
+                thread_id="t1", busy=True, queued=1, mailbox=1, turns=0, version=0
             )
             gate.set()
     assert turns.log == ["start:first", "end:first", "start:second", "end:second"]
