@@ -23,12 +23,13 @@ import anyio
 import anyio.lowlevel
 from redis.exceptions import NoScriptError
 
-from ._redis_conn import load_scripts
+from ._redis_conn import load_scripts, send_on
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from redis.asyncio import Redis
+    from redis.asyncio.connection import AbstractConnection
 
     from ._redis_conn import Script
 
@@ -63,6 +64,8 @@ class GroupWriter:
         self._max_batch = max_batch
         self._queue: list[_Call] = []
         self._sending = False
+        self._busy = False
+        self._connection: AbstractConnection | None = None
 
     async def call(self, command: tuple[Any, ...]) -> Any:
         """Send ``command`` with whatever else is queued; return its reply or raise its error."""
@@ -83,8 +86,12 @@ class GroupWriter:
     async def _lead(self) -> None:
         self._sending = True
         try:
-            await anyio.lowlevel.checkpoint()  # let concurrent callers join this batch
+            if self._busy:
+                # Under load, one scheduling step lets the callers that are
+                # about to write join this batch; a lone caller skips it.
+                await anyio.lowlevel.checkpoint()
             batch = self._queue[: self._max_batch]
+            self._busy = len(batch) > 1 or len(self._queue) > len(batch)
             del self._queue[: len(batch)]
             with anyio.CancelScope(
                 shield=True
@@ -120,8 +127,14 @@ class GroupWriter:
             call.finish(reply)
 
     async def _pipeline(self, commands: list[tuple[Any, ...]]) -> list[Any]:
-        pipe = self._client.pipeline(transaction=False)
-        for command in commands:
-            pipe.execute_command(*command)
-        replies: list[Any] = await pipe.execute(raise_on_error=False)
-        return replies
+        # Only the leader sends, so one connection of its own is enough: no
+        # pool checkout per batch. A failed connection is dropped and replaced.
+        if self._connection is None:
+            self._connection = await self._client.connection_pool.get_connection()
+        connection = self._connection
+        try:
+            return await send_on(connection, commands)
+        except BaseException:
+            self._connection = None
+            await self._client.connection_pool.release(connection)
+            raise
