@@ -129,8 +129,11 @@ class GroupWriter:
     async def _pipeline(self, commands: list[tuple[Any, ...]]) -> list[Any]:
         # Only the leader sends, so one connection of its own is enough: no
         # pool checkout per batch. A failed connection is dropped and replaced.
+        pool = self._client.connection_pool
         if self._connection is None:
-            self._connection = await self._client.connection_pool.get_connection()
+            self._connection = await pool.get_connection()
+        else:  # what the pool checks at checkout: a socket the server closed is replaced
+            await pool.ensure_connection(self._connection)
         connection = self._connection
         try:
             return await send_on(connection, commands)
