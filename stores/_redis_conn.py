@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import importlib.util
 import os
+import sys
 from typing import TYPE_CHECKING, Any, ClassVar, Final, cast, final
 
 import anyio
@@ -40,7 +41,6 @@ from redis.exceptions import (
     ResponseError,
     TimeoutError as RedisTimeoutError,
 )
-from redisvl.exceptions import RedisVLError
 
 from ._embedded import default_server
 from ._errors import StoreUnavailableError
@@ -334,12 +334,19 @@ async def _execute(client: Redis, command: tuple[Any, ...]) -> Any:
     return cast("Any", await client.execute_command(*command))
 
 
+def _redisvl_errors() -> tuple[type[Exception], ...]:
+    # redisvl is imported only when an index is created; before that none of
+    # its errors can occur, and importing it here would cost 30 ms at startup.
+    module = sys.modules.get("redisvl.exceptions")
+    return (module.RedisVLError,) if module is not None else ()
+
+
 @contextlib.contextmanager
 def translate_errors(connection: RedisConnection, what: str) -> Generator[None]:
     """Re-raise redis and redisvl errors as StoreUnavailableError, naming ``what`` failed."""
     try:
         yield
-    except (RedisError, RedisVLError) as exc:
+    except (RedisError, *_redisvl_errors()) as exc:
         raise StoreUnavailableError(_describe(connection, what, exc)) from exc
 
 

@@ -21,9 +21,6 @@ from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, TypeAlias, fina
 
 import msgspec
 from redis.exceptions import ResponseError
-from redisvl.exceptions import RedisSearchError
-from redisvl.index import AsyncSearchIndex
-from redisvl.schema import IndexSchema
 
 from ._base import BaseStore, GetOp, ListNamespacesOp, PutOp, SearchOp, ensure_op
 from ._filters import parse_filter
@@ -337,6 +334,18 @@ class RedisStore(BaseStore):
     async def _ensure_index(self, client: Redis) -> None:
         if self._index_ready:
             return
+        try:  # most starts find the index made by an earlier process: one round trip
+            await client.execute_command("FT.INFO", self._index_name)
+        except ResponseError:
+            pass
+        else:
+            self._index_ready = True
+            return
+        # redisvl is imported only to create an index (a tenth of a second of imports)
+        from redisvl.exceptions import RedisSearchError
+        from redisvl.index import AsyncSearchIndex
+        from redisvl.schema import IndexSchema
+
         schema = IndexSchema.from_dict(
             schema_dict(self._index_name, self._prefix, self._settings)
         )
