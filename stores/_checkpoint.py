@@ -153,6 +153,33 @@ class CheckpointSaver(Protocol):
         ...
 
 
+def check_thread_id(thread_id: object) -> str:
+    """``thread_id`` if it is a non-empty string, else ValueError."""
+    if not isinstance(thread_id, str) or not thread_id:
+        raise ValueError(f"thread_id must be a non-empty string, got {thread_id!r}")
+    return thread_id
+
+
+def check_begin(run_id: str, begin: PendingRun | None) -> None:
+    """ValueError if ``begin`` (for ``arecord``) names another run than ``run_id``."""
+    if begin is not None and begin.run_id != run_id:
+        raise ValueError(f"begin.run_id {begin.run_id!r} is not run_id {run_id!r}")
+
+
+def check_commit(thread_id: str, checkpoint: Checkpoint, expected_version: int) -> None:
+    """ValueError if ``checkpoint`` cannot follow ``expected_version`` on ``thread_id``."""
+    check_thread_id(thread_id)
+    if checkpoint.thread_id != thread_id:
+        raise ValueError(
+            f"checkpoint is for thread {checkpoint.thread_id!r}, not {thread_id!r}"
+        )
+    if checkpoint.version != expected_version + 1:
+        raise ValueError(
+            f"checkpoint.version must be expected_version + 1 = "
+            f"{expected_version + 1}, got {checkpoint.version}"
+        )
+
+
 # Encoders and decoders are created once (see STYLE.md rule 15).
 _ENCODER = msgspec.msgpack.Encoder()
 _CKPT = msgspec.msgpack.Decoder(Checkpoint)

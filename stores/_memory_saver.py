@@ -20,6 +20,9 @@ from ._checkpoint import (
     PendingRun,
     TaskRecord,
     ThreadState,
+    check_begin,
+    check_commit,
+    check_thread_id,
     decode_checkpoint,
     decode_pending_run,
     decode_task_record,
@@ -47,12 +50,6 @@ class _Thread:
     @property
     def version(self) -> int:
         return self.versions[-1][0] if self.versions else 0
-
-
-def _check_thread_id(thread_id: object) -> str:
-    if not isinstance(thread_id, str) or not thread_id:
-        raise ValueError(f"thread_id must be a non-empty string, got {thread_id!r}")
-    return thread_id
 
 
 @final
@@ -91,7 +88,7 @@ class MemorySaver:
             CorruptCheckpointError: if stored bytes fail to decode.
             ValueError: for an empty or non-string ``thread_id``.
         """
-        _check_thread_id(thread_id)
+        check_thread_id(thread_id)
         await anyio.lowlevel.checkpoint()
         thread = self._threads.get(thread_id)
         if thread is None:
@@ -112,7 +109,7 @@ class MemorySaver:
         Raises:
             CheckpointConflictError: if the thread is no longer at ``run.base_version``.
         """
-        _check_thread_id(thread_id)
+        check_thread_id(thread_id)
         await anyio.lowlevel.checkpoint()
         thread = self._threads.get(thread_id) or _Thread()
         if thread.version != run.base_version:
@@ -143,12 +140,9 @@ class MemorySaver:
             CheckpointConflictError: if ``run_id`` is not the pending run, or
                 (with ``begin``) the thread moved past ``begin.base_version``.
         """
-        _check_thread_id(thread_id)
+        check_thread_id(thread_id)
         if begin is not None:
-            if begin.run_id != run_id:
-                raise ValueError(
-                    f"begin.run_id {begin.run_id!r} is not run_id {run_id!r}"
-                )
+            check_begin(run_id, begin)
             await self.abegin_run(
                 thread_id, begin
             )  # no await between it and the append
@@ -175,16 +169,7 @@ class MemorySaver:
             ValueError: if ``checkpoint`` is for another thread, its version
                 is not ``expected_version + 1``, or its id is already stored.
         """
-        _check_thread_id(thread_id)
-        if checkpoint.thread_id != thread_id:
-            raise ValueError(
-                f"checkpoint is for thread {checkpoint.thread_id!r}, not {thread_id!r}"
-            )
-        if checkpoint.version != expected_version + 1:
-            raise ValueError(
-                f"checkpoint.version must be expected_version + 1 = "
-                f"{expected_version + 1}, got {checkpoint.version}"
-            )
+        check_commit(thread_id, checkpoint, expected_version)
         await anyio.lowlevel.checkpoint()
         thread = self._threads.get(thread_id) or _Thread()
         if thread.version != expected_version:
@@ -209,7 +194,7 @@ class MemorySaver:
 
     async def adiscard_run(self, thread_id: str, run_id: str) -> None:
         """Drop the pending run and its records if ``run_id`` is still pending."""
-        _check_thread_id(thread_id)
+        check_thread_id(thread_id)
         await anyio.lowlevel.checkpoint()
         thread = self._threads.get(thread_id)
         if thread is not None and thread.run_id == run_id:
@@ -227,7 +212,7 @@ class MemorySaver:
             ValueError: for a negative or non-int ``limit``.
             CorruptCheckpointError: if stored bytes fail to decode.
         """
-        _check_thread_id(thread_id)
+        check_thread_id(thread_id)
         if limit is not None and (
             isinstance(limit, bool) or not isinstance(limit, int) or limit < 0  # pyright: ignore[reportUnnecessaryIsInstance] -- user input
         ):
@@ -248,7 +233,7 @@ class MemorySaver:
         Raises:
             CorruptCheckpointError: if stored bytes fail to decode.
         """
-        _check_thread_id(thread_id)
+        check_thread_id(thread_id)
         await anyio.lowlevel.checkpoint()
         thread = self._threads.get(thread_id)
         data = thread.checkpoints.get(checkpoint_id) if thread is not None else None
@@ -256,6 +241,6 @@ class MemorySaver:
 
     async def adelete_thread(self, thread_id: str) -> None:
         """Delete every key of the thread: checkpoints, latest pointer, pending run, records."""
-        _check_thread_id(thread_id)
+        check_thread_id(thread_id)
         await anyio.lowlevel.checkpoint()
         self._threads.pop(thread_id, None)

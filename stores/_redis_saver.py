@@ -29,6 +29,9 @@ from ._checkpoint import (
     PendingRun,
     TaskRecord,
     ThreadState,
+    check_begin,
+    check_commit,
+    check_thread_id,
     decode_checkpoint,
     decode_pending_run,
     decode_task_record,
@@ -185,12 +188,6 @@ def escape_tag(thread_id: str) -> str:
     return thread_id.replace("%", "%25").replace("{", "%7B").replace("}", "%7D")
 
 
-def _check_thread_id(thread_id: object) -> str:
-    if not isinstance(thread_id, str) or not thread_id:
-        raise ValueError(f"thread_id must be a non-empty string, got {thread_id!r}")
-    return thread_id
-
-
 @final
 class RedisSaver:
     """A checkpointer on Redis: atomic, fenced writes; one round trip per call.
@@ -238,7 +235,7 @@ class RedisSaver:
 
     def thread_keys(self, thread_id: str) -> tuple[str, str]:
         """The two keys of a thread: its hash and its records list."""
-        base = f"{self._prefix}:{{{escape_tag(_check_thread_id(thread_id))}}}"
+        base = f"{self._prefix}:{{{escape_tag(check_thread_id(thread_id))}}}"
         return base, base + ":rec"
 
     async def __aenter__(self) -> Self:
@@ -326,10 +323,7 @@ class RedisSaver:
         data = encode_record(record)
         extra: tuple[Any, ...] = ()
         if begin is not None:
-            if begin.run_id != run_id:
-                raise ValueError(
-                    f"begin.run_id {begin.run_id!r} is not run_id {run_id!r}"
-                )
+            check_begin(run_id, begin)
             extra = (begin.base_version, encode_record(begin))
         reply = await self._call(
             "recording a task", _RECORD, thread_id, self._ttl_ms, run_id, data, *extra
@@ -361,16 +355,7 @@ class RedisSaver:
             ValueError: if ``checkpoint`` is for another thread, its version
                 is not ``expected_version + 1``, or its id is already stored.
         """
-        _check_thread_id(thread_id)
-        if checkpoint.thread_id != thread_id:
-            raise ValueError(
-                f"checkpoint is for thread {checkpoint.thread_id!r}, not {thread_id!r}"
-            )
-        if checkpoint.version != expected_version + 1:
-            raise ValueError(
-                f"checkpoint.version must be expected_version + 1 = "
-                f"{expected_version + 1}, got {checkpoint.version}"
-            )
+        check_commit(thread_id, checkpoint, expected_version)
         status, version = await self._call(
             "committing a checkpoint",
             _COMMIT,
