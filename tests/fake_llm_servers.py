@@ -54,7 +54,8 @@ class Reply:
     ``events`` may be a list of encoded events or a function of the request
     (e.g. to add OpenAI's usage chunk only when the client asked for it).
     ``hold_open`` keeps a stream open after its events until the client
-    disconnects, which sets ``FakeLLMServer.client_disconnected``.
+    disconnects, which sets ``FakeLLMServer.client_disconnected`` (as does a
+    client leaving mid-stream, whether it closed with a FIN or a reset).
     """
 
     status: int = 200
@@ -179,21 +180,32 @@ class _Handler(BaseHTTPRequestHandler):
         for key, value in reply.headers.items():
             self.send_header(key, value)
         self.end_headers()
-        for event in events or ():
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
-            self.wfile.flush()
-        if reply.hold_open:
-            self._wait_for_disconnect()
-            return
-        self.wfile.write(b"0\r\n\r\n")
+        try:
+            for event in events or ():
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
+                self.wfile.flush()
+            if reply.hold_open:
+                self._wait_for_disconnect()
+                return
+            self.wfile.write(b"0\r\n\r\n")
+        except ConnectionError:
+            # The client left mid-stream. A client that closes its socket with
+            # some of our events still unread in its receive buffer sends a
+            # reset, not a FIN, so the disconnect surfaces here (a reset recv,
+            # or a broken pipe on the next write) rather than as an empty read.
+            self._client_left()
 
     def _wait_for_disconnect(self) -> None:
         self.close_connection = True
         for _ in range(200):  # at most 20 s
             readable, _, _ = select.select([self.connection], [], [], 0.1)
             if readable and not self.connection.recv(1024):
-                self.server.fake.client_disconnected.set()
+                self._client_left()
                 return
+
+    def _client_left(self) -> None:
+        self.close_connection = True
+        self.server.fake.client_disconnected.set()
 
 
 # Anthropic

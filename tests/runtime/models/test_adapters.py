@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import struct
 from contextlib import aclosing
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
@@ -12,7 +13,7 @@ import pytest
 
 from runtime._messages import AIMessage, AIMessageChunk, HumanMessage, RemoveMessage
 from runtime.models import ChatModel, ChatModelError
-from tests.fake_llm_servers import Reply, error
+from tests.fake_llm_servers import Reply, anthropic_stream, error
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator
@@ -208,6 +209,21 @@ async def test_leaving_a_stream_early_closes_the_connection(
                     break
         assert await anyio.to_thread.run_sync(server.client_disconnected.wait, 5)
     assert seen[-1].content == "first"
+
+
+def test_a_client_reset_counts_as_a_disconnect(server: FakeLLMServer) -> None:
+    # A client that closes its socket with events still unread (as httpx does
+    # when a stream is left early and the next event has already arrived)
+    # sends a reset, not a FIN; the test above must not take it for a hang.
+    server.script("/v1/messages", anthropic_stream(["first"], hold_open=True))
+    port = int(server.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(
+            b"POST /v1/messages HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\n{}"
+        )
+        assert sock.recv(1)  # the stream has started
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    assert server.client_disconnected.wait(5)
 
 
 async def test_remove_messages_cannot_be_sent(
