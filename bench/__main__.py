@@ -110,6 +110,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument(
+        "--tune-gc",
+        action="store_true",
+        help="tune the cyclic GC in every run: Runtime(tune_gc=True) for ours, the same settings for LangGraph",
+    )
+    p.add_argument(
         "--turn-timeout",
         type=float,
         default=120.0,
@@ -214,7 +219,10 @@ def _one(
         args.pool_size,
         args.turn_timeout,
         progress,
-        {"profile_dir": args.profile} if args.profile else {},
+        {
+            **({"profile_dir": args.profile} if args.profile else {}),
+            **({"tune_gc": True} if args.tune_gc else {}),
+        },
     )
     result, tail = _spawn("bench.runner", cfg, args.run_timeout, echo=progress)
     if result is None:

@@ -98,6 +98,7 @@ async def open_side(
     *,
     redis_url: str | None,
     pool_size: int,
+    tune_gc: bool = False,
 ) -> AsyncGenerator[OursSide]:
     """Open ``ours-redis`` or ``ours-memory`` inside a Runtime; close everything on exit."""
     del pool_size  # our Redis connection handling is the library's own business
@@ -113,7 +114,7 @@ async def open_side(
             store = await stack.enter_async_context(
                 RedisStore(url=redis_url, index=index)
             )
-        await stack.enter_async_context(Runtime())
+        await stack.enter_async_context(Runtime(tune_gc=tune_gc))
         yield OursSide(build(saver, store, model), store)
 
 

@@ -12,7 +12,7 @@ import os
 import resource
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +24,7 @@ from bench.redis_stats import RedisStats, install_round_trip_counter, per_turn
 from bench.workload import Checker, Conversation, FakeModel, HashEmbedder, Spec
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import AsyncGenerator, Iterator
     from contextlib import AbstractAsyncContextManager
 
 REDIS_SYSTEMS = ("ours-redis", "langgraph")
@@ -53,6 +53,18 @@ class RunConfig:
         return cls(**raw)
 
 
+@asynccontextmanager
+async def _with_tuned_gc(
+    tune: bool, side: AbstractAsyncContextManager[Any]
+) -> AsyncGenerator[Any]:
+    # LangGraph gets the same collector settings as Runtime(tune_gc=True) gives ours.
+    from runtime._gc import tuned_gc
+
+    with tuned_gc(tune):
+        async with side as opened:
+            yield opened
+
+
 def open_side(
     cfg: RunConfig, model: FakeModel, embedder: HashEmbedder
 ) -> AbstractAsyncContextManager[Any]:
@@ -61,13 +73,27 @@ def open_side(
         from bench import langgraph_side as side
     else:
         from bench import ours as side  # type: ignore[no-redef]
-    return side.open_side(
-        cfg.system,
-        cfg.spec,
-        model,
-        embedder,
-        redis_url=cfg.redis_url,
-        pool_size=cfg.pool_size,
+    tune = bool(cfg.extra.get("tune_gc"))
+    if not cfg.system.startswith("langgraph"):
+        return side.open_side(  # type: ignore[call-arg]
+            cfg.system,
+            cfg.spec,
+            model,
+            embedder,
+            redis_url=cfg.redis_url,
+            pool_size=cfg.pool_size,
+            tune_gc=tune,  # Runtime(tune_gc=True): the library's own option
+        )
+    return _with_tuned_gc(
+        tune,
+        side.open_side(
+            cfg.system,
+            cfg.spec,
+            model,
+            embedder,
+            redis_url=cfg.redis_url,
+            pool_size=cfg.pool_size,
+        ),
     )
 
 

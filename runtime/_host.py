@@ -39,6 +39,7 @@ from stores import (
 )
 
 from ._context import _HOST
+from ._gc import tuned_gc
 
 _EPHEMERAL = itertools.count()
 
@@ -65,6 +66,9 @@ class Runtime(anyio.AsyncContextManagerMixin):
         max_store_batch: most store operations sent to a store in one batch.
         max_sync_threads: worker threads for sync tasks (sync entrypoint
             bodies have their own pool, so they cannot starve their tasks).
+        tune_gc: tune Python's cyclic collector while the Runtime runs
+            (process-wide; see ``runtime/_gc.py``): for services that keep
+            thousands of threads warm.
 
     Leaving the block stops every actor: a running request finishes, queued
     ones fail with ActorDeadError. Using the Runtime again raises RuntimeError.
@@ -79,6 +83,7 @@ class Runtime(anyio.AsyncContextManagerMixin):
         multitask_strategy: Strategy = "enqueue",
         max_store_batch: int = 512,
         max_sync_threads: int = 64,
+        tune_gc: bool = False,
     ) -> None:
         if multitask_strategy not in STRATEGIES:
             raise ValueError(
@@ -92,6 +97,7 @@ class Runtime(anyio.AsyncContextManagerMixin):
         self.multitask_strategy: Strategy = multitask_strategy
         self.max_store_batch = max_store_batch
         self._max_sync_threads = max_sync_threads
+        self._tune_gc = tune_gc
         self._system: ActorSystem | None = None
         self._threads: dict[int, Registry[str, Submit]] = {}
         self._stores: dict[int, tuple[StoreActor, ActorStore]] = {}
@@ -107,6 +113,12 @@ class Runtime(anyio.AsyncContextManagerMixin):
         self._used = True
         self.task_limiter = anyio.CapacityLimiter(self._max_sync_threads)
         self.body_limiter = anyio.CapacityLimiter(max(self._max_sync_threads * 4, 64))
+        with tuned_gc(self._tune_gc):
+            async with self._hosting() as host:
+                yield host
+
+    @asynccontextmanager
+    async def _hosting(self) -> AsyncGenerator[Runtime]:
         async with ActorSystem() as system:
             self._system = system
             token = _HOST.set(self)

@@ -64,7 +64,9 @@ def _block_text(block: dict[str, Any]) -> str:
     return text if block.get("type") == "text" and isinstance(text, str) else ""
 
 
-class _Content(msgspec.Struct, frozen=True, omit_defaults=True, tag_field="type", gc=False):
+class _Content(
+    msgspec.Struct, frozen=True, omit_defaults=True, tag_field="type", gc=False
+):
     content: Content = ""
 
 
