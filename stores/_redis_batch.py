@@ -67,6 +67,12 @@ class GroupWriter:
         self._busy = False
         self._connection: AbstractConnection | None = None
 
+    async def connect(self) -> None:
+        """Open this writer's connection and load its scripts (one round trip)."""
+        if self._connection is None:
+            self._connection = await self._client.connection_pool.get_connection()
+        await load_scripts(self._client, self._scripts)
+
     async def call(self, command: tuple[Any, ...]) -> Any:
         """Send ``command`` with whatever else is queued; return its reply or raise its error."""
         call = _Call(command)

@@ -239,6 +239,12 @@ class RedisSaver:
         return base, base + ":rec"
 
     async def __aenter__(self) -> Self:
+        """Connect now (starting the embedded Redis if needed) and load the scripts.
+
+        The first call then pays no set-up. Raises StoreUnavailableError.
+        """
+        with translate_errors(self._conn, "connecting"):
+            await (await self._writer()).connect()
         return self
 
     async def __aexit__(
@@ -256,14 +262,15 @@ class RedisSaver:
     async def _call(self, what: str, script: Script, thread_id: str, *args: Any) -> Any:
         keys = self.thread_keys(thread_id)
         with translate_errors(self._conn, what):
-            client: Redis = await self._conn.client()
-            entry = self._writers.get(id(client))
-            if entry is None or entry[0] is not client:
-                entry = self._writers[id(client)] = (
-                    client,
-                    GroupWriter(client, _SCRIPTS),
-                )
-            return await entry[1].call(script.command(keys, args))
+            writer = await self._writer()
+            return await writer.call(script.command(keys, args))
+
+    async def _writer(self) -> GroupWriter:
+        client: Redis = await self._conn.client()
+        entry = self._writers.get(id(client))
+        if entry is None or entry[0] is not client:
+            entry = self._writers[id(client)] = (client, GroupWriter(client, _SCRIPTS))
+        return entry[1]
 
     async def aload(self, thread_id: str) -> ThreadState:
         """Latest checkpoint, pending run and its records, in one round trip.

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import time
-from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, TypeAlias, final
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, Self, TypeAlias, final
 
 import msgspec
 from redis.exceptions import ResponseError
@@ -25,7 +25,7 @@ from redis.exceptions import ResponseError
 from ._base import BaseStore, GetOp, ListNamespacesOp, PutOp, SearchOp, ensure_op
 from ._filters import parse_filter
 from ._keys import parse_ttl_config
-from ._redis_conn import RedisConnection, run_pipeline, translate_errors
+from ._redis_conn import RedisConnection, load_scripts, run_pipeline, translate_errors
 from ._redis_query import (
     SearchPlan,
     compile_filter,
@@ -169,6 +169,17 @@ class RedisStore(BaseStore):
     def item_key(self, namespace: Sequence[str], key: str) -> str:
         """The Redis key of an item's document (its parts append ``:<i>``)."""
         return item_key(self._prefix, tuple(namespace), key)
+
+    async def __aenter__(self) -> Self:
+        """Connect now (starting the embedded Redis if needed), find or create the index.
+
+        The first batch then pays no set-up. Raises StoreUnavailableError.
+        """
+        with translate_errors(self._conn, "connecting"):
+            client: Redis = await self._conn.client()
+            await self._ensure_index(client)
+            await load_scripts(client, SCRIPTS)
+        return self
 
     async def aclose(self) -> None:
         """Close the connection; the store cannot be used afterwards."""
