@@ -20,6 +20,7 @@ by every write and by ``aload``. Thread ids are percent-escaped
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Any, Final, Self, final
 
 import msgspec
@@ -37,7 +38,7 @@ from ._checkpoint import (
     decode_task_record,
     encode_record,
 )
-from ._errors import CheckpointConflictError
+from ._errors import CheckpointConflictError, StoreUnavailableError
 from ._keys import parse_ttl_config
 from ._redis_batch import GroupWriter
 from ._redis_conn import RedisConnection, Script, translate_errors
@@ -241,9 +242,14 @@ class RedisSaver:
     async def __aenter__(self) -> Self:
         """Connect now (starting the embedded Redis if needed) and load the scripts.
 
-        The first call then pays no set-up. Raises StoreUnavailableError.
+        The first call then pays no set-up. A Redis that cannot be reached
+        is not an error here: each call reports it (StoreUnavailableError),
+        and works once Redis is back.
         """
-        with translate_errors(self._conn, "connecting"):
+        with (
+            contextlib.suppress(StoreUnavailableError),
+            translate_errors(self._conn, "connecting"),
+        ):
             await (await self._writer()).connect()
         return self
 

@@ -15,6 +15,7 @@ The layout is described in ``_redis_schema``.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, Self, TypeAlias, final
@@ -23,6 +24,7 @@ import msgspec
 from redis.exceptions import ResponseError
 
 from ._base import BaseStore, GetOp, ListNamespacesOp, PutOp, SearchOp, ensure_op
+from ._errors import StoreUnavailableError
 from ._filters import parse_filter
 from ._keys import parse_ttl_config
 from ._redis_conn import RedisConnection, load_scripts, run_pipeline, translate_errors
@@ -173,9 +175,14 @@ class RedisStore(BaseStore):
     async def __aenter__(self) -> Self:
         """Connect now (starting the embedded Redis if needed), find or create the index.
 
-        The first batch then pays no set-up. Raises StoreUnavailableError.
+        The first batch then pays no set-up. A Redis that cannot be reached
+        is not an error here: each call reports it (StoreUnavailableError),
+        and works once Redis is back.
         """
-        with translate_errors(self._conn, "connecting"):
+        with (
+            contextlib.suppress(StoreUnavailableError),
+            translate_errors(self._conn, "connecting"),
+        ):
             client: Redis = await self._conn.client()
             await self._ensure_index(client)
             await load_scripts(client, SCRIPTS)
