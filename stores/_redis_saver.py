@@ -97,8 +97,10 @@ _RECORD: Final = Script(
 if ARGV[4] then
   local v = version()
   if v ~= tonumber(ARGV[4]) then return {2, v} end
-  redis.call('HSET', KEYS[1], 'r', ARGV[2], 'run', ARGV[5])
-  redis.call('DEL', KEYS[2])
+  -- both fields new: no older run, so no older records to drop
+  if redis.call('HSET', KEYS[1], 'r', ARGV[2], 'run', ARGV[5]) < 2 then
+    redis.call('DEL', KEYS[2])
+  end
 else
   local pending = redis.call('HGET', KEYS[1], 'r')
   if pending ~= ARGV[2] then return {0, pending} end
@@ -124,8 +126,8 @@ if v ~= tonumber(ARGV[2]) then
 end
 if at then return {2, tonumber(at)} end
 redis.call('HSET', KEYS[1], 'v', ARGV[3], 'c:' .. ARGV[3], ARGV[5], 'i:' .. ARGV[4], ARGV[3], 's', ARGV[6])
-redis.call('HDEL', KEYS[1], 'r', 'run')
-redis.call('DEL', KEYS[2])
+-- records exist only while a run is pending
+if redis.call('HDEL', KEYS[1], 'r', 'run') > 0 then redis.call('DEL', KEYS[2]) end
 expire()
 return {1, v}
 """

@@ -268,8 +268,9 @@ def schema_dict(name: str, prefix: str, settings: RedisIndexSettings) -> dict[st
 # vector count n, field pair count, the field pairs, then the n vectors.
 PUT_SCRIPT: Final = Script("""
 local key = KEYS[1]
-local ca = redis.call('HGET', key, 'ca') or ARGV[1]
-local old = tonumber(redis.call('HGET', key, 'n') or '0')
+local prev = redis.call('HMGET', key, 'ca', 'n')
+local ca = prev[1] or ARGV[1]
+local old = tonumber(prev[2] or '0')
 local ttl = tonumber(ARGV[2])
 local nvec = tonumber(ARGV[3])
 local last = 4 + 2 * tonumber(ARGV[4])
