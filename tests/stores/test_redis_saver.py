@@ -10,15 +10,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import anyio
-import msgspec
 import pytest
 from redis.crc import key_slot
 
 from stores._checkpoint import (
     Checkpoint,
     CheckpointSaver,
-    PendingRun,
-    TaskRecord,
     ThreadState,
 )
 from stores._embedded import EmbeddedRedis, free_port
@@ -34,42 +31,9 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
     from pathlib import Path
 
+from .test_memory_saver import ckpt, history_entry, rec, run
+
 pytestmark = pytest.mark.redis
-
-
-def history_entry(checkpoint: Checkpoint) -> Checkpoint:
-    """What alist/aget return: only the latest checkpoint keeps ``save``."""
-    return msgspec.structs.replace(checkpoint, save=b"")
-
-
-def ckpt(version: int, *, thread_id: str = "t", **kw: Any) -> Checkpoint:
-    return Checkpoint(
-        thread_id=thread_id,
-        version=version,
-        checkpoint_id=kw.pop("checkpoint_id", f"c{version:04}"),
-        created_at=float(version),
-        value=f"value{version}".encode(),
-        save=f"save{version}".encode(),
-        **kw,
-    )
-
-
-def run(run_id: str, base_version: int = 0) -> PendingRun:
-    return PendingRun(
-        run_id=run_id,
-        input=b"in-" + run_id.encode(),
-        base_version=base_version,
-        started_at=1.0,
-    )
-
-
-def rec(task_id: str, kind: Any = "result") -> TaskRecord:
-    return TaskRecord(
-        task_id=task_id,
-        name=task_id.split(":")[-1],
-        kind=kind,
-        payload=task_id.encode(),
-    )
 
 
 async def committed(
