@@ -77,14 +77,23 @@ class GroupWriter:
         """Send ``command`` with whatever else is queued; return its reply or raise its error."""
         call = _Call(command)
         self._queue.append(call)
-        if not self._sending:
-            await self._lead()
-        while not call.done.is_set():
-            await call.done.wait()
-            if call.lead and not call.done.is_set():
-                call.lead = False
-                if not self._sending:  # else the current leader hands over again
-                    await self._lead()
+        try:
+            if not self._sending:
+                await self._lead()
+            while not call.done.is_set():
+                await call.done.wait()
+                if call.lead and not call.done.is_set():
+                    call.lead = False
+                    if not self._sending:  # else the current leader hands over again
+                        await self._lead()
+        except BaseException:
+            # Cancelled before its batch went out: it leaves the queue, and a
+            # turn to lead that it was handed passes on, so nobody waits forever.
+            if not call.done.is_set() and call in self._queue:
+                self._queue.remove(call)
+            if not self._sending:
+                self._hand_over()
+            raise
         if call.error is not None:
             raise call.error
         return call.reply
@@ -99,17 +108,18 @@ class GroupWriter:
             batch = self._queue[: self._max_batch]
             self._busy = len(batch) > 1 or len(self._queue) > len(batch)
             del self._queue[: len(batch)]
-            with anyio.CancelScope(
-                shield=True
-            ):  # the batch holds other callers' writes
+            with anyio.CancelScope(shield=True):  # the batch holds others' writes
                 await self._send(batch)
         finally:
             self._sending = False
-            if self._queue:  # hand over: the next queued caller leads the next batch
-                nxt = self._queue[0]
-                nxt.lead = True
-                nxt.done.set()
-                nxt.done = anyio.Event()
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        if self._queue:  # the next queued caller leads the next batch
+            nxt = self._queue[0]
+            nxt.lead = True
+            nxt.done.set()
+            nxt.done = anyio.Event()
 
     async def _send(self, batch: list[_Call]) -> None:
         try:

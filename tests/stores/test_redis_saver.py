@@ -419,3 +419,29 @@ async def test_cancelled_calls_leave_old_or_new_state_and_the_connection_usable(
         assert after in (version, version + 1)
     history = await saver.alist("t")
     assert [c.version for c in history] == list(range(len(history), 0, -1))
+
+
+async def test_cancelled_callers_never_stall_the_group_writer(
+    saver: RedisSaver,
+) -> None:
+    # Callers cancelled while queued (or while handed the turn to lead) must
+    # leave the queue and pass the turn on: every other caller still finishes.
+    await saver.acommit("t", ckpt(1), expected_version=0)
+    finished: list[int] = []
+
+    async def load(i: int) -> None:
+        with anyio.CancelScope() as scope:
+            if i % 3 == 0:
+                scope.cancel()  # cancelled at its first await: while queued
+            await saver.aload("t")
+            finished.append(i)
+
+    with anyio.fail_after(10):
+        for _ in range(5):
+            finished.clear()
+            async with anyio.create_task_group() as tg:
+                for i in range(60):
+                    tg.start_soon(load, i)
+            # a cancelled caller that led its batch may still finish (its send
+            # is shielded); every caller that was not cancelled must finish
+            assert {i for i in range(60) if i % 3} <= set(finished)
