@@ -188,10 +188,12 @@ class Conversation:
     transcript: list[tuple[str, str]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     wrong: list[str] = field(default_factory=list)
+    replies: list[tuple[int, str]] = field(default_factory=list)
+    """(turn, reply) as received; checked after the timed phase."""
 
 
 class Checker:
-    """Checks each reply as it arrives, and each thread's saved history at the end."""
+    """Checks each reply (after the timed phase, in turn order) and each thread's saved history."""
 
     def __init__(self, spec: Spec) -> None:
         self.spec = spec
