@@ -186,6 +186,7 @@ class Entrypoint:
         emitter: Emitter,
     ) -> RunTurn:
         assert host.task_limiter is not None
+        assert host.body_limiter is not None
         return RunTurn(
             self.spec,
             input,
@@ -193,6 +194,7 @@ class Entrypoint:
             store=store,
             emitter=emitter,
             limiter=host.task_limiter,
+            body_limiter=host.body_limiter,
         )
 
     def _prepare(

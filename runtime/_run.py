@@ -221,14 +221,20 @@ class RunState:
         is_async: bool,
         args: Any,
         kwargs: Any,
+        *,
+        limiter: anyio.CapacityLimiter | None = None,
     ) -> Any:
-        """Call ``fn`` with this run and ``scope`` as the context (sync functions in a worker thread)."""
+        """Call ``fn`` with this run and ``scope`` as the context.
+
+        A sync ``fn`` runs in a worker thread from ``limiter`` (default: the
+        tasks' pool).
+        """
         run_token, scope_token = _RUN.set(self), _SCOPE.set(scope)
         try:
             if is_async:
                 return await fn(*args, **kwargs)
             return await anyio.to_thread.run_sync(
-                lambda: fn(*args, **kwargs), limiter=self.limiter
+                lambda: fn(*args, **kwargs), limiter=limiter or self.limiter
             )
         finally:
             _SCOPE.reset(scope_token)

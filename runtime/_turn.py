@@ -58,6 +58,7 @@ class RunTurn:
         store: BaseStore | None,
         emitter: Emitter,
         limiter: anyio.CapacityLimiter,
+        body_limiter: anyio.CapacityLimiter,
     ) -> None:
         self.spec = spec
         self.input = input
@@ -65,6 +66,7 @@ class RunTurn:
         self.store = store
         self.emitter = emitter
         self.limiter = limiter
+        self.body_limiter = body_limiter
         if not isinstance(input, Command) and input is not None:
             self._input_bytes = dumps(
                 input
@@ -125,6 +127,7 @@ class RunTurn:
                     self.spec.is_async,
                     (input_value,),
                     kwargs,
+                    limiter=self.body_limiter,  # own pool: bodies waiting on tasks cannot starve them
                 )
             except GraphInterrupt as exc:
                 await rs.record_interrupt(exc)

@@ -264,3 +264,26 @@ async def test_failed_task_surfaces_only_when_awaited(saver: MemorySaver) -> Non
         return "unreachable"
 
     assert await wf.ainvoke(None, thread()) == "handled"
+
+
+async def test_sync_bodies_cannot_starve_their_sync_tasks(saver: MemorySaver) -> None:
+    # More sync bodies than task threads: each body holds a worker thread
+    # while it waits for its task, so bodies need a pool of their own.
+    @task
+    def inc(x: int) -> int:
+        return x + 1
+
+    @entrypoint(checkpointer=saver)
+    def wf(x: int) -> int:
+        return inc(x).result()
+
+    results: list[int] = []
+
+    async def call(i: int) -> None:
+        results.append(await wf.ainvoke(i, thread()))
+
+    with anyio.fail_after(10):
+        async with Runtime(max_sync_threads=2), anyio.create_task_group() as tg:
+            for i in range(6):
+                tg.start_soon(call, i)
+    assert sorted(results) == [1, 2, 3, 4, 5, 6]
