@@ -18,7 +18,7 @@ from stores import BaseStore, Checkpoint, CheckpointSaver
 
 from ._context import current_host
 from ._host import Runtime
-from ._stream import Emitter, normalize_modes, open_stream
+from ._stream import NO_EMITTER, Emitter, normalize_modes, open_stream
 from ._sync import iterate_sync, run_sync
 from ._turn import EntrySpec, RunTurn, UpdateTurn
 from ._types import EntrypointFinal, StateSnapshot
@@ -102,7 +102,7 @@ class Entrypoint:
         thread_id, strategy, cfg = self._prepare(host, config)
         store = await host.store_for(self.store)
         cfg["store"] = store
-        turn = self._turn(host, input, cfg, store, Emitter(None, frozenset()))
+        turn = self._turn(host, input, cfg, store, NO_EMITTER)
         return await host.ask(self.checkpointer, thread_id, turn, strategy)
 
     async def astream(
