@@ -19,7 +19,7 @@ import hashlib
 import importlib.util
 import os
 import sys
-from typing import TYPE_CHECKING, Any, ClassVar, Final, cast, final
+from typing import TYPE_CHECKING, Any, ClassVar, Final, final
 
 import anyio
 import anyio.lowlevel
@@ -306,32 +306,6 @@ async def load_scripts(client: Redis, scripts: Sequence[Script]) -> None:
     for script in scripts:
         pipe.execute_command("SCRIPT", "LOAD", script.body)
     await pipe.execute()
-
-
-async def eval_script(
-    client: Redis,
-    script: Script,
-    keys: Sequence[str | bytes],
-    args: Sequence[Any],
-    *,
-    family: Sequence[Script] = (),
-) -> Any:
-    """Run one script in one round trip.
-
-    After a server restart (scripts gone) it loads ``script`` and its
-    ``family`` in one extra round trip, so the others do not miss next.
-    """
-    command = script.command(keys, args)
-    try:
-        return await _execute(client, command)
-    except NoScriptError:
-        await load_scripts(client, [script, *family])
-        return await _execute(client, command)
-
-
-async def _execute(client: Redis, command: tuple[Any, ...]) -> Any:
-    # redis-py types replies as Unknown; a script's reply shape is the caller's to know.
-    return cast("Any", await client.execute_command(*command))
 
 
 def _redisvl_errors() -> tuple[type[Exception], ...]:
