@@ -7,7 +7,8 @@ and keeps the in-memory state the actor carries to the next turn.
 
 Starting a run costs no round trip: the pending-run header is written with
 the first record, or by ``flush()`` when the run stops unfinished, and a run
-that commits without recording anything writes only its checkpoint.
+that commits without writing a record writes only its checkpoint (records
+remembered but not yet written ride in it).
 """
 
 from __future__ import annotations
@@ -38,15 +39,24 @@ def new_id() -> str:
 
 
 class Journal:
-    """The durable log of one turn on one thread (used only by that turn)."""
+    """The durable log of one turn on one thread (used only by that turn).
+
+    A record is written at once (``record``) or remembered and written
+    behind (``remember``, then ``write_behind``): a remembered record that
+    is still unwritten when the run commits rides in the commit for free,
+    since the checkpoint supersedes it. Writes go out in order, one at a
+    time, so the stored records are always a prefix of the remembered ones.
+    """
 
     __slots__ = (
-        "_begin_lock",
         "_begun",
+        "_lock",
         "_records",
         "_run",
         "_saver",
         "_state",
+        "_stored",
+        "_unsent",
         "thread_id",
     )
 
@@ -55,11 +65,17 @@ class Journal:
     ) -> None:
         self.thread_id = thread_id
         self._saver = saver
+        self._lock = anyio.Lock(fast_acquire=True)
+        self._adopt(state)
+
+    def _adopt(self, state: ThreadState) -> None:
         self._state = state
         self._run: PendingRun | None = state.run
         self._records: list[TaskRecord] = list(state.records)
-        self._begun = state.run is not None
-        self._begin_lock: anyio.Lock | None = None
+        self._unsent: list[TaskRecord] = []
+        # _begun: this run's header is stored; _stored: some run header may be
+        # stored (this one, or an older run that a commit must clear).
+        self._begun = self._stored = state.run is not None
 
     @property
     def state(self) -> ThreadState:
@@ -84,48 +100,57 @@ class Journal:
             started_at=time.time(),
             metadata=metadata or {},
         )
-        self._records = []
+        self._records, self._unsent = [], []
         self._begun = False
         return self._run
 
     async def flush(self) -> None:
-        """Make the pending run's header durable (if it is not yet)."""
-        if self._run is not None and not self._begun:
-            await self._saver.abegin_run(self.thread_id, self._run)
-            self._begun = True
+        """Make the pending run durable: its header and every remembered record."""
+        async with self._lock:
+            await self._send()
+            if self._run is not None and not self._begun:
+                await self._saver.abegin_run(self.thread_id, self._run)
+                self._begun = self._stored = True
 
     async def record(self, record: TaskRecord) -> None:
-        """Durably append ``record`` to the pending run before returning.
+        """Durably append ``record`` (after any remembered ones) before returning.
 
         Raises CheckpointConflictError if another writer replaced the run.
         """
+        self.remember(record)
+        await self.write_behind()
+
+    def remember(self, record: TaskRecord) -> None:
+        """Append ``record`` in memory; ``write_behind``, ``flush`` or ``commit`` stores it."""
         if self._run is None:
             raise RuntimeError("record() needs a run: call start_run() first")
-        if not self._begun:
-            # Parallel tasks may finish together: one writes the header with
-            # its record, the others wait for it (else a second header would
-            # replace the first record).
-            if self._begin_lock is None:
-                self._begin_lock = anyio.Lock()
-            async with self._begin_lock:
-                if not self._begun:
-                    run = self._run
-                    await self._saver.arecord(
-                        self.thread_id, run.run_id, record, begin=run
-                    )
-                    self._begun = True
-                    self._records.append(record)
-                    return
-        await self._saver.arecord(self.thread_id, self._run.run_id, record)
         self._records.append(record)
+        self._unsent.append(record)
+
+    async def write_behind(self) -> None:
+        """Store the remembered records now (in order; none left: nothing to do)."""
+        if self._unsent:
+            async with self._lock:
+                await self._send()
+
+    async def _send(self) -> None:
+        # Under the lock: one writer at a time keeps the stored records a prefix.
+        run = self._run
+        while self._unsent and run is not None:
+            record = self._unsent[0]
+            begin = None if self._begun else run
+            await self._saver.arecord(self.thread_id, run.run_id, record, begin=begin)
+            self._begun = self._stored = True
+            del self._unsent[0]
 
     async def commit(
         self, value: bytes, save: bytes, metadata: dict[str, Any]
     ) -> Checkpoint:
         """Atomically write the next checkpoint and clear the pending run.
 
-        Raises CheckpointConflictError (and reloads the thread) if a newer
-        writer moved the thread on.
+        Remembered records not yet written are dropped: the checkpoint
+        supersedes them. Raises CheckpointConflictError (and reloads the
+        thread) if a newer writer moved the thread on.
         """
         latest = self._state.latest
         checkpoint = Checkpoint(
@@ -138,26 +163,29 @@ class Journal:
             metadata=metadata,
             parent_id=latest.checkpoint_id if latest is not None else None,
         )
-        try:
-            await self._saver.acommit(
-                self.thread_id, checkpoint, expected_version=self._state.version
-            )
-        except CheckpointConflictError:
-            await self.reload()
-            raise
-        self._state = ThreadState(latest=checkpoint)
-        self._run, self._records, self._begun = None, [], False
+        async with self._lock:
+            try:
+                await self._saver.acommit(
+                    self.thread_id,
+                    checkpoint,
+                    expected_version=self._state.version,
+                    clear_run=self._stored,
+                )
+            except CheckpointConflictError:
+                self._adopt(await self._saver.aload(self.thread_id))
+                raise
+            self._adopt(ThreadState(latest=checkpoint))
         return checkpoint
 
     async def discard(self) -> None:
         """Drop the pending run and its records (rollback)."""
-        if self._run is not None and self._begun:
-            await self._saver.adiscard_run(self.thread_id, self._run.run_id)
-        self._run, self._records, self._begun = None, [], False
+        async with self._lock:
+            if self._run is not None and self._begun:
+                await self._saver.adiscard_run(self.thread_id, self._run.run_id)
+                self._stored = False
+            self._run, self._records, self._unsent, self._begun = None, [], [], False
 
     async def reload(self) -> None:
         """Re-read the thread from the checkpointer (after a conflict)."""
-        self._state = await self._saver.aload(self.thread_id)
-        self._run = self._state.run
-        self._records = list(self._state.records)
-        self._begun = self._run is not None
+        async with self._lock:
+            self._adopt(await self._saver.aload(self.thread_id))

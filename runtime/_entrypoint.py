@@ -18,6 +18,7 @@ from stores import BaseStore, Checkpoint, CheckpointSaver
 
 from ._context import current_host
 from ._host import Runtime
+from ._run import Durability, check_durability
 from ._stream import NO_EMITTER, Emitter, normalize_modes, open_stream
 from ._sync import iterate_sync, run_sync
 from ._turn import EntrySpec, RunTurn, UpdateTurn
@@ -82,27 +83,43 @@ class Entrypoint:
 
     # -- running ---------------------------------------------------------
 
-    async def ainvoke(self, input: Any, config: Mapping[str, Any] | None = None) -> Any:
+    async def ainvoke(
+        self,
+        input: Any,
+        config: Mapping[str, Any] | None = None,
+        *,
+        durability: Durability | None = None,
+    ) -> Any:
         """Run on the thread named in ``config`` and return the result.
 
         Waits for earlier requests on the thread (strategy "enqueue").
         Returns ``{"__interrupt__": [...]}`` when the run was interrupted.
-        Raises the run's error, ValueError for a bad config, ThreadBusyError
+        ``durability`` says when finished tasks are stored (as in LangGraph):
+        "async" (default) writes each behind while the run goes on, and a
+        task that finishes just before the run commits is stored with the
+        checkpoint; "sync" stores it before the run sees its result; "exit"
+        only when the run ends, fails or is interrupted. Raises the run's
+        error, ValueError for a bad config or durability, ThreadBusyError
         under strategy "reject". Cancelling the caller does not stop the run.
         """
+        durability = check_durability(durability)
         host = current_host()
         if host is None:
             async with Runtime() as host:
-                return await self._ainvoke(host, input, config)
-        return await self._ainvoke(host, input, config)
+                return await self._ainvoke(host, input, config, durability)
+        return await self._ainvoke(host, input, config, durability)
 
     async def _ainvoke(
-        self, host: Runtime, input: Any, config: Mapping[str, Any] | None
+        self,
+        host: Runtime,
+        input: Any,
+        config: Mapping[str, Any] | None,
+        durability: Durability,
     ) -> Any:
         thread_id, strategy, cfg = self._prepare(host, config)
         store = await host.store_for(self.store)
         cfg["store"] = store
-        turn = self._turn(host, input, cfg, store, NO_EMITTER)
+        turn = self._turn(host, input, cfg, store, NO_EMITTER, durability)
         return await host.ask(self.checkpointer, thread_id, turn, strategy)
 
     async def astream(
@@ -111,24 +128,31 @@ class Entrypoint:
         config: Mapping[str, Any] | None = None,
         *,
         stream_mode: str | Sequence[str] | None = None,
+        durability: Durability | None = None,
     ) -> AsyncGenerator[Any]:
         """Run and yield what the run emits: bare chunks for one mode, ``(mode, chunk)`` for a list.
 
         Modes: "updates" (default), "values", "custom", "messages", "debug".
-        Raises the run's error after the last chunk. Outside a Runtime, consume
-        the iterator fully or close it (``contextlib.aclosing``).
+        ``durability`` as for ``ainvoke``. Raises the run's error after the
+        last chunk. Outside a Runtime, consume the iterator fully or close it
+        (``contextlib.aclosing``).
         """
         modes, single = normalize_modes(stream_mode)
+        durable = check_durability(durability)
         host = current_host()
         if host is None:
             async with (
                 Runtime() as host,
-                aclosing(self._astream(host, input, config, modes, single)) as items,
+                aclosing(
+                    self._astream(host, input, config, modes, single, durable)
+                ) as items,
             ):
                 async for item in items:
                     yield item
             return
-        async with aclosing(self._astream(host, input, config, modes, single)) as items:
+        async with aclosing(
+            self._astream(host, input, config, modes, single, durable)
+        ) as items:
             async for item in items:
                 yield item
 
@@ -139,6 +163,7 @@ class Entrypoint:
         config: Mapping[str, Any] | None,
         modes: tuple[str, ...],
         single: bool,
+        durability: Durability,
     ) -> AsyncGenerator[Any]:
         thread_id, strategy, cfg = self._prepare(host, config)
         store = await host.store_for(self.store)
@@ -146,7 +171,7 @@ class Entrypoint:
         while True:
             send, recv = open_stream()
             emitter = Emitter(send, frozenset(modes))
-            turn = self._turn(host, input, cfg, store, emitter)
+            turn = self._turn(host, input, cfg, store, emitter, durability)
             reply = await host.send(self.checkpointer, thread_id, turn, strategy)
             reply.on_done(emitter.close)
             async with recv:
@@ -160,9 +185,16 @@ class Entrypoint:
                 raise
             return
 
-    def invoke(self, input: Any, config: Mapping[str, Any] | None = None) -> Any:
+    def invoke(
+        self,
+        input: Any,
+        config: Mapping[str, Any] | None = None,
+        *,
+        durability: Durability | None = None,
+    ) -> Any:
         """Blocking twin of ``ainvoke``."""
-        return run_sync(self.ainvoke, input, config)
+        check_durability(durability)  # fail fast, in the caller
+        return run_sync(self.ainvoke, input, config, durability=durability)
 
     def stream(
         self,
@@ -170,11 +202,15 @@ class Entrypoint:
         config: Mapping[str, Any] | None = None,
         *,
         stream_mode: str | Sequence[str] | None = None,
+        durability: Durability | None = None,
     ) -> Iterator[Any]:
         """Blocking twin of ``astream`` (runs the stream on a private event loop)."""
         normalize_modes(stream_mode)  # fail fast, in the caller
+        check_durability(durability)
         return iterate_sync(
-            lambda: self.astream(input, config, stream_mode=stream_mode)
+            lambda: self.astream(
+                input, config, stream_mode=stream_mode, durability=durability
+            )
         )
 
     def _turn(
@@ -184,6 +220,7 @@ class Entrypoint:
         cfg: dict[str, Any],
         store: BaseStore | None,
         emitter: Emitter,
+        durability: Durability,
     ) -> RunTurn:
         assert host.task_limiter is not None
         assert host.body_limiter is not None
@@ -195,6 +232,7 @@ class Entrypoint:
             emitter=emitter,
             limiter=host.task_limiter,
             body_limiter=host.body_limiter,
+            durability=durability,
         )
 
     def _prepare(

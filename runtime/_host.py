@@ -247,7 +247,12 @@ class _NullSaver:
         return None
 
     async def acommit(
-        self, thread_id: str, checkpoint: Checkpoint, *, expected_version: int
+        self,
+        thread_id: str,
+        checkpoint: Checkpoint,
+        *,
+        expected_version: int,
+        clear_run: bool = True,
     ) -> None:
         return None
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import anyio
 import anyio.from_thread
@@ -32,6 +32,21 @@ if TYPE_CHECKING:
     from actors import Journal
 
 T = TypeVar("T")
+
+Durability = Literal["sync", "async", "exit"]
+DURABILITIES: tuple[Durability, ...] = ("sync", "async", "exit")
+
+
+def check_durability(durability: object) -> Durability:
+    """``durability``, or the default "async" for None; ValueError for anything else."""
+    if durability is None:
+        return "async"
+    if durability not in DURABILITIES:
+        raise ValueError(
+            f"durability must be one of {', '.join(map(repr, DURABILITIES))} (or None "
+            f"for 'async'), got {durability!r}"
+        )
+    return durability  # pyright: ignore[reportReturnType] -- checked just above
 
 
 class GraphInterrupt(BaseException):
@@ -87,6 +102,7 @@ class RunState:
         emitter: Emitter,
         journal: Journal,
         limiter: anyio.CapacityLimiter,
+        durability: Durability = "async",
     ) -> None:
         self.name = name
         self.thread_id = thread_id
@@ -96,6 +112,9 @@ class RunState:
         self.emitter = emitter
         self.journal = journal
         self.limiter = limiter
+        self.durability: Durability = durability
+        self.body_done = False
+        self.write_error: Exception | None = None
         self.writer: Callable[[Any], None] = lambda chunk: emitter.emit("custom", chunk)
         self.results: dict[str, TaskRecord] = {}
         self.resumes: dict[str, Any] = {}
@@ -162,12 +181,14 @@ class RunState:
         self.emitter.debug("task", {"id": task_id, "name": task.name, "input": args})
         try:
             value = await self._attempts(task, task_id, args, kwargs)
-            payload = dumps(value)
-            await self.record(
-                TaskRecord(
-                    task_id=task_id, name=task.name, kind="result", payload=payload
-                )
+            record = TaskRecord(
+                task_id=task_id, name=task.name, kind="result", payload=dumps(value)
             )
+            if self.durability == "sync":
+                await self.record(record)
+            else:
+                self.journal.remember(record)
+                self._absorb(record)
         except GraphInterrupt as exc:
             await self.record_interrupt(exc)
             future.set_exception(exc)
@@ -182,11 +203,29 @@ class RunState:
                 "task_result", {"id": task_id, "name": task.name, "result": value}
             )
             future.set_result(value)
+            if self.durability == "async":
+                await self._write_behind()
         finally:
             if not future.done():
                 future.set_exception(
                     RunCancelledError(f"task {task.name!r} was cancelled")
                 )
+
+    async def _write_behind(self) -> None:
+        # Let the body run first: one that finishes now commits the remembered
+        # records with its checkpoint, and nothing is written here. Two steps,
+        # because trio may run this task before the body within a step.
+        await anyio.lowlevel.checkpoint()
+        await anyio.lowlevel.checkpoint()
+        if self.body_done:
+            return
+        try:
+            await durably(self.journal.write_behind)
+        except Exception as exc:  # noqa: BLE001 -- the run stops and raises it (RunTurn)
+            if self.write_error is None:
+                self.write_error = exc
+            assert self.tg is not None
+            self.tg.cancel_scope.cancel()
 
     async def _attempts(
         self, task: TaskFunction[Any, Any], task_id: str, args: Any, kwargs: Any

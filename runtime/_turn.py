@@ -12,7 +12,7 @@ from stores import BaseStore, Checkpoint, TaskRecord
 
 from ._context import CallScope
 from ._errors import NothingToResumeError
-from ._run import GraphInterrupt, RunState, durably
+from ._run import Durability, GraphInterrupt, RunState, durably
 from ._serde import dumps, loads
 from ._stream import Emitter
 from ._types import Command, EntrypointFinal, Interrupt
@@ -59,8 +59,10 @@ class RunTurn:
         emitter: Emitter,
         limiter: anyio.CapacityLimiter,
         body_limiter: anyio.CapacityLimiter,
+        durability: Durability = "async",
     ) -> None:
         self.spec = spec
+        self.durability: Durability = durability
         self.input = input
         self.config = config
         self.store = store
@@ -104,6 +106,7 @@ class RunTurn:
             emitter=self.emitter,
             journal=journal,
             limiter=self.limiter,
+            durability=self.durability,
         )
         if isinstance(self.input, Command):
             await _apply_resume(rs, self.input.resume)
@@ -130,11 +133,16 @@ class RunTurn:
                     limiter=self.body_limiter,  # own pool: bodies waiting on tasks cannot starve them
                 )
             except GraphInterrupt as exc:
+                rs.body_done = True
                 await rs.record_interrupt(exc)
                 interrupted = True
             except Exception as exc:  # noqa: BLE001 -- stop the run's tasks, keep progress, then re-raise below
                 error = exc
                 tg.cancel_scope.cancel()
+            finally:
+                rs.body_done = True
+        if rs.write_error is not None:  # a written-behind record failed: the run stops
+            raise rs.write_error
         if error is not None or interrupted:
             await durably(rs.journal.flush)
             if error is not None:

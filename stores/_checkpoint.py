@@ -120,13 +120,20 @@ class CheckpointSaver(Protocol):
         ...
 
     async def acommit(
-        self, thread_id: str, checkpoint: Checkpoint, *, expected_version: int
+        self,
+        thread_id: str,
+        checkpoint: Checkpoint,
+        *,
+        expected_version: int,
+        clear_run: bool = True,
     ) -> None:
         """Atomically store ``checkpoint``, make it the latest, and clear the pending run.
 
         Raises CheckpointConflictError (and writes nothing) if the latest
         version is not ``expected_version``; ``checkpoint.version`` must be
-        ``expected_version + 1``.
+        ``expected_version + 1``. ``clear_run=False`` tells the saver that no
+        pending run is stored for the thread (the caller wrote none), so it
+        may skip clearing one.
         """
         ...
 

@@ -159,9 +159,17 @@ class MemorySaver:
         thread.records.append(encode_record(record))
 
     async def acommit(
-        self, thread_id: str, checkpoint: Checkpoint, *, expected_version: int
+        self,
+        thread_id: str,
+        checkpoint: Checkpoint,
+        *,
+        expected_version: int,
+        clear_run: bool = True,
     ) -> None:
         """Store ``checkpoint``, make it the latest, and clear the pending run, atomically.
+
+        ``clear_run`` is a hint for stores where clearing costs; here the
+        pending run is always cleared.
 
         Raises:
             CheckpointConflictError: (writing nothing) if the latest version
@@ -169,6 +177,7 @@ class MemorySaver:
             ValueError: if ``checkpoint`` is for another thread, its version
                 is not ``expected_version + 1``, or its id is already stored.
         """
+        del clear_run  # clearing is free here
         check_commit(thread_id, checkpoint, expected_version)
         await anyio.lowlevel.checkpoint()
         thread = self._threads.get(thread_id) or _Thread()

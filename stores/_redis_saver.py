@@ -111,15 +111,16 @@ return {1}
 """
 )
 
-# ARGV: ttl, expected, version, checkpoint id, bytes (without save), save bytes
+# ARGV: ttl, expected, version, checkpoint id, bytes (without save), save bytes,
+# clear ("1": a pending run may be stored; "0": none is, skip clearing it)
 # -> {status, version}:
 # 1 committed (or this very commit was already applied: a retried call),
 # 0 conflict, 2 the id exists at another version.
 _COMMIT: Final = Script(
     _EXPIRE
     + """
-local v = version()
-local at = redis.call('HGET', KEYS[1], 'i:' .. ARGV[4])
+local got = redis.call('HMGET', KEYS[1], 'v', 'i:' .. ARGV[4])
+local v, at = tonumber(got[1] or '0'), got[2]
 if v ~= tonumber(ARGV[2]) then
   if at and tonumber(at) == v and v == tonumber(ARGV[3]) then return {1, v} end
   return {0, v}
@@ -127,7 +128,9 @@ end
 if at then return {2, tonumber(at)} end
 redis.call('HSET', KEYS[1], 'v', ARGV[3], 'c:' .. ARGV[3], ARGV[5], 'i:' .. ARGV[4], ARGV[3], 's', ARGV[6])
 -- records exist only while a run is pending
-if redis.call('HDEL', KEYS[1], 'r', 'run') > 0 then redis.call('DEL', KEYS[2]) end
+if ARGV[7] == '1' and redis.call('HDEL', KEYS[1], 'r', 'run') > 0 then
+  redis.call('DEL', KEYS[2])
+end
 expire()
 return {1, v}
 """
@@ -357,11 +360,17 @@ class RedisSaver:
             )
 
     async def acommit(
-        self, thread_id: str, checkpoint: Checkpoint, *, expected_version: int
+        self,
+        thread_id: str,
+        checkpoint: Checkpoint,
+        *,
+        expected_version: int,
+        clear_run: bool = True,
     ) -> None:
         """Store ``checkpoint``, make it the latest, clear the pending run: atomically.
 
-        Idempotent for a retried call: committing the checkpoint that is
+        ``clear_run=False`` (the caller stored no pending run) skips the
+        clearing: the script then runs two commands, not four. Idempotent for a retried call: committing the checkpoint that is
         already the latest (same id and version) succeeds.
 
         Raises:
@@ -381,6 +390,7 @@ class RedisSaver:
             checkpoint.checkpoint_id,
             encode_record(msgspec.structs.replace(checkpoint, save=b"")),
             checkpoint.save,
+            "1" if clear_run else "0",
         )
         if status == 0:
             raise CheckpointConflictError(

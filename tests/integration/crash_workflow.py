@@ -1,6 +1,6 @@
 """A workflow run in child processes by test_crash.py.
 
-    python crash_workflow.py URL PREFIX THREAD MARKERS MODE
+    python crash_workflow.py URL PREFIX THREAD MARKERS MODE [DURABILITY]
 
 MODE "start": runs the workflow; its second task blocks forever (the test
 kills the process). MODE "resume": invokes with None; the second task
@@ -22,6 +22,7 @@ from runtime import entrypoint, task
 from stores import RedisSaver
 
 URL, PREFIX, THREAD, MARKERS, MODE = sys.argv[1:6]
+DURABILITY: Any = sys.argv[6] if len(sys.argv) > 6 else "sync"
 
 
 def mark(what: str) -> None:
@@ -56,7 +57,7 @@ async def main() -> None:
 
         config = {"configurable": {"thread_id": THREAD}}
         if MODE == "start":
-            await wf.ainvoke("hello", config)
+            await wf.ainvoke("hello", config, durability=DURABILITY)
         elif MODE == "resume":
             print(json.dumps(await wf.ainvoke(None, config)))
         else:

@@ -24,10 +24,21 @@ SCRIPT = Path(__file__).with_name("crash_workflow.py")
 ROOT = Path(__file__).parents[2]
 
 
-def _child(url: str, prefix: str, markers: Path, mode: str) -> subprocess.Popen[str]:
+def _child(
+    url: str, prefix: str, markers: Path, mode: str, durability: str = "sync"
+) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen(
-        [sys.executable, str(SCRIPT), url, prefix, "crashy", str(markers), mode],
+        [
+            sys.executable,
+            str(SCRIPT),
+            url,
+            prefix,
+            "crashy",
+            str(markers),
+            mode,
+            durability,
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -45,18 +56,30 @@ def _marks(path: Path) -> list[str]:
     return path.read_text().split() if path.exists() else []
 
 
+def _records_stored(url: str, prefix: str) -> int:
+    import redis
+
+    with redis.Redis.from_url(url) as client:
+        return int(client.llen(f"{prefix}:{{crashy}}:rec"))
+
+
+@pytest.mark.parametrize("durability", ["sync", "async"])
 def test_sigkill_mid_run_then_resume_in_a_new_process(
-    redis_url: str, tmp_path: Path
+    redis_url: str, tmp_path: Path, durability: str
 ) -> None:
     prefix, markers = new_prefix(), tmp_path / "markers"
-    proc = _child(redis_url, prefix, markers, "start")
+    proc = _child(redis_url, prefix, markers, "start", durability)
     deadline = time.monotonic() + 30
-    while "slow-start" not in _marks(
-        markers
-    ):  # the first task finished and was recorded
+    # "sync": the second task starts only once the first is recorded.
+    # "async": the first is written behind while the second runs.
+    while "slow-start" not in _marks(markers) or (
+        durability == "async" and _records_stored(redis_url, prefix) < 1
+    ):
         assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
         assert time.monotonic() < deadline, "child never reached the second task"
         time.sleep(0.02)
+    if durability == "sync":
+        assert _records_stored(redis_url, prefix) == 1
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=10)  # reap it and close its pipes
     assert _marks(markers) == ["fetch", "slow-start"]

@@ -29,6 +29,34 @@ def _cfg(thread_id: str, **extra: Any) -> dict[str, Any]:
     return {"configurable": {"thread_id": thread_id}, **extra}
 
 
+async def test_a_turn_with_a_task_costs_one_saver_round_trip(
+    redis_saver: RedisSaver,
+) -> None:
+    @task
+    async def reply(text: str) -> str:
+        return text.upper()
+
+    @entrypoint(checkpointer=redis_saver)
+    async def chat(text: str, *, previous: Any = None) -> Any:
+        answer = await reply(text)
+        return entrypoint.final(value=answer, save=[*(previous or []), answer])
+
+    async with Runtime():
+        await chat.ainvoke("warm", _cfg("one-trip"))  # activation loads the thread
+        before = redis_saver.round_trips
+        for text in ("a", "b", "c"):
+            await chat.ainvoke(text, _cfg("one-trip"))
+        trips = redis_saver.round_trips - before
+        sync_before = redis_saver.round_trips
+        await chat.ainvoke("d", _cfg("one-trip"), durability="sync")
+        sync_trips = redis_saver.round_trips - sync_before
+    assert trips == 3  # the task's record rode in each commit
+    assert sync_trips == 2  # "sync": the record, then the commit
+    state = await redis_saver.aload("one-trip")
+    assert state.latest is not None and state.latest.version == 5
+    assert (state.run, state.records) == (None, [])
+
+
 async def test_many_threads_share_the_store_through_batches(
     redis_saver: RedisSaver, redis_store: RedisStore
 ) -> None:

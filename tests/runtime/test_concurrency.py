@@ -162,7 +162,7 @@ async def test_rollback_discards_progress(saver: MemorySaver) -> None:
 
     async def first() -> None:
         with pytest.raises(RunCancelledError, match="discarded"):
-            await wf.ainvoke("slow", cfg)
+            await wf.ainvoke("slow", cfg, durability="sync")  # recorded before started
 
     async with Runtime(), anyio.create_task_group() as tg:
         tg.start_soon(first)

@@ -326,6 +326,33 @@ async def test_record_load_and_commit_are_one_round_trip_each(
         assert (saver.round_trips - trips, evalsha_calls() - scripts) == (1, 1)
 
 
+def server_commands() -> int:
+    """Commands Redis ran so far (commandstats counts those inside scripts too)."""
+    stats = admin().info("commandstats")
+    return sum(int(v["calls"]) for k, v in stats.items() if k != "cmdstat_info")
+
+
+@pytest.mark.parametrize(("clear_run", "commands"), [(False, 3), (True, 4)])
+async def test_a_commit_runs_few_commands_in_redis(
+    saver: RedisSaver, clear_run: bool, commands: int
+) -> None:
+    await saver.aload("warm")  # loads the scripts once
+    before = server_commands()
+    await saver.acommit("t", ckpt(1), expected_version=0, clear_run=clear_run)
+    # EVALSHA, HMGET, HSET (+ HDEL when asked to clear a run; DEL only if one existed)
+    assert server_commands() - before == commands
+    assert (await saver.aload("t")).latest == ckpt(1)
+
+
+async def test_clear_run_drops_a_stored_run_and_its_records(saver: RedisSaver) -> None:
+    await saver.abegin_run("t", run("r"))
+    await saver.arecord("t", "r", rec("0:a"))
+    await saver.acommit("t", ckpt(1), expected_version=0, clear_run=True)
+    assert admin().exists(saver.thread_keys("t")[1]) == 0
+    state = await saver.aload("t")
+    assert (state.run, state.records) == (None, [])
+
+
 @pytest.mark.parametrize("part", ["checkpoint", "run", "record"])
 async def test_corrupt_bytes_raise_corrupt_checkpoint_error(
     saver: RedisSaver, part: str
