@@ -275,7 +275,9 @@ local ttl = tonumber(ARGV[2])
 local nvec = tonumber(ARGV[3])
 local last = 4 + 2 * tonumber(ARGV[4])
 local function write(k, kind, i, parts)
-  redis.call('DEL', k)
+  -- an update starts from an empty hash (old fields must not linger); a
+  -- new item's main hash does not exist, so it skips the DEL
+  if prev[1] or i > 1 then redis.call('DEL', k) end
   local args = {'HSET', k, 'ca', ca, 'm', kind}
   for j = 5, last do args[#args + 1] = ARGV[j] end
   if i <= nvec then args[#args + 1] = 'vec'; args[#args + 1] = ARGV[last + i] end
