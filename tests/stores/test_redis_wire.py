@@ -1,0 +1,44 @@
+"""``pack_commands``: our RESP packer sends what redis-py's would."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from redis.asyncio.connection import Connection
+from redis.exceptions import DataError
+
+from stores._redis_conn import pack_commands
+
+COMMANDS: list[tuple[Any, ...]] = [
+    ("PING",),
+    ("EVALSHA", "a" * 40, 2, "k:{t}", b"k:{t}:rec", 0, -7, 1.5, 1e-9, "héllo €"),
+    ("FT.SEARCH", "idx", "*=>[KNN 10 @vec $v]", "PARAMS", 2, "v", bytes(range(256))),
+    (
+        "HSET",
+        "k",
+        "f",
+        memoryview(b"view"),
+        "g",
+        bytearray(b"array"),
+        "e",
+        b"",
+        "s",
+        "",
+    ),
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c[0])
+def test_packs_like_redis_py(command: tuple[Any, ...]) -> None:
+    assert pack_commands([command]) == b"".join(Connection().pack_commands([command]))
+
+
+def test_a_pipeline_is_the_commands_back_to_back() -> None:
+    assert pack_commands(COMMANDS) == b"".join(pack_commands([c]) for c in COMMANDS)
+
+
+@pytest.mark.parametrize("bad", [True, None, ["list"], {"a": 1}])
+def test_an_argument_redis_cannot_take_is_a_clear_error(bad: Any) -> None:
+    with pytest.raises(DataError, match="cannot send a"):
+        pack_commands([("SET", "k", bad)])
