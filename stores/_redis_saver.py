@@ -8,12 +8,14 @@ hash tag, so every key of a thread lives in one slot)::
                       r        run_id of the pending run
                       run      the PendingRun (msgpack)
                       c:<n>    checkpoint version n (msgpack, without ``save``)
+                      c        the latest checkpoint again (so a load needs no ``v``)
                       s        the latest checkpoint's ``save`` (``previous``)
                       i:<id>   checkpoint id -> version
     P:{T}:rec   LIST  the pending run's TaskRecords (msgpack), in order
 
-Every method is one Lua script (one round trip), so each write is atomic
-and fenced on what it expects; a TTL, when set, is re-applied to both keys
+Every method is one round trip. Each write is one Lua script, atomic and
+fenced on what it expects. A load is one HMGET (one command, atomic by
+itself) unless a run is pending or reads refresh a TTL: then the Lua load. a TTL, when set, is re-applied to both keys
 by every write and by ``aload``. Thread ids are percent-escaped
 (``%``, ``{``, ``}``), so a brace in an id cannot move the hash tag.
 """
@@ -126,7 +128,8 @@ if v ~= tonumber(ARGV[2]) then
   return {0, v}
 end
 if at then return {2, tonumber(at)} end
-redis.call('HSET', KEYS[1], 'v', ARGV[3], 'c:' .. ARGV[3], ARGV[5], 'i:' .. ARGV[4], ARGV[3], 's', ARGV[6])
+redis.call('HSET', KEYS[1], 'v', ARGV[3], 'c:' .. ARGV[3], ARGV[5], 'c', ARGV[5],
+  'i:' .. ARGV[4], ARGV[3], 's', ARGV[6])
 -- records exist only while a run is pending
 if ARGV[7] == '1' and redis.call('HDEL', KEYS[1], 'r', 'run') > 0 then
   redis.call('DEL', KEYS[2])
@@ -284,12 +287,30 @@ class RedisSaver:
         return entry[1]
 
     async def aload(self, thread_id: str) -> ThreadState:
-        """Latest checkpoint, pending run and its records, in one round trip.
+        """Latest checkpoint, pending run and its records: one round trip, one command.
+
+        A pending run (or a TTL refreshed on read) takes the Lua load
+        instead: one more round trip, atomic over both keys.
 
         Raises:
             CorruptCheckpointError: if stored bytes fail to decode.
             StoreUnavailableError: if Redis cannot be reached.
         """
+        if self._load_ttl_ms == "0":  # no TTL to refresh: try the one-command load
+            keys = self.thread_keys(thread_id)
+            with translate_errors(self._conn, "loading a thread"):
+                writer = await self._writer()
+                latest, save, pending, version = await writer.call(
+                    ("HMGET", keys[0], "c", "s", "r", "v")
+                )
+            if pending is None and (latest is not None or version is None):
+                return ThreadState(
+                    latest=_with_save(decode_checkpoint(latest), save)
+                    if latest
+                    else None
+                )
+            # a pending run (its records are in another key), or a thread
+            # written before the latest checkpoint had its own field
         latest, run, records, save = await self._call(
             "loading a thread", _LOAD, thread_id, self._load_ttl_ms
         )

@@ -308,22 +308,26 @@ async def test_no_ttl_means_keys_persist(saver: RedisSaver, redis_prefix: str) -
     assert [admin().pttl(k) for k in keys_of(redis_prefix)] == [-1]
 
 
-async def test_record_load_and_commit_are_one_round_trip_each(
+async def test_each_call_is_one_round_trip_and_a_load_is_one_command(
     saver: RedisSaver,
 ) -> None:
     await saver.aload("warm")  # loads the scripts once
     await saver.abegin_run("t", run("r"))
     calls = [
-        saver.arecord("t", "r", rec("0:a")),
-        saver.aload("t"),
-        saver.acommit("t", ckpt(1), expected_version=0),
-        saver.alist("t"),
-        saver.aget("t", "c0001"),
+        (saver.arecord("t", "r", rec("0:a")), 1, 1),
+        (saver.aload("t"), 2, 1),  # a pending run: the one-command load, then Lua
+        (saver.acommit("t", ckpt(1), expected_version=0), 1, 1),
+        (saver.aload("t"), 1, 0),  # no pending run: one HMGET
+        (saver.alist("t"), 1, 1),
+        (saver.aget("t", "c0001"), 1, 1),
     ]
-    for call in calls:
+    for call, round_trips, script_calls in calls:
         trips, scripts = saver.round_trips, evalsha_calls()
         await call
-        assert (saver.round_trips - trips, evalsha_calls() - scripts) == (1, 1)
+        assert (saver.round_trips - trips, evalsha_calls() - scripts) == (
+            round_trips,
+            script_calls,
+        )
 
 
 def server_commands() -> int:
@@ -341,6 +345,22 @@ async def test_a_commit_runs_few_commands_in_redis(
     await saver.acommit("t", ckpt(1), expected_version=0, clear_run=clear_run)
     # EVALSHA, HMGET, HSET (+ HDEL when asked to clear a run; DEL only if one existed)
     assert server_commands() - before == commands
+    assert (await saver.aload("t")).latest == ckpt(1)
+
+
+async def test_a_load_without_a_pending_run_is_one_command(saver: RedisSaver) -> None:
+    await saver.acommit("t", ckpt(1), expected_version=0)
+    before = server_commands()
+    state = await saver.aload("t")
+    assert server_commands() - before == 1  # HMGET
+    assert state == ThreadState(latest=ckpt(1))
+
+
+async def test_a_thread_stored_without_the_latest_field_still_loads(
+    saver: RedisSaver,
+) -> None:
+    await saver.acommit("t", ckpt(1), expected_version=0)
+    admin().hdel(saver.thread_keys("t")[0], "c")  # as written by an earlier release
     assert (await saver.aload("t")).latest == ckpt(1)
 
 
