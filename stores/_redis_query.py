@@ -42,6 +42,10 @@ def stamp_to_datetime(micros: bytes | int) -> datetime:
     return _EPOCH + timedelta(microseconds=int(micros))
 
 
+# Searches return the same items over and over: convert each stamp once.
+_stamp: Final = functools.lru_cache(maxsize=1 << 14)(stamp_to_datetime)
+
+
 @functools.lru_cache(maxsize=4096)
 def _namespace(raw: bytes) -> tuple[str, ...]:
     # the same few namespaces come back in every search: decode each once
@@ -144,8 +148,8 @@ class _Row(msgspec.Struct, frozen=True):
             namespace=_namespace(d[b"ns"]),
             key=d[b"k"].decode(),
             value=self.value,
-            created_at=stamp_to_datetime(d[b"ca"]),
-            updated_at=stamp_to_datetime(d[b"ua"]),
+            created_at=_stamp(d[b"ca"]),
+            updated_at=_stamp(d[b"ua"]),
             score=self.score,
         )
 

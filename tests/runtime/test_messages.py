@@ -362,7 +362,18 @@ def test_add_messages_appends_and_assigns_uuid_ids() -> None:
     merged = add_messages([HumanMessage("a")], AIMessage("b"))
     assert [m.content for m in merged] == ["a", "b"]
     for message in merged:
-        assert uuid.UUID(message.id or "").version == 4
+        parsed = uuid.UUID(message.id or "")
+        assert (parsed.version, parsed.variant) == (4, uuid.RFC_4122)
+        assert str(parsed) == message.id  # canonical lower-case 8-4-4-4-12 form
+    many = add_messages([], [HumanMessage(str(i)) for i in range(1000)])
+    assert len({m.id for m in many}) == 1000
+
+
+def test_add_messages_keeps_a_history_it_already_merged_as_is() -> None:
+    history = add_messages([], [HumanMessage("a"), AIMessage("b")])
+    again = add_messages(history, [("user", "c")])
+    assert again[:2] == history and all(x is y for x, y in zip(again, history))
+    assert again[2].id is not None and again[2].content == "c"
 
 
 def test_add_messages_replaces_by_id_in_place() -> None:
