@@ -372,7 +372,9 @@ def test_add_messages_appends_and_assigns_uuid_ids() -> None:
 def test_add_messages_keeps_a_history_it_already_merged_as_is() -> None:
     history = add_messages([], [HumanMessage("a"), AIMessage("b")])
     again = add_messages(history, [("user", "c")])
-    assert again[:2] == history and all(x is y for x, y in zip(again, history))
+    assert again[:2] == history and all(
+        x is y for x, y in zip(again[:2], history, strict=True)
+    )
     assert again[2].id is not None and again[2].content == "c"
 
 
