@@ -28,7 +28,11 @@ from ._messages import (
     coerce_message as coerce_message,
     message_chunk_to_message as message_chunk_to_message,
 )
-from ._run import GraphInterrupt as GraphInterrupt, interrupt as interrupt
+from ._run import (
+    Durability as Durability,
+    GraphInterrupt as GraphInterrupt,
+    interrupt as interrupt,
+)
 from ._task import (
     RetryPolicy as RetryPolicy,
     TaskFunction as TaskFunction,
@@ -50,6 +54,7 @@ __all__ = [
     "AnyMessage",
     "BaseMessage",
     "Command",
+    "Durability",
     "Entrypoint",
     "EntrypointFinal",
     "GraphInterrupt",
