@@ -79,7 +79,19 @@ class Journal:
 
     @property
     def state(self) -> ThreadState:
-        """The thread's state as of now: latest checkpoint, pending run, records."""
+        """The thread's durable state: latest checkpoint, pending run, stored records.
+
+        A run whose header was never stored, and records not yet written,
+        are left out: the next turn starts from what a crash would leave.
+        """
+        if self._unsent or (self._run is not None and not self._begun):
+            return ThreadState(
+                latest=self._state.latest,
+                run=self._run if self._begun else None,
+                records=self._records[: len(self._records) - len(self._unsent)]
+                if self._begun
+                else [],
+            )
         return ThreadState(
             latest=self._state.latest, run=self._run, records=self._records
         )

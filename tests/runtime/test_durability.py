@@ -8,7 +8,7 @@ import anyio
 import pytest
 
 from runtime import Runtime, entrypoint, task
-from stores import CheckpointConflictError, MemorySaver
+from stores import CheckpointConflictError, MemorySaver, StoreUnavailableError
 
 from .conftest import thread
 
@@ -168,3 +168,33 @@ async def test_a_bad_durability_is_a_clear_error(bad: Any) -> None:
     with pytest.raises(ValueError, match="durability must be one of"):
         async for _ in wf.astream(1, thread(), durability=bad):
             pass
+
+
+async def test_what_a_failed_flush_did_not_store_is_not_assumed_stored() -> None:
+    saver, calls = CountingSaver(), []
+
+    @task
+    async def step(name: str) -> str:
+        calls.append(name)
+        return name
+
+    @entrypoint(checkpointer=saver)  # pyright: ignore[reportArgumentType] -- a wrapper
+    async def wf(x: str | None) -> list[str]:
+        first = await step("a")
+        if x == "fail":
+            saver.refuse = StoreUnavailableError("Redis is down")  # the flush fails
+            raise RuntimeError("boom")
+        return [first, await step("b")]
+
+    config = thread()
+    async with Runtime():
+        with pytest.raises(StoreUnavailableError):
+            await wf.ainvoke("fail", config)
+        saver.refuse = None
+        # Nothing of the failed run was stored, so nothing of it is kept, as
+        # after a crash: input None starts a new run, and its records (written
+        # at once here) carry their run header.
+        assert await wf.ainvoke(None, config, durability="sync") == ["a", "b"]
+    assert calls == ["a", "a", "b"]
+    state = await saver.inner.aload(config["configurable"]["thread_id"])
+    assert state.latest is not None and state.latest.version == 1
