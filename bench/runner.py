@@ -55,9 +55,10 @@ class RunConfig:
 
 @asynccontextmanager
 async def _with_tuned_gc(
-    tune: bool, side: AbstractAsyncContextManager[Any]
+    tune: bool | None, side: AbstractAsyncContextManager[Any]
 ) -> AsyncGenerator[Any]:
-    # LangGraph gets the same collector settings as Runtime(tune_gc=True) gives ours.
+    # LangGraph gets the collector settings our Runtime(tune_gc=tune) uses:
+    # by default CPython 3.13's young threshold, with --tune-gc the tuned ones.
     from runtime._gc import tuned_gc
 
     with tuned_gc(tune):
@@ -73,7 +74,7 @@ def open_side(
         from bench import langgraph_side as side
     else:
         from bench import ours as side  # type: ignore[no-redef]
-    tune = bool(cfg.extra.get("tune_gc"))
+    tune = True if cfg.extra.get("tune_gc") else None  # None: the Runtime's default
     if not cfg.system.startswith("langgraph"):
         return side.open_side(  # type: ignore[call-arg]
             cfg.system,
@@ -82,7 +83,7 @@ def open_side(
             embedder,
             redis_url=cfg.redis_url,
             pool_size=cfg.pool_size,
-            tune_gc=tune,  # Runtime(tune_gc=True): the library's own option
+            tune_gc=tune,  # Runtime(tune_gc=...): the library's own option
         )
     return _with_tuned_gc(
         tune,

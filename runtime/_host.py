@@ -39,7 +39,7 @@ from stores import (
 )
 
 from ._context import _HOST
-from ._gc import tuned_gc
+from ._gc import check_tune_gc, tuned_gc
 
 _EPHEMERAL = itertools.count()
 
@@ -66,9 +66,13 @@ class Runtime(anyio.AsyncContextManagerMixin):
         max_store_batch: most store operations sent to a store in one batch.
         max_sync_threads: worker threads for sync tasks (sync entrypoint
             bodies have their own pool, so they cannot starve their tasks).
-        tune_gc: tune Python's cyclic collector while the Runtime runs
-            (process-wide; see ``runtime/_gc.py``): for services that keep
-            thousands of threads warm.
+        tune_gc: Python's cyclic collector while Runtimes run (process-wide,
+            restored when the last one exits; see ``runtime/_gc.py``). None
+            (default): CPython 3.13's young-generation threshold (2,000)
+            where the interpreter still has the pre-3.13 one (700); True:
+            freeze the start-up heap and raise the thresholds much further,
+            for services that keep thousands of threads warm; False: leave
+            the collector alone.
 
     Leaving the block stops every actor: a running request finishes, queued
     ones fail with ActorDeadError. Using the Runtime again raises RuntimeError.
@@ -83,7 +87,7 @@ class Runtime(anyio.AsyncContextManagerMixin):
         multitask_strategy: Strategy = "enqueue",
         max_store_batch: int = 512,
         max_sync_threads: int = 64,
-        tune_gc: bool = False,
+        tune_gc: bool | None = None,
     ) -> None:
         if multitask_strategy not in STRATEGIES:
             raise ValueError(
@@ -97,7 +101,7 @@ class Runtime(anyio.AsyncContextManagerMixin):
         self.multitask_strategy: Strategy = multitask_strategy
         self.max_store_batch = max_store_batch
         self._max_sync_threads = max_sync_threads
-        self._tune_gc = tune_gc
+        self._tune_gc = check_tune_gc(tune_gc)
         self._system: ActorSystem | None = None
         self._threads: dict[int, Registry[str, Submit]] = {}
         self._stores: dict[int, tuple[StoreActor, ActorStore]] = {}

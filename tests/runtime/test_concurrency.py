@@ -248,17 +248,3 @@ def test_runtime_rejects_bad_options() -> None:
         Runtime(multitask_strategy="later")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="idle_timeout"):
         Runtime(idle_timeout=0)
-
-
-async def test_tune_gc_is_scoped_to_the_runtime(saver: MemorySaver) -> None:
-    import gc
-
-    @entrypoint(checkpointer=saver)
-    async def count(_: Any, *, previous: int | None = None) -> int:
-        return (previous or 0) + 1
-
-    before = gc.get_threshold()
-    async with Runtime(tune_gc=True):
-        assert gc.get_threshold()[0] >= 10_000 and gc.get_freeze_count() > 0
-        assert await count.ainvoke(None, thread()) == 1
-    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
