@@ -11,6 +11,11 @@ from ._errors import (
 from ._journal import Journal as Journal, new_id as new_id
 from ._mailbox import Mailbox as Mailbox, MailboxStats as MailboxStats
 from ._registry import Registry as Registry, RegistryStats as RegistryStats
+from ._signal import (
+    Signal as Signal,
+    SignalLike as SignalLike,
+    new_signal as new_signal,
+)
 from ._store_actor import (
     ActorStore as ActorStore,
     StoreActor as StoreActor,
@@ -43,6 +48,8 @@ __all__ = [
     "RegistryStats",
     "Reply",
     "RunCancelledError",
+    "Signal",
+    "SignalLike",
     "StoreActor",
     "StoreStats",
     "Strategy",
@@ -52,4 +59,5 @@ __all__ = [
     "ThreadStats",
     "Turn",
     "new_id",
+    "new_signal",
 ]

@@ -14,6 +14,7 @@ import anyio
 
 from ._errors import ActorDeadError
 from ._mailbox import MailboxLike, MailboxStats
+from ._signal import new_signal
 
 M = TypeVar("M")
 
@@ -24,7 +25,7 @@ class Reply:
     __slots__ = ("_callbacks", "_done", "_error", "_value")
 
     def __init__(self) -> None:
-        self._done = anyio.Event()
+        self._done = new_signal()
         self._value: Any = None
         self._error: BaseException | None = None
         self._callbacks: list[Callable[[], object]] = []

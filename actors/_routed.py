@@ -19,6 +19,7 @@ import anyio
 
 from ._errors import ActorDeadError, MailboxFullError
 from ._mailbox import MailboxStats
+from ._signal import SignalLike, new_signal
 
 T = TypeVar("T")
 
@@ -49,15 +50,15 @@ class RoutedMailbox(Generic[T]):
         self._buffer: deque[T] = deque()
         self._closed = False
         self._retriable = True
-        self._ready = anyio.Event()
-        self._room: anyio.Event | None = None
+        self._ready = new_signal()
+        self._room: SignalLike | None = None
         self._waiting = 0
 
     async def send(self, item: T) -> None:
         """File ``item``, waiting while the buffer is full; ActorDeadError once closed."""
         while len(self._buffer) >= self._size and not self._closed:
             if self._room is None:
-                self._room = anyio.Event()
+                self._room = new_signal()
             self._waiting += 1
             try:
                 await self._room.wait()
@@ -84,7 +85,7 @@ class RoutedMailbox(Generic[T]):
         while not self._buffer or self._closed:
             if self._closed:
                 raise anyio.EndOfStream
-            self._ready = anyio.Event()
+            self._ready = new_signal()
             await (
                 self._ready.wait()
             )  # cancelling this loses nothing: items stay in the buffer

@@ -20,6 +20,8 @@ import anyio
 import anyio.from_thread
 import sniffio
 
+from actors import new_signal
+
 from ._context import current_run
 
 P = ParamSpec("P")
@@ -114,7 +116,7 @@ class TaskFuture(Generic[T]):
     def __init__(self, name: str, task_id: str) -> None:
         self.name = name
         self.task_id = task_id
-        self._done = anyio.Event()
+        self._done = new_signal()
         self._value: Any = None
         self._error: BaseException | None = None
 
