@@ -49,7 +49,7 @@ from ._redis_schema import (
     schema_dict,
     tag,
 )
-from ._vectors import embed_texts, parse_field_path, texts_for
+from ._vectors import embed_texts, parse_field_path, texts_for, warm_up
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -186,6 +186,8 @@ class RedisStore(BaseStore):
             client: Redis = await self._conn.client()
             await self._ensure_index(client)
             await load_scripts(client, SCRIPTS)
+        if self._settings.vectors is not None:
+            warm_up(self._settings.vectors.dims)
         return self
 
     async def aclose(self) -> None:
