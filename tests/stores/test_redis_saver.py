@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import msgspec
 import pytest
 from redis.crc import key_slot
 
@@ -17,6 +18,7 @@ from stores._checkpoint import (
     Checkpoint,
     CheckpointSaver,
     ThreadState,
+    encode_record,
 )
 from stores._embedded import EmbeddedRedis, free_port
 from stores._errors import (
@@ -362,6 +364,19 @@ async def test_a_thread_stored_without_the_latest_field_still_loads(
     await saver.acommit("t", ckpt(1), expected_version=0)
     admin().hdel(saver.thread_keys("t")[0], "c")  # as written by an earlier release
     assert (await saver.aload("t")).latest == ckpt(1)
+
+
+async def test_a_thread_whose_checkpoints_kept_their_own_save_still_loads(
+    saver: RedisSaver,
+) -> None:
+    await saver.acommit("t", ckpt(1), expected_version=0)
+    key = saver.thread_keys("t")[0]
+    # the layout before the latest save had its own field: save inside c:<n>
+    old = msgspec.structs.replace(ckpt(1), save=b"\x92\x01\x02")
+    admin().hset(key, "c:1", encode_record(old))
+    admin().hdel(key, "c", "s")
+    latest = (await saver.aload("t")).latest
+    assert latest is not None and latest.save == b"\x92\x01\x02"
 
 
 async def test_clear_run_drops_a_stored_run_and_its_records(saver: RedisSaver) -> None:
