@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 import anyio
 import anyio.from_thread
 import anyio.to_thread
+import sniffio
 
 from actors import RunCancelledError
 from stores import BaseStore, TaskRecord
@@ -213,10 +214,11 @@ class RunState:
 
     async def _write_behind(self) -> None:
         # Let the body run first: one that finishes now commits the remembered
-        # records with its checkpoint, and nothing is written here. Two steps,
-        # because trio may run this task before the body within a step.
+        # records with its checkpoint, and nothing is written here. asyncio
+        # runs the woken body before this task; trio may not, within a step.
         await anyio.lowlevel.checkpoint()
-        await anyio.lowlevel.checkpoint()
+        if sniffio.current_async_library() != "asyncio":
+            await anyio.lowlevel.checkpoint()
         if self.body_done:
             return
         try:
