@@ -190,7 +190,9 @@ _SCRIPTS: Final = (_LOAD, _BEGIN, _RECORD, _COMMIT, _DISCARD, _LIST, _GET)
 
 def _with_save(checkpoint: Checkpoint, save: bytes | None) -> Checkpoint:
     # No ``s`` field: a thread written when each checkpoint kept its own save.
-    return checkpoint if save is None else msgspec.structs.replace(checkpoint, save=save)
+    return (
+        checkpoint if save is None else msgspec.structs.replace(checkpoint, save=save)
+    )
 
 
 def escape_tag(thread_id: str) -> str:
