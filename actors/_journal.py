@@ -83,17 +83,15 @@ class Journal:
 
         A run whose header was never stored, and records not yet written,
         are left out: the next turn starts from what a crash would leave.
+        (Until the header is stored every record is unwritten.)
         """
-        if self._unsent or (self._run is not None and not self._begun):
-            return ThreadState(
-                latest=self._state.latest,
-                run=self._run if self._begun else None,
-                records=self._records[: len(self._records) - len(self._unsent)]
-                if self._begun
-                else [],
-            )
+        records = self._records
+        if self._unsent:
+            records = records[: len(records) - len(self._unsent)]
         return ThreadState(
-            latest=self._state.latest, run=self._run, records=self._records
+            latest=self._state.latest,
+            run=self._run if self._begun else None,
+            records=records,
         )
 
     @property
@@ -196,8 +194,3 @@ class Journal:
                 await self._saver.adiscard_run(self.thread_id, self._run.run_id)
                 self._stored = False
             self._run, self._records, self._unsent, self._begun = None, [], [], False
-
-    async def reload(self) -> None:
-        """Re-read the thread from the checkpointer (after a conflict)."""
-        async with self._lock:
-            self._adopt(await self._saver.aload(self.thread_id))
