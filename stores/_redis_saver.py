@@ -13,11 +13,12 @@ hash tag, so every key of a thread lives in one slot)::
                       i:<id>   checkpoint id -> version
     P:{T}:rec   LIST  the pending run's TaskRecords (msgpack), in order
 
-Every method is one round trip. Each write is one Lua script, atomic and
+Every call is one round trip. Each write is one Lua script, atomic and
 fenced on what it expects. A load is one HMGET (one command, atomic by
-itself) unless a run is pending or reads refresh a TTL: then the Lua load. a TTL, when set, is re-applied to both keys
-by every write and by ``aload``. Thread ids are percent-escaped
-(``%``, ``{``, ``}``), so a brace in an id cannot move the hash tag.
+itself) unless a run is pending or reads refresh a TTL: then the Lua load
+follows, a second round trip. A TTL, when set, is re-applied to both keys
+by every write and by ``aload``. Thread ids are percent-escaped (``%``,
+``{``, ``}``), so a brace in an id cannot move the hash tag.
 """
 
 from __future__ import annotations
@@ -277,10 +278,12 @@ class RedisSaver:
         await self._conn.aclose()
 
     async def _call(self, what: str, script: Script, thread_id: str, *args: Any) -> Any:
-        keys = self.thread_keys(thread_id)
+        return await self._send(what, script.command(self.thread_keys(thread_id), args))
+
+    async def _send(self, what: str, command: tuple[Any, ...]) -> Any:
         with translate_errors(self._conn, what):
             writer = await self._writer()
-            return await writer.call(script.command(keys, args))
+            return await writer.call(command)
 
     async def _writer(self) -> GroupWriter:
         client: Redis = await self._conn.client()
@@ -300,12 +303,10 @@ class RedisSaver:
             StoreUnavailableError: if Redis cannot be reached.
         """
         if self._load_ttl_ms == "0":  # no TTL to refresh: try the one-command load
-            keys = self.thread_keys(thread_id)
-            with translate_errors(self._conn, "loading a thread"):
-                writer = await self._writer()
-                latest, save, pending, version = await writer.call(
-                    ("HMGET", keys[0], "c", "s", "r", "v")
-                )
+            key = self.thread_keys(thread_id)[0]
+            latest, save, pending, version = await self._send(
+                "loading a thread", ("HMGET", key, "c", "s", "r", "v")
+            )
             if pending is None and (latest is not None or version is None):
                 return ThreadState(
                     latest=_with_save(decode_checkpoint(latest), save)
@@ -394,8 +395,9 @@ class RedisSaver:
         """Store ``checkpoint``, make it the latest, clear the pending run: atomically.
 
         ``clear_run=False`` (the caller stored no pending run) skips the
-        clearing: the script then runs two commands, not four. Idempotent for a retried call: committing the checkpoint that is
-        already the latest (same id and version) succeeds.
+        clearing: the script then runs two commands, not four. Idempotent
+        for a retried call: committing the checkpoint that is already the
+        latest (same id and version) succeeds.
 
         Raises:
             CheckpointConflictError: (writing nothing) if the latest version
