@@ -167,16 +167,21 @@ async def embed_texts(config: IndexConfig, texts: Sequence[str]) -> Matrix:
         raw: object = embed.embed_array(texts)  # fast path: no list round trip
     else:
         raw = await embed.aembed_documents(list(texts))
+    return _checked_rows(raw, len(texts), config.dims)
+
+
+def _checked_rows(raw: object, count: int, dims: int) -> Matrix:
+    # What the embedder returned, as ``count`` unit-length float32 rows.
     try:
         matrix = np.asarray(raw, dtype=np.float32)
     except (TypeError, ValueError) as exc:
         raise InvalidIndexConfigError(
             f"embed returned malformed vectors: {exc}"
         ) from exc
-    if matrix.shape != (len(texts), config.dims):
+    if matrix.shape != (count, dims):
         raise InvalidIndexConfigError(
-            f"embed returned an array of shape {matrix.shape} for {len(texts)} texts; "
-            f"expected {len(texts)} vectors of index dims {config.dims}"
+            f"embed returned an array of shape {matrix.shape} for {count} texts; "
+            f"expected {count} vectors of index dims {dims}"
         )
     if not np.isfinite(matrix).all():
         raise InvalidIndexConfigError(
@@ -192,9 +197,7 @@ def warm_up(dims: int) -> None:
     process take about 0.1 ms more than later ones; stores call this when
     they open, as they load their scripts.
     """
-    matrix = np.asarray([[0.0] * dims], dtype=np.float32)
-    bool(np.isfinite(matrix).all())
-    normalize_rows(matrix)
+    _checked_rows([[0.0] * dims], 1, dims)
 
 
 def normalize_rows(matrix: Matrix) -> Matrix:
