@@ -86,7 +86,8 @@ def tuned_gc(mode: bool | None) -> Iterator[None]:
     finally:
         with _lock:
             _modes[key] -= 1
+            if not _modes[key]:
+                del _modes[key]
             _apply()  # with nothing left running: the application's settings
-            if not +_modes:
-                _modes.clear()
+            if not _modes:
                 _saved = None
