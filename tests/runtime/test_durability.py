@@ -70,22 +70,22 @@ async def test_async_is_the_default_and_writes_the_record_behind() -> None:
     assert saver.records == 1
 
 
-async def test_sync_stores_the_record_before_the_body_sees_it() -> None:
+@pytest.mark.parametrize(
+    ("durability", "stored", "records"),
+    [
+        ("sync", ["first"], 1),  # stored before the body sees the result
+        ("exit", [], 0),  # nothing stored while the run goes on
+    ],
+)
+async def test_what_is_stored_while_the_body_runs(
+    durability: Any, stored: list[str], records: int
+) -> None:
     saver, seen, gate = CountingSaver(), [], anyio.Event()
     gate.set()
     wf = _workflow(saver, seen, gate)
-    assert await wf.ainvoke("a", thread(), durability="sync") == "A"
-    assert seen == [["first"], ["first"]]
-    assert saver.records == 1
-
-
-async def test_exit_stores_nothing_while_the_run_goes_on() -> None:
-    saver, seen, gate = CountingSaver(), [], anyio.Event()
-    gate.set()
-    wf = _workflow(saver, seen, gate)
-    assert await wf.ainvoke("a", thread(), durability="exit") == "A"
-    assert seen == [[], []]
-    assert saver.records == 0
+    assert await wf.ainvoke("a", thread(), durability=durability) == "A"
+    assert seen == [stored, stored]
+    assert saver.records == records
 
 
 async def test_a_task_finishing_as_the_run_commits_rides_in_the_commit() -> None:
