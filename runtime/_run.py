@@ -9,9 +9,11 @@ finishes, and commits the result. ``RunState`` is what tasks and
 
 from __future__ import annotations
 
+import asyncio  # noqa: TID251 -- the asyncio fast path: a task awaited at once runs in place
 import hashlib
 import threading
 from collections.abc import Awaitable, Callable
+from contextvars import Context, copy_context
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import anyio
@@ -24,6 +26,7 @@ from stores import BaseStore, TaskRecord
 
 from ._context import _RUN, _SCOPE, CallScope, current_run
 from ._errors import ReplayDivergedError
+from ._inline import run_in_context
 from ._serde import dumps, loads
 from ._stream import Emitter
 from ._task import TaskFunction, TaskFuture
@@ -75,6 +78,13 @@ async def durably(fn: Callable[..., Awaitable[T]], *args: Any) -> T:
     raise AssertionError("unreachable: a shielded scope is never cancelled")
 
 
+def _on_asyncio() -> bool:
+    try:
+        return sniffio.current_async_library() == "asyncio"
+    except sniffio.AsyncLibraryNotFoundError:
+        return False
+
+
 def interrupt(value: Any) -> Any:
     """Pause the run and surface ``value`` to the caller; returns the answer on resume.
 
@@ -122,6 +132,10 @@ class RunState:
         self.interrupts: dict[str, Interrupt] = {}
         self.tg: anyio.abc.TaskGroup | None = None
         self._loop_thread = threading.get_ident()
+        self._loop = asyncio.get_running_loop() if _on_asyncio() else None
+        self._unstarted: list[
+            tuple[Context, TaskFunction[Any, Any], Any, Any, TaskFuture[Any]]
+        ] = []
         for record in journal.state.records:
             self._absorb(record)
 
@@ -166,10 +180,41 @@ class RunState:
             future.set_result(loads(recorded.payload))
             return future
         assert self.tg is not None
-        self.tg.start_soon(
-            self._execute, task, task_id, args, kwargs, future, name=task.name
+        if self._loop is None:
+            self.tg.start_soon(
+                self._execute, task, task_id, args, kwargs, future, name=task.name
+            )
+            return future
+        # asyncio: the first ``await`` of the future runs the task in place
+        # (no task, no wake-ups); whatever is still unclaimed when the caller
+        # next yields to the loop starts then, as tasks of their own.
+        # Either way the task runs in a copy of the context as of this call,
+        # as it would in a task of its own.
+        ctx = copy_context()
+        future._start = lambda: run_in_context(  # pyright: ignore[reportPrivateUsage]
+            ctx, self._execute(task, task_id, args, kwargs, future, in_place=True)
         )
+        if not self._unstarted:
+            self._loop.call_soon(self.start_unstarted)
+        self._unstarted.append((ctx, task, args, kwargs, future))
         return future
+
+    def start_unstarted(self) -> None:
+        """Start every scheduled task nobody has awaited yet, each as a task of its own."""
+        unstarted, self._unstarted = self._unstarted, []
+        for ctx, task, args, kwargs, future in unstarted:
+            if future.claim() is not None:
+                assert self.tg is not None
+                ctx.run(  # the new task copies the context current at its creation
+                    self.tg.start_soon,
+                    self._execute,
+                    task,
+                    future.task_id,
+                    args,
+                    kwargs,
+                    future,
+                    name=task.name,
+                )
 
     async def _execute(
         self,
@@ -178,6 +223,8 @@ class RunState:
         args: Any,
         kwargs: Any,
         future: TaskFuture[Any],
+        *,
+        in_place: bool = False,
     ) -> None:
         self.emitter.debug("task", {"id": task_id, "name": task.name, "input": args})
         try:
@@ -205,12 +252,23 @@ class RunState:
             )
             future.set_result(value)
             if self.durability == "async":
-                await self._write_behind()
+                if in_place:  # the caller goes on once this returns: decide after
+                    assert self._loop is not None
+                    self._loop.call_soon(self._write_behind_soon)
+                else:
+                    await self._write_behind()
         finally:
             if not future.done():
                 future.set_exception(
                     RunCancelledError(f"task {task.name!r} was cancelled")
                 )
+
+    def _write_behind_soon(self) -> None:
+        # The body ran on until it yielded to the loop: if it has finished,
+        # its commit carries the record; else the record is written now.
+        if not self.body_done:
+            assert self.tg is not None
+            self.tg.start_soon(self._write_remembered)
 
     async def _write_behind(self) -> None:
         # Let the body run first: one that finishes now commits the remembered
@@ -219,8 +277,10 @@ class RunState:
         await anyio.lowlevel.checkpoint()
         if sniffio.current_async_library() != "asyncio":
             await anyio.lowlevel.checkpoint()
-        if self.body_done:
-            return
+        if not self.body_done:
+            await self._write_remembered()
+
+    async def _write_remembered(self) -> None:
         try:
             await durably(self.journal.write_behind)
         except Exception as exc:  # noqa: BLE001 -- the run stops and raises it (RunTurn)

@@ -1,8 +1,10 @@
 """``@task``: retryable units of work whose results are recorded per run.
 
-Calling a task inside a run schedules it at once and returns a
-``TaskFuture``: ``await fut`` in async code, ``fut.result()`` in sync code;
-several can run at the same time. Each call has a deterministic id (its
+Calling a task inside a run schedules it and returns a ``TaskFuture``:
+``await fut`` in async code, ``fut.result()`` in sync code; several can run
+at the same time. On asyncio a task awaited before its caller yields to the
+loop runs in place, in a copy of the caller's context, without a task of its
+own; any other starts as a task of its own at the caller's next yield. Each call has a deterministic id (its
 position among the calls of its caller), so a resumed run finds the recorded
 result of a finished task instead of running it again.
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 import functools
 import inspect
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
@@ -111,7 +113,7 @@ class TaskFuture(Generic[T]):
     the task's error.
     """
 
-    __slots__ = ("_done", "_error", "_value", "name", "task_id")
+    __slots__ = ("_done", "_error", "_start", "_value", "name", "task_id")
 
     def __init__(self, name: str, task_id: str) -> None:
         self.name = name
@@ -119,6 +121,9 @@ class TaskFuture(Generic[T]):
         self._done = new_signal()
         self._value: Any = None
         self._error: BaseException | None = None
+        self._start: Callable[[], Awaitable[None]] | None = None
+        """Set while the task is scheduled but not started: the first ``await``
+        runs it in place (see ``RunState._schedule``)."""
 
     def set_result(self, value: T) -> None:
         """Resolve with ``value`` (first resolution wins)."""
@@ -136,8 +141,17 @@ class TaskFuture(Generic[T]):
         """True once resolved."""
         return self._done.is_set()
 
+    def claim(self) -> Callable[[], Awaitable[None]] | None:
+        """Take the not-yet-started task's runner, so that exactly one caller starts it."""
+        start, self._start = self._start, None
+        return start
+
     async def _wait(self) -> T:
-        await self._done.wait()
+        start = self.claim()
+        if start is not None:
+            await start()
+        else:
+            await self._done.wait()
         if self._error is not None:
             raise self._error
         return self._value

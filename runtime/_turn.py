@@ -141,6 +141,7 @@ class RunTurn:
                 tg.cancel_scope.cancel()
             finally:
                 rs.body_done = True
+                rs.start_unstarted()  # tasks called and never awaited still run
         if rs.write_error is not None:  # a written-behind record failed: the run stops
             raise rs.write_error
         if error is not None or interrupted:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 
+from actors import RunCancelledError
 from runtime import ReplayDivergedError, RetryPolicy, Runtime, entrypoint, task
 from runtime._task import default_retry_on
 from stores import MemorySaver
@@ -191,7 +194,9 @@ async def test_results_are_recorded_as_each_task_finishes(saver: MemorySaver) ->
         tg.start_soon(wf.ainvoke, None, cfg)
         with anyio.fail_after(5):
             await first_done.wait()
-        state = await saver.aload("rec")
+            # written behind while the run goes on: stored before it ends
+            while not (state := await saver.aload("rec")).records:  # noqa: ASYNC110 -- written behind, bounded above
+                await anyio.sleep(0.001)
         assert state.run is not None
         assert [(r.task_id, r.name, r.kind) for r in state.records] == [
             ("0", "first", "result")
@@ -287,3 +292,94 @@ async def test_sync_bodies_cannot_starve_their_sync_tasks(saver: MemorySaver) ->
             for i in range(6):
                 tg.start_soon(call, i)
     assert sorted(results) == [1, 2, 3, 4, 5, 6]
+
+
+_VAR: ContextVar[str] = ContextVar("test_tasks_var", default="unset")
+
+
+@pytest.mark.parametrize("await_at_once", [True, False])
+async def test_a_task_runs_in_a_copy_of_the_context_of_its_call(
+    saver: MemorySaver, await_at_once: bool
+) -> None:
+    # Awaited at once, a task runs in place on asyncio; either way it sees
+    # the context as of its call and its own changes stay its own.
+    seen: list[str] = []
+
+    @task
+    async def look() -> str:
+        seen.append(_VAR.get())
+        _VAR.set("set by the task")
+        await anyio.lowlevel.checkpoint()
+        return _VAR.get()
+
+    @entrypoint(checkpointer=saver)
+    async def wf(_: Any) -> list[str]:
+        _VAR.set("at the call")
+        fut = look()
+        if await_at_once:
+            inside = await fut
+        else:
+            _VAR.set("after the call")
+            await anyio.lowlevel.checkpoint()  # the task starts on its own meanwhile
+            inside = await fut
+        return [inside, _VAR.get()]
+
+    after = "at the call" if await_at_once else "after the call"
+    assert await wf.ainvoke(None, thread()) == ["set by the task", after]
+    assert seen == ["at the call"]
+
+
+async def test_a_task_never_awaited_still_runs_before_the_run_ends(
+    saver: MemorySaver,
+) -> None:
+    ran: list[int] = []
+
+    @task
+    async def side(x: int) -> int:
+        await anyio.lowlevel.checkpoint()
+        ran.append(x)
+        return x
+
+    @entrypoint(checkpointer=saver)
+    async def wf(x: int) -> str:
+        side(x)  # called, never awaited: the run still waits for it
+        return "done"
+
+    assert await wf.ainvoke(7, thread()) == "done"
+    assert ran == [7]
+
+
+async def test_cancelling_a_run_cancels_the_task_it_awaits(saver: MemorySaver) -> None:
+    started = anyio.Event()
+    cancelled: list[bool] = []
+
+    @task
+    async def slow(x: str) -> str:
+        if x == "fast":
+            return x
+        started.set()
+        try:
+            await anyio.sleep_forever()
+        except anyio.get_cancelled_exc_class():
+            cancelled.append(True)
+            raise
+        return "never"
+
+    @entrypoint(checkpointer=saver)
+    async def wf(x: str) -> str:
+        return await slow(x)
+
+    cfg = thread()
+
+    async def first() -> None:
+        with pytest.raises(RunCancelledError):
+            await wf.ainvoke("slow", cfg)
+
+    with anyio.fail_after(5):
+        async with Runtime(), anyio.create_task_group() as tg:
+            tg.start_soon(first)
+            await started.wait()
+            # the interrupt strategy cancels the running run, and its task
+            again = {**cfg, "multitask_strategy": "interrupt"}
+            assert await wf.ainvoke("fast", again) == "fast"
+    assert cancelled == [True]
