@@ -56,10 +56,15 @@ class Mailbox(Generic[T]):
     async def send(self, item: T) -> None:
         """Enqueue ``item``, waiting while the mailbox is full.
 
+        With room to spare it returns without a scheduling step, as
+        ``RoutedMailbox.send`` does: an ``ask`` waits for its reply anyway.
         Raises ActorDeadError(retriable=True) if the mailbox is closed.
         """
         try:
-            await self._send.send(item)
+            try:
+                self._send.send_nowait(item)
+            except anyio.WouldBlock:
+                await self._send.send(item)
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):
             raise ActorDeadError(
                 "actor has stopped", retriable=self._retriable
