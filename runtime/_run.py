@@ -14,6 +14,7 @@ import hashlib
 import threading
 from collections.abc import Awaitable, Callable
 from contextvars import Context, copy_context
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import anyio
@@ -126,7 +127,6 @@ class RunState:
         self.durability: Durability = durability
         self.body_done = False
         self.write_error: Exception | None = None
-        self.writer: Callable[[Any], None] = lambda chunk: emitter.emit("custom", chunk)
         self.results: dict[str, TaskRecord] = {}
         self.resumes: dict[str, Any] = {}
         self.interrupts: dict[str, Interrupt] = {}
@@ -138,6 +138,11 @@ class RunState:
         ] = []
         for record in journal.state.records:
             self._absorb(record)
+
+    @property
+    def writer(self) -> Callable[[Any], None]:
+        """``writer(chunk)`` emits ``chunk`` in stream mode "custom"."""
+        return partial(self.emitter.emit, "custom")
 
     def _absorb(self, record: TaskRecord) -> None:
         if record.kind == "result":
@@ -191,13 +196,24 @@ class RunState:
         # Either way the task runs in a copy of the context as of this call,
         # as it would in a task of its own.
         ctx = copy_context()
-        future._start = lambda: run_in_context(  # pyright: ignore[reportPrivateUsage]
-            ctx, self._execute(task, task_id, args, kwargs, future, in_place=True)
+        future._start = partial(  # pyright: ignore[reportPrivateUsage]
+            self._in_place, ctx, task, args, kwargs, future
         )
         if not self._unstarted:
             self._loop.call_soon(self.start_unstarted)
         self._unstarted.append((ctx, task, args, kwargs, future))
         return future
+
+    def _in_place(
+        self,
+        ctx: Context,
+        task: TaskFunction[Any, Any],
+        args: Any,
+        kwargs: Any,
+        future: TaskFuture[Any],
+    ) -> Awaitable[None]:
+        coro = self._execute(task, future.task_id, args, kwargs, future, in_place=True)
+        return run_in_context(ctx, coro)
 
     def start_unstarted(self) -> None:
         """Start every scheduled task nobody has awaited yet, each as a task of its own."""
@@ -228,7 +244,12 @@ class RunState:
     ) -> None:
         self.emitter.debug("task", {"id": task_id, "name": task.name, "input": args})
         try:
-            value = await self._attempts(task, task_id, args, kwargs)
+            if task.retry is None:  # one attempt: no retry loop to go through
+                value = await self.call_in_scope(
+                    CallScope(task_id, task.name), task.fn, task.is_async, args, kwargs
+                )
+            else:
+                value = await self._attempts(task, task_id, args, kwargs)
             record = TaskRecord(
                 task_id=task_id, name=task.name, kind="result", payload=dumps(value)
             )
@@ -330,7 +351,9 @@ class RunState:
         A sync ``fn`` runs in a worker thread from ``limiter`` (default: the
         tasks' pool).
         """
-        run_token, scope_token = _RUN.set(self), _SCOPE.set(scope)
+        # A task's context is a copy of its caller's: the run is set already.
+        run_token = None if _RUN.get() is self else _RUN.set(self)
+        scope_token = _SCOPE.set(scope)
         try:
             if is_async:
                 return await fn(*args, **kwargs)
@@ -339,7 +362,8 @@ class RunState:
             )
         finally:
             _SCOPE.reset(scope_token)
-            _RUN.reset(run_token)
+            if run_token is not None:
+                _RUN.reset(run_token)
 
     async def record_interrupt(self, exc: GraphInterrupt) -> None:
         """Record a raised interrupt so a later resume can answer it by id."""

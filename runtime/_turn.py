@@ -76,11 +76,15 @@ class RunTurn:
 
     async def __call__(self, journal: Journal) -> Any:
         try:
-            return await self._run(journal)
+            rs, input_value, previous = self._start(journal)
+            if isinstance(self.input, Command):
+                await _apply_resume(rs, self.input.resume)
+            return await self._execute(rs, input_value, previous)
         finally:
             self.emitter.close()
 
-    async def _run(self, journal: Journal) -> Any:
+    def _start(self, journal: Journal) -> tuple[RunState, Any, Any]:
+        """The run's state, its input and ``previous``: a fresh run, or the pending one."""
         state = journal.state
         resume = isinstance(self.input, Command)
         if resume and state.run is None:
@@ -108,10 +112,8 @@ class RunTurn:
             limiter=self.limiter,
             durability=self.durability,
         )
-        if isinstance(self.input, Command):
-            await _apply_resume(rs, self.input.resume)
         previous = loads(state.latest.save) if state.latest is not None else None
-        return await self._execute(rs, input_value, previous)
+        return rs, input_value, previous
 
     async def _execute(self, rs: RunState, input_value: Any, previous: Any) -> Any:
         kwargs = self._injected(rs, previous)
