@@ -1,5 +1,11 @@
 """Actor core: mailboxes, refs, the actor system, thread and store actors."""
 
+from stores._signal import (
+    Signal as Signal,
+    SignalLike as SignalLike,
+    new_signal as new_signal,
+)
+
 from ._actor import ActorRef as ActorRef, Envelope as Envelope, Reply as Reply
 from ._errors import (
     ActorDeadError as ActorDeadError,
@@ -11,11 +17,6 @@ from ._errors import (
 from ._journal import Journal as Journal, new_id as new_id
 from ._mailbox import Mailbox as Mailbox, MailboxStats as MailboxStats
 from ._registry import Registry as Registry, RegistryStats as RegistryStats
-from ._signal import (
-    Signal as Signal,
-    SignalLike as SignalLike,
-    new_signal as new_signal,
-)
 from ._store_actor import (
     ActorStore as ActorStore,
     StoreActor as StoreActor,

@@ -10,11 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-import anyio
+from stores._signal import SignalLike, new_signal
 
 from ._errors import ActorDeadError
 from ._mailbox import MailboxLike, MailboxStats
-from ._signal import new_signal
 
 M = TypeVar("M")
 
@@ -105,7 +104,7 @@ class ActorRef(Generic[M]):
     __slots__ = ("_mailbox", "_stopped", "name")
 
     def __init__(
-        self, name: str, mailbox: MailboxLike[Envelope[M]], stopped: anyio.Event
+        self, name: str, mailbox: MailboxLike[Envelope[M]], stopped: SignalLike
     ) -> None:
         self.name = name
         self._mailbox = mailbox

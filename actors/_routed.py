@@ -17,9 +17,10 @@ from typing import Generic, TypeVar
 
 import anyio
 
+from stores._signal import SignalLike, new_signal
+
 from ._errors import ActorDeadError, MailboxFullError
 from ._mailbox import MailboxStats
-from ._signal import SignalLike, new_signal
 
 T = TypeVar("T")
 

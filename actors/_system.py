@@ -11,6 +11,8 @@ from typing import Any, Generic, TypeVar
 import anyio
 from anyio.abc import TaskStatus
 
+from stores._signal import new_signal
+
 from ._actor import ActorRef, Envelope, fail_all
 from ._mailbox import Mailbox, MailboxLike
 
@@ -37,7 +39,7 @@ class Actor(ABC, Generic[M]):
         self.mailbox: MailboxLike[Envelope[M]] = (
             mailbox if mailbox is not None else Mailbox(mailbox_size)
         )
-        self._stopped = anyio.Event()
+        self._stopped = new_signal()
         self.ref: ActorRef[M] = ActorRef(name, self.mailbox, self._stopped)
 
     async def on_start(self) -> None:

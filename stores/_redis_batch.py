@@ -24,6 +24,7 @@ import anyio.lowlevel
 from redis.exceptions import NoScriptError
 
 from ._redis_conn import load_scripts, send_on
+from ._signal import new_signal
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -39,7 +40,7 @@ class _Call:
 
     def __init__(self, command: tuple[Any, ...]) -> None:
         self.command = command
-        self.done = anyio.Event()
+        self.done = new_signal()
         self.lead = False
         self.reply: Any = None
         self.error: BaseException | None = None
@@ -119,7 +120,7 @@ class GroupWriter:
             nxt = self._queue[0]
             nxt.lead = True
             nxt.done.set()
-            nxt.done = anyio.Event()
+            nxt.done = new_signal()
 
     async def _send(self, batch: list[_Call]) -> None:
         try:

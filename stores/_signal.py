@@ -1,7 +1,9 @@
 """``new_signal()``: anyio.Event's contract, at a fifth of its cost on asyncio.
 
 Every turn sets and waits several one-shot events (a reply, a task's result,
-a mailbox wake-up). On asyncio, ``anyio.Event`` wraps an ``asyncio.Event``
+a mailbox wake-up, a group commit's reply). It lives in ``stores``, the
+bottom layer, so the Redis group writer can use it too; ``actors``
+re-exports it. On asyncio, ``anyio.Event`` wraps an ``asyncio.Event``
 that wraps futures; a ``Signal`` is a flag and the waiters' futures. On any
 other backend ``new_signal()`` returns an ``anyio.Event``.
 
