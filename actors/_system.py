@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any, Generic, TypeVar
 
@@ -110,6 +110,24 @@ class ActorSystem(anyio.AsyncContextManagerMixin):
     def closed(self) -> bool:
         """True once the system is shutting down; spawning then fails."""
         return self._closed
+
+    def start_soon(
+        self,
+        fn: Callable[..., Coroutine[Any, Any, Any]],
+        *args: Any,
+        name: object = None,
+    ) -> None:
+        """Run ``fn(*args)`` as a helper task in the system's task group.
+
+        The caller owns the task: it must end it before the system exits
+        (an error escaping it ends the system). RuntimeError once the system
+        has exited.
+        """
+        if self._tg is None:
+            raise RuntimeError(
+                "the actor system is not running; use it inside 'async with'"
+            )
+        self._tg.start_soon(fn, *args, name=name)
 
     async def spawn(self, actor: Actor[M]) -> ActorRef[M]:
         """Start ``actor`` and return its ref once its state is loaded.

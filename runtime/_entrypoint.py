@@ -232,6 +232,7 @@ class Entrypoint:
             emitter=emitter,
             limiter=host.task_limiter,
             body_limiter=host.body_limiter,
+            start_soon=host.start_soon,
             durability=durability,
         )
 

@@ -9,7 +9,7 @@ made outside any Runtime runs in a short-lived one with the same semantics.
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any, final
 
@@ -161,6 +161,20 @@ class Runtime(anyio.AsyncContextManagerMixin):
                 system, factory, max_active=self.max_active_threads
             )
         return registry
+
+    def start_soon(
+        self,
+        fn: Callable[..., Coroutine[Any, Any, Any]],
+        *args: Any,
+        name: object = None,
+    ) -> None:
+        """Run ``fn(*args)`` as a helper task of this Runtime (a run's own tasks).
+
+        Allowed while the Runtime shuts down, as runs still going finish.
+        """
+        if self._system is None:
+            raise RuntimeError("this Runtime is not running")
+        self._system.start_soon(fn, *args, name=name)
 
     async def store_for(self, store: BaseStore | None) -> ActorStore | None:
         """The batching front of ``store`` (one store actor per store), or None."""

@@ -29,6 +29,7 @@ from ._context import _RUN, _SCOPE, CallScope, current_run
 from ._errors import ReplayDivergedError
 from ._inline import run_in_context
 from ._serde import dumps, loads
+from ._spawned import Spawned
 from ._stream import Emitter
 from ._task import TaskFunction, TaskFuture
 from ._types import Interrupt
@@ -114,6 +115,7 @@ class RunState:
         emitter: Emitter,
         journal: Journal,
         limiter: anyio.CapacityLimiter,
+        tasks: Spawned,
         durability: Durability = "async",
     ) -> None:
         self.name = name
@@ -130,7 +132,8 @@ class RunState:
         self.results: dict[str, TaskRecord] = {}
         self.resumes: dict[str, Any] = {}
         self.interrupts: dict[str, Interrupt] = {}
-        self.tg: anyio.abc.TaskGroup | None = None
+        self.tasks = tasks
+        self.body_scope: anyio.CancelScope | None = None
         self._loop_thread = threading.get_ident()
         self._loop = asyncio.get_running_loop() if _on_asyncio() else None
         self._unstarted: list[
@@ -184,9 +187,8 @@ class RunState:
                 )
             future.set_result(loads(recorded.payload))
             return future
-        assert self.tg is not None
         if self._loop is None:
-            self.tg.start_soon(
+            self.tasks.start_soon(
                 self._execute, task, task_id, args, kwargs, future, name=task.name
             )
             return future
@@ -220,9 +222,8 @@ class RunState:
         unstarted, self._unstarted = self._unstarted, []
         for ctx, task, args, kwargs, future in unstarted:
             if future.claim() is not None:
-                assert self.tg is not None
                 ctx.run(  # the new task copies the context current at its creation
-                    self.tg.start_soon,
+                    self.tasks.start_soon,
                     self._execute,
                     task,
                     future.task_id,
@@ -288,8 +289,7 @@ class RunState:
         # The body ran on until it yielded to the loop: if it has finished,
         # its commit carries the record; else the record is written now.
         if not self.body_done:
-            assert self.tg is not None
-            self.tg.start_soon(self._write_remembered)
+            self.tasks.start_soon(self._write_remembered)
 
     async def _write_behind(self) -> None:
         # Let the body run first: one that finishes now commits the remembered
@@ -307,8 +307,9 @@ class RunState:
         except Exception as exc:  # noqa: BLE001 -- the run stops and raises it (RunTurn)
             if self.write_error is None:
                 self.write_error = exc
-            assert self.tg is not None
-            self.tg.cancel_scope.cancel()
+            self.tasks.cancel()
+            if self.body_scope is not None:
+                self.body_scope.cancel()
 
     async def _attempts(
         self, task: TaskFunction[Any, Any], task_id: str, args: Any, kwargs: Any

@@ -14,6 +14,7 @@ from ._context import CallScope
 from ._errors import NothingToResumeError
 from ._run import Durability, GraphInterrupt, RunState, durably
 from ._serde import dumps, loads
+from ._spawned import Spawned, StartSoon
 from ._stream import Emitter
 from ._types import Command, EntrypointFinal, Interrupt
 
@@ -59,9 +60,11 @@ class RunTurn:
         emitter: Emitter,
         limiter: anyio.CapacityLimiter,
         body_limiter: anyio.CapacityLimiter,
+        start_soon: StartSoon,
         durability: Durability = "async",
     ) -> None:
         self.spec = spec
+        self.start_soon = start_soon
         self.durability: Durability = durability
         self.input = input
         self.config = config
@@ -110,6 +113,7 @@ class RunTurn:
             emitter=self.emitter,
             journal=journal,
             limiter=self.limiter,
+            tasks=Spawned(self.start_soon),
             durability=self.durability,
         )
         previous = loads(state.latest.save) if state.latest is not None else None
@@ -123,27 +127,36 @@ class RunTurn:
         rs.emitter.debug(
             "run", {"run_id": rs.run_id, "name": self.spec.name, "input": input_value}
         )
-        async with anyio.create_task_group() as tg:
-            rs.tg = tg
-            try:
-                value = await rs.call_in_scope(
-                    CallScope("", self.spec.name),
-                    self.spec.fn,
-                    self.spec.is_async,
-                    (input_value,),
-                    kwargs,
-                    limiter=self.body_limiter,  # own pool: bodies waiting on tasks cannot starve them
-                )
-            except GraphInterrupt as exc:
-                rs.body_done = True
-                await rs.record_interrupt(exc)
-                interrupted = True
-            except Exception as exc:  # noqa: BLE001 -- stop the run's tasks, keep progress, then re-raise below
-                error = exc
-                tg.cancel_scope.cancel()
-            finally:
-                rs.body_done = True
-                rs.start_unstarted()  # tasks called and never awaited still run
+        tasks = rs.tasks
+        try:
+            with anyio.CancelScope() as rs.body_scope:  # a failed write behind stops it
+                try:
+                    value = await rs.call_in_scope(
+                        CallScope("", self.spec.name),
+                        self.spec.fn,
+                        self.spec.is_async,
+                        (input_value,),
+                        kwargs,
+                        limiter=self.body_limiter,  # own pool: bodies waiting on tasks cannot starve them
+                    )
+                except GraphInterrupt as exc:
+                    rs.body_done = True
+                    await rs.record_interrupt(exc)
+                    interrupted = True
+                except Exception as exc:  # noqa: BLE001 -- stop the run's tasks, keep progress, then re-raise below
+                    error = exc
+                    tasks.cancel()
+                finally:
+                    rs.body_done = True
+                    rs.start_unstarted()  # tasks called and never awaited still run
+            await tasks.join()
+        except (
+            BaseException
+        ):  # the run was cancelled: so are its tasks, which end first
+            tasks.cancel()
+            with anyio.CancelScope(shield=True):
+                await tasks.join()
+            raise
         if rs.write_error is not None:  # a written-behind record failed: the run stops
             raise rs.write_error
         if error is not None or interrupted:

@@ -383,3 +383,67 @@ async def test_cancelling_a_run_cancels_the_task_it_awaits(saver: MemorySaver) -
             again = {**cfg, "multitask_strategy": "interrupt"}
             assert await wf.ainvoke("fast", again) == "fast"
     assert cancelled == [True]
+
+
+async def test_a_run_stopped_by_a_newer_request_cancels_its_spawned_tasks(
+    saver: MemorySaver,
+) -> None:
+    # Two tasks called before either is awaited: the second runs as a task
+    # of its own, outside the body's own cancel scope, and is still cancelled.
+    started = anyio.Event()
+    cancelled: list[str] = []
+
+    @task
+    async def wait_forever(name: str) -> str:
+        started.set()
+        try:
+            await anyio.sleep_forever()
+        except anyio.get_cancelled_exc_class():
+            cancelled.append(name)
+            raise
+        return name
+
+    @entrypoint(checkpointer=saver)
+    async def wf(x: str) -> list[str]:
+        if x == "fast":
+            return [x]
+        a, b = wait_forever("a"), wait_forever("b")
+        return [await a, await b]
+
+    cfg = thread()
+
+    async def first() -> None:
+        with pytest.raises(RunCancelledError):
+            await wf.ainvoke("slow", cfg)
+
+    with anyio.fail_after(5):
+        async with Runtime(), anyio.create_task_group() as tg:
+            tg.start_soon(first)
+            await started.wait()
+            again = {**cfg, "multitask_strategy": "interrupt"}
+            assert await wf.ainvoke("fast", again) == ["fast"]
+    assert sorted(cancelled) == ["a", "b"]
+
+
+async def test_a_failing_body_cancels_its_spawned_tasks_before_it_fails(
+    saver: MemorySaver,
+) -> None:
+    ended: list[str] = []
+
+    @task
+    async def slow() -> str:
+        try:
+            await anyio.sleep_forever()
+        finally:
+            ended.append("slow")
+        return "never"
+
+    @entrypoint(checkpointer=saver)
+    async def wf(_: Any) -> str:
+        slow()  # runs as a task of its own
+        await anyio.lowlevel.checkpoint()
+        raise KeyError("body failed")
+
+    with anyio.fail_after(5), pytest.raises(KeyError, match="body failed"):
+        await wf.ainvoke(None, thread())
+    assert ended == ["slow"]  # ended before the run reported its error
