@@ -6,6 +6,12 @@ to ``max_batch`` operations), and sends all their operations to the backing
 store in a single ``abatch`` call: one embeddings call and, on Redis, one
 pipeline for the whole batch. If a batch fails, each request is retried on
 its own so one bad request cannot fail its neighbours.
+
+Up to ``max_in_flight`` batches (default 2) are at the backing store at
+once: while one waits for Redis, the next is built and sent, so the process
+does not sit idle for a round trip. Order is kept where it matters: a
+request is answered only when its batch is done, so whatever a caller sends
+after an answer goes in a later batch, sent after that one was applied.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import msgspec
 
 from stores import BaseStore, Op, Result
 from stores._base import ensure_op
+from stores._signal import SignalLike, new_signal
 
 from ._actor import ActorRef, Envelope
 from ._system import Actor
@@ -36,11 +43,21 @@ class StoreActor(Actor[list[Op]]):
     """Serves store requests from every thread in batches."""
 
     def __init__(
-        self, store: BaseStore, *, mailbox_size: int, max_batch: int = 512
+        self,
+        store: BaseStore,
+        *,
+        mailbox_size: int,
+        max_batch: int = 512,
+        max_in_flight: int = 2,
     ) -> None:
+        if max_in_flight < 1:
+            raise ValueError(f"max_in_flight must be at least 1, got {max_in_flight}")
         super().__init__(f"store:{type(store).__name__}", mailbox_size=mailbox_size)
         self.store = store
         self._max_batch = max_batch
+        self._max_in_flight = max_in_flight
+        self._in_flight = 0
+        self._slot_free: SignalLike | None = None  # set when a batch ends
         self._requests = self._ops = self._batches = 0
 
     def statistics(self) -> StoreStats:
@@ -53,6 +70,10 @@ class StoreActor(Actor[list[Op]]):
         )
 
     async def main(self) -> None:
+        async with anyio.create_task_group() as batches:
+            await self._take_batches(batches)
+
+    async def _take_batches(self, batches: anyio.abc.TaskGroup) -> None:
         while True:
             try:
                 first = await self.mailbox.receive()
@@ -69,7 +90,19 @@ class StoreActor(Actor[list[Op]]):
                 size += len(env.msg)
             self._requests += len(batch)
             self._ops += size
+            while self._in_flight >= self._max_in_flight:
+                self._slot_free = new_signal()
+                await self._slot_free.wait()
+            self._in_flight += 1
+            batches.start_soon(self._serve_in_flight, batch)
+
+    async def _serve_in_flight(self, batch: list[Envelope[list[Op]]]) -> None:
+        try:
             await self._serve(batch)
+        finally:
+            self._in_flight -= 1
+            if self._slot_free is not None:
+                self._slot_free.set()
 
     async def _serve(self, batch: list[Envelope[list[Op]]]) -> None:
         ops = [op for env in batch for op in env.msg]

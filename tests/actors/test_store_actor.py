@@ -69,7 +69,8 @@ async def test_concurrent_requests_share_backing_batches() -> None:
             assert backing.batch_sizes == [1, 49]
             # one embeddings call per batch: every put and query of the batch
             assert len(embed.calls) == stats.batches
-            assert embed.calls == [1, 49]
+            # the big batch went out while the first still waited at the gate
+            assert embed.calls == [49, 1]
 
             assert len(results) == 50
             assert all(results[i] is None for i in range(0, 50, 2))
@@ -199,6 +200,48 @@ async def test_max_batch_bounds_the_operations_per_backing_call() -> None:
                 backing.gate.set()
     assert backing.batch_sizes == [1, 4, 4, 2]
     assert actor.statistics().requests == 11
+
+
+@pytest.mark.parametrize("max_in_flight", [1, 2, 3])
+async def test_at_most_max_in_flight_batches_wait_on_the_backing_store(
+    max_in_flight: int,
+) -> None:
+    # Each batch holds the backing store until released: the actor sends the
+    # next batch while earlier ones wait, up to max_in_flight of them.
+    inside = 0
+    most = 0
+    release = anyio.Event()
+
+    class Holding(InMemoryStore):
+        async def abatch(self, ops: Any) -> Any:
+            nonlocal inside, most
+            inside += 1
+            most = max(most, inside)
+            await release.wait()
+            inside -= 1
+            return await super().abatch(ops)
+
+    backing = Holding()
+    actor = StoreActor(
+        backing, mailbox_size=64, max_batch=1, max_in_flight=max_in_flight
+    )
+    with anyio.fail_after(10):
+        async with ActorSystem() as system:
+            store = ActorStore(await system.spawn(actor), backing)
+            async with anyio.create_task_group() as tg:
+                for i in range(6):
+                    tg.start_soon(store.aput, NS, f"k{i}", {"i": i})
+                await anyio.wait_all_tasks_blocked()
+                assert inside == max_in_flight  # the others wait their turn
+                release.set()
+            assert len(await store.asearch(NS, limit=10)) == 6
+    assert most == max_in_flight
+    assert actor.statistics().batches == 7  # six puts, one search
+
+
+def test_max_in_flight_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="max_in_flight must be at least 1"):
+        StoreActor(InMemoryStore(), mailbox_size=8, max_in_flight=0)
 
 
 async def test_store_actor_stops_with_the_system() -> None:
