@@ -180,6 +180,7 @@ class Journal:
                     checkpoint,
                     expected_version=self._state.version,
                     clear_run=self._stored,
+                    previous_save=latest.save if latest is not None else None,
                 )
             except CheckpointConflictError:
                 self._adopt(await self._saver.aload(self.thread_id))

@@ -271,6 +271,7 @@ class _NullSaver:
         *,
         expected_version: int,
         clear_run: bool = True,
+        previous_save: bytes | None = None,
     ) -> None:
         return None
 

@@ -126,6 +126,7 @@ class CheckpointSaver(Protocol):
         *,
         expected_version: int,
         clear_run: bool = True,
+        previous_save: bytes | None = None,
     ) -> None:
         """Atomically store ``checkpoint``, make it the latest, and clear the pending run.
 
@@ -133,7 +134,10 @@ class CheckpointSaver(Protocol):
         version is not ``expected_version``; ``checkpoint.version`` must be
         ``expected_version + 1``. ``clear_run=False`` tells the saver that no
         pending run is stored for the thread (the caller wrote none), so it
-        may skip clearing one.
+        may skip clearing one. ``previous_save`` is the save of the
+        checkpoint ``checkpoint.parent_id`` names, as the caller holds it: a
+        saver may store only what the new save appended to it. A saver may
+        reject (ValueError) a checkpoint id it already holds.
         """
         ...
 

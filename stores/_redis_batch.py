@@ -27,7 +27,7 @@ from ._redis_conn import load_scripts, send_on
 from ._signal import new_signal
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from redis.asyncio import Redis
     from redis.asyncio.connection import AbstractConnection
@@ -35,11 +35,17 @@ if TYPE_CHECKING:
     from ._redis_conn import Script
 
 
-class _Call:
-    __slots__ = ("command", "done", "error", "lead", "reply")
+class Reconnected(Exception):
+    """The connection was (re)opened after the caller read what this command relies on."""
 
-    def __init__(self, command: tuple[Any, ...]) -> None:
+
+class _Call:
+    __slots__ = ("command", "done", "epoch", "error", "lead", "reply", "seen")
+
+    def __init__(self, command: tuple[Any, ...], epoch: int | None) -> None:
         self.command = command
+        self.epoch = epoch
+        self.seen = 0
         self.done = new_signal()
         self.lead = False
         self.reply: Any = None
@@ -58,9 +64,15 @@ class GroupWriter:
     """Batches the commands of concurrent callers on one client (one event loop)."""
 
     def __init__(
-        self, client: Redis, scripts: Sequence[Script], *, max_batch: int = 1024
+        self,
+        client: Redis,
+        scripts: Sequence[Script],
+        *,
+        connects: Callable[[], int] = lambda: 0,
+        max_batch: int = 1024,
     ) -> None:
         self._client = client
+        self._connects = connects
         self._scripts = scripts
         self._max_batch = max_batch
         self._queue: list[_Call] = []
@@ -76,7 +88,17 @@ class GroupWriter:
 
     async def call(self, command: tuple[Any, ...]) -> Any:
         """Send ``command`` with whatever else is queued; return its reply or raise its error."""
-        call = _Call(command)
+        return (await self.call_seen(command))[0]
+
+    async def call_seen(
+        self, command: tuple[Any, ...], *, epoch: int | None = None
+    ) -> tuple[Any, int]:
+        """``call``, also returning the connection count its reply was read at.
+
+        With ``epoch``, the command is sent only if the connection count is
+        still ``epoch`` when it goes out; else it fails with Reconnected.
+        """
+        call = _Call(command, epoch)
         self._queue.append(call)
         try:
             if not self._sending:
@@ -97,7 +119,7 @@ class GroupWriter:
             raise
         if call.error is not None:
             raise call.error
-        return call.reply
+        return call.reply, call.seen
 
     async def _lead(self) -> None:
         self._sending = True
@@ -124,7 +146,7 @@ class GroupWriter:
 
     async def _send(self, batch: list[_Call]) -> None:
         try:
-            replies = await self._pipeline([c.command for c in batch])
+            replies = await self._pipeline(batch)
             missing = [
                 c
                 for c, r in zip(batch, replies, strict=True)
@@ -132,7 +154,7 @@ class GroupWriter:
             ]
             if missing:
                 await load_scripts(self._client, self._scripts)
-                again = await self._pipeline([c.command for c in missing])
+                again = await self._pipeline(missing)
                 replies = [
                     again.pop(0) if isinstance(r, NoScriptError) else r for r in replies
                 ]
@@ -143,7 +165,7 @@ class GroupWriter:
         for call, reply in zip(batch, replies, strict=True):
             call.finish(reply)
 
-    async def _pipeline(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+    async def _pipeline(self, batch: list[_Call]) -> list[Any]:
         # Only the leader sends, so one connection of its own is enough: no
         # pool checkout per batch. A failed connection is dropped and replaced.
         pool = self._client.connection_pool
@@ -152,8 +174,23 @@ class GroupWriter:
         else:  # what the pool checks at checkout: a socket the server closed is replaced
             await pool.ensure_connection(self._connection)
         connection = self._connection
+        # Any reconnect has happened by now: a command that relies on what
+        # was read before one is refused here, before it is sent.
+        epoch = self._connects()
+        replies: list[Any] = [None] * len(batch)
+        sent: list[int] = []
+        for i, call in enumerate(batch):
+            call.seen = epoch
+            if call.epoch is not None and call.epoch != epoch:
+                replies[i] = Reconnected()
+            else:
+                sent.append(i)
         try:
-            return await send_on(connection, commands)
+            if sent:
+                got = await send_on(connection, [batch[i].command for i in sent])
+                for i, reply in zip(sent, got, strict=True):
+                    replies[i] = reply
+            return replies
         except BaseException:
             self._connection = None
             await self._client.connection_pool.release(connection)

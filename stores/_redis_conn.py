@@ -98,9 +98,21 @@ class Script:
 
 
 class _CountingConnection:
-    """Mixed into a redis connection class: one ``send_packed_command`` is one round trip."""
+    """Mixed into a redis connection class: counts round trips and (re)connects.
+
+    One ``send_packed_command`` is one round trip.
+    """
 
     counter: ClassVar[list[int]] = [0]
+    connects: ClassVar[list[int]] = [0]
+
+    async def connect_check_health(
+        self, check_health: bool = True, retry_socket_connect: bool = True
+    ) -> None:
+        was_connected: bool = self.is_connected  # pyright: ignore[reportAttributeAccessIssue] -- a mixin over redis' Connection
+        await super().connect_check_health(check_health, retry_socket_connect)  # pyright: ignore[reportAttributeAccessIssue] -- a mixin over redis' Connection
+        if not was_connected:
+            type(self).connects[0] += 1
 
     async def send_packed_command(
         self, command: Any, check_health: bool = True
@@ -137,6 +149,7 @@ class RedisConnection:
         self._name = name
         self._clients: dict[object, tuple[Redis, AsyncGenerator[None]]] = {}
         self._counter = [0]
+        self._connects = [0]
         self._closed = False
         self._starting: anyio.Event | None = None
 
@@ -144,6 +157,12 @@ class RedisConnection:
     def round_trips(self) -> int:
         """Requests sent so far (a pipeline counts once), over all loops."""
         return self._counter[0]
+
+    @property
+    def connects(self) -> int:
+        """Connections opened so far (a reconnect counts): a server restart or
+        failover shows here, so a caller can stop trusting what it read before."""
+        return self._connects[0]
 
     @property
     def location(self) -> str:
@@ -215,7 +234,7 @@ class RedisConnection:
         counting = type(
             "CountingConnection",
             (_CountingConnection, base),
-            {"counter": self._counter},
+            {"counter": self._counter, "connects": self._connects},
         )
         options.setdefault("max_connections", MAX_CONNECTIONS)
         # Blocking: past max_connections a command waits for a free connection

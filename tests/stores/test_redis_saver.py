@@ -7,6 +7,7 @@ a restarted Redis (AOF) and a Redis that is down.
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -149,7 +150,8 @@ async def test_commit_is_fenced_and_writes_nothing_on_conflict(
     [
         (ckpt(3), "must be expected_version \\+ 1 = 2, got 3"),
         (ckpt(2, thread_id="other"), "is for thread 'other'"),
-        (ckpt(2, checkpoint_id="c0001"), "already exists"),
+        # (a duplicate checkpoint id is not checked: that would cost a read
+        # per commit, and the runtime makes ids unique)
     ],
 )
 async def test_commit_rejects_malformed_checkpoints(
@@ -244,7 +246,7 @@ async def test_delete_thread_removes_every_key_and_only_that_thread(
     await committed(saver, "keep", 1)
     await saver.abegin_run("t", run("r", base_version=2))
     await saver.arecord("t", "r", rec("0:a"))
-    assert len(keys_of(redis_prefix)) == 3
+    assert len(keys_of(redis_prefix)) == 2
     await saver.adelete_thread("t")
     assert keys_of(redis_prefix) == [f"{redis_prefix}:{{keep}}".encode()]
     assert await saver.aload("t") == ThreadState()
@@ -264,7 +266,7 @@ async def test_every_key_of_a_thread_shares_one_hash_tag(
     await saver.abegin_run(thread_id, run("r", base_version=1))
     await saver.arecord(thread_id, "r", rec("0:a"))
     keys = [k.decode() for k in keys_of(redis_prefix)]
-    assert len(keys) == 2
+    assert keys == [saver.thread_key(thread_id)]  # records live in the thread's stream
     for key in keys:
         tag = key[key.index("{") + 1 : key.index("}")]
         assert tag == escape_tag(thread_id)
@@ -284,7 +286,7 @@ async def test_ttl_is_set_on_every_key_of_the_thread(
     await saver.arecord("t", "r", rec("0:a"))
     client = admin()
     keys = keys_of(redis_prefix)
-    assert len(keys) == 2
+    assert len(keys) == 1
     for key in keys:
         assert 9 * 60_000 < client.pttl(key) <= 10 * 60_000
         client.pexpire(key, 1000)
@@ -310,26 +312,21 @@ async def test_no_ttl_means_keys_persist(saver: RedisSaver, redis_prefix: str) -
     assert [admin().pttl(k) for k in keys_of(redis_prefix)] == [-1]
 
 
-async def test_each_call_is_one_round_trip_and_a_load_is_one_command(
-    saver: RedisSaver,
-) -> None:
-    await saver.aload("warm")  # loads the scripts once
+async def test_each_call_is_one_round_trip_and_no_script(saver: RedisSaver) -> None:
+    await saver.aload("t")  # the thread's newest entry is now known
     await saver.abegin_run("t", run("r"))
     calls = [
-        (saver.arecord("t", "r", rec("0:a")), 1, 1),
-        (saver.aload("t"), 2, 1),  # a pending run: the one-command load, then Lua
-        (saver.acommit("t", ckpt(1), expected_version=0), 1, 1),
-        (saver.aload("t"), 1, 0),  # no pending run: one HMGET
-        (saver.alist("t"), 1, 1),
-        (saver.aget("t", "c0001"), 1, 1),
+        saver.arecord("t", "r", rec("0:a")),
+        saver.aload("t"),
+        saver.acommit("t", ckpt(1), expected_version=0),
+        saver.aload("t"),
+        saver.alist("t"),
+        saver.aget("t", "c0001"),
     ]
-    for call, round_trips, script_calls in calls:
+    for call in calls:
         trips, scripts = saver.round_trips, evalsha_calls()
         await call
-        assert (saver.round_trips - trips, evalsha_calls() - scripts) == (
-            round_trips,
-            script_calls,
-        )
+        assert (saver.round_trips - trips, evalsha_calls() - scripts) == (1, 0)
 
 
 def server_commands() -> int:
@@ -338,54 +335,190 @@ def server_commands() -> int:
     return sum(int(v["calls"]) for k, v in stats.items() if k != "cmdstat_info")
 
 
-@pytest.mark.parametrize(("clear_run", "commands"), [(False, 3), (True, 4)])
-async def test_a_commit_runs_few_commands_in_redis(
-    saver: RedisSaver, clear_run: bool, commands: int
-) -> None:
-    await saver.aload("warm")  # loads the scripts once
-    before = server_commands()
-    await saver.acommit("t", ckpt(1), expected_version=0, clear_run=clear_run)
-    # EVALSHA, HMGET, HSET (+ HDEL when asked to clear a run; DEL only if one existed)
-    assert server_commands() - before == commands
-    assert (await saver.aload("t")).latest == ckpt(1)
-
-
-async def test_a_load_without_a_pending_run_is_one_command(saver: RedisSaver) -> None:
-    await saver.acommit("t", ckpt(1), expected_version=0)
-    before = server_commands()
-    state = await saver.aload("t")
-    assert server_commands() - before == 1  # HMGET
-    assert state == ThreadState(latest=ckpt(1))
-
-
-async def test_a_thread_stored_without_the_latest_field_still_loads(
+async def test_a_commit_and_a_record_are_one_command_in_redis(
     saver: RedisSaver,
 ) -> None:
-    await saver.acommit("t", ckpt(1), expected_version=0)
-    admin().hdel(saver.thread_keys("t")[0], "c")  # as written by an earlier release
-    assert (await saver.aload("t")).latest == ckpt(1)
+    assert (await saver.aload("t")) == ThreadState()
+    for call in [
+        saver.acommit("t", ckpt(1), expected_version=0),
+        saver.arecord("t", "r", rec("0:a"), begin=run("r", base_version=1)),
+        saver.arecord("t", "r", rec("1:b")),
+        saver.acommit("t", ckpt(2), expected_version=1, clear_run=True),
+        saver.aload("t"),
+    ]:
+        before = server_commands()
+        await call
+        assert server_commands() - before == 1  # XADD (XREVRANGE for the load)
+    assert (await saver.aload("t")).latest == ckpt(2)
 
 
-async def test_a_thread_whose_checkpoints_kept_their_own_save_still_loads(
+async def test_a_commit_the_saver_cannot_vouch_for_reads_the_thread_first(
+    make_saver: Callable[..., RedisSaver],
+) -> None:
+    first, second = make_saver(), make_saver()
+    await committed(first, "t", 1)
+    before = server_commands()
+    await second.acommit("t", ckpt(2), expected_version=1)  # never loaded "t"
+    assert server_commands() - before == 2  # XREVRANGE COUNT 1, XADD
+    with pytest.raises(CheckpointConflictError, match="at version 2, not 1"):
+        await first.acommit("t", ckpt(2, checkpoint_id="late"), expected_version=1)
+    with pytest.raises(CheckpointConflictError, match="at version 2, not 4"):
+        await first.acommit("t", ckpt(5), expected_version=4)  # ahead of Redis
+    assert [c.version for c in await first.alist("t")] == [2, 1]
+
+
+def messages(n: int) -> bytes:
+    """A save as the runtime writes a conversation: a msgpack array."""
+    return msgspec.msgpack.encode([f"message {i} " * 8 for i in range(n)])
+
+
+async def commit_conversation(
+    saver: RedisSaver, thread_id: str, turns: int, start: int = 0
+) -> bytes:
+    previous = messages(2 * start) if start else None
+    for v in range(start + 1, turns + 1):
+        save = messages(2 * v)
+        checkpoint = msgspec.structs.replace(
+            ckpt(v, thread_id=thread_id),
+            save=save,
+            parent_id=f"c{v - 1:04}" if v > 1 else None,
+        )
+        await saver.acommit(
+            thread_id, checkpoint, expected_version=v - 1, previous_save=previous
+        )
+        previous = save
+    assert previous is not None
+    return previous
+
+
+async def test_a_conversation_stores_what_each_turn_appended(
     saver: RedisSaver,
 ) -> None:
-    await saver.acommit("t", ckpt(1), expected_version=0)
-    key = saver.thread_keys("t")[0]
-    # the layout before the latest save had its own field: save inside c:<n>
-    old = msgspec.structs.replace(ckpt(1), save=b"\x92\x01\x02")
-    admin().hset(key, "c:1", encode_record(old))
-    admin().hdel(key, "c", "s")
+    await saver.aload("t")
+    latest = await commit_conversation(saver, "t", 40)
+    entries = admin().xrange(saver.thread_key("t"))
+    assert len(entries) == 40
+    whole = [e for e in entries if b"s" in e[1]]
+    assert len(whole) == 1  # the first; every later one holds its two messages only
+    tails = [e[1][b"d"] for e in entries if b"d" in e[1]]
+    texts = msgspec.msgpack.decode(latest)
+    assert tails == [  # the two messages of each turn, without an array header
+        msgspec.msgpack.encode(texts[2 * v - 2 : 2 * v])[1:] for v in range(2, 41)
+    ]
+    trips = saver.round_trips
+    state = await saver.aload("t")  # 40 entries: past the first page, one more read
+    assert saver.round_trips - trips == 2
+    assert state.latest is not None and state.latest.save == latest
+    assert [c.save for c in await saver.alist("t")] == [b""] * 40
+
+
+async def test_a_save_that_does_not_extend_the_previous_is_stored_whole(
+    saver: RedisSaver,
+) -> None:
+    await saver.aload("t")
+    await commit_conversation(saver, "t", 2)
+    replaced = msgspec.msgpack.encode(["summary"])
+    checkpoint = msgspec.structs.replace(ckpt(3), save=replaced, parent_id="c0002")
+    await saver.acommit("t", checkpoint, expected_version=2, previous_save=messages(4))
+    assert b"s" in admin().xrange(saver.thread_key("t"))[-1][1]
     latest = (await saver.aload("t")).latest
-    assert latest is not None and latest.save == b"\x92\x01\x02"
+    assert latest is not None and latest.save == replaced
 
 
-async def test_clear_run_drops_a_stored_run_and_its_records(saver: RedisSaver) -> None:
+async def test_after_a_reconnect_the_next_commit_stores_its_save_whole(
+    saver: RedisSaver,
+) -> None:
+    await saver.aload("t")
+    await commit_conversation(saver, "t", 2)
+    # a restarted Redis may have lost writes: what the saver saw before the
+    # reconnect is read again, and the save does not lean on it
+    admin().client_kill_filter(_type="normal", skipme=True)
+    with contextlib.suppress(StoreUnavailableError):
+        await saver.aload("other")  # the first call after the kill may see it
+    await commit_conversation(saver, "t", 3, start=2)
+    last = admin().xrange(saver.thread_key("t"))[-1][1]
+    assert b"s" in last and b"d" not in last
+    latest = (await saver.aload("t")).latest
+    assert latest is not None and latest.save == messages(6)
+
+
+async def test_a_broken_chain_of_appended_saves_is_a_corrupt_checkpoint(
+    saver: RedisSaver,
+) -> None:
+    await saver.aload("t")
+    await commit_conversation(saver, "t", 3)
+    admin().xdel(saver.thread_key("t"), "2-0")
+    with pytest.raises(CorruptCheckpointError, match="stored as an append to 'c0002'"):
+        await saver.aload("t")
+
+
+def write_legacy_thread(saver: RedisSaver, thread_id: str, *, own_save: bool) -> None:
+    """A thread as the hash layout before streams stored it."""
+    key = saver.thread_key(thread_id)
+    fields: dict[str, bytes | str] = {"v": "2", "i:c0001": "1", "i:c0002": "2"}
+    fields["c:1"] = encode_record(history_entry(ckpt(1, thread_id=thread_id)))
+    if own_save:  # the oldest layout: every checkpoint kept its own save
+        fields["c:2"] = encode_record(ckpt(2, thread_id=thread_id))
+    else:
+        fields["c:2"] = fields["c"] = encode_record(
+            history_entry(ckpt(2, thread_id=thread_id))
+        )
+        fields["s"] = ckpt(2).save
+    fields["r"], fields["run"] = "r", encode_record(run("r", base_version=2))
+    admin().hset(key, mapping=fields)
+    admin().rpush(key + ":rec", encode_record(rec("0:a")), encode_record(rec("1:b")))
+    admin().pexpire(key, 600_000)
+
+
+@pytest.mark.parametrize("own_save", [False, True])
+async def test_a_thread_in_the_old_hash_layout_is_converted_on_first_use(
+    saver: RedisSaver, redis_prefix: str, own_save: bool
+) -> None:
+    write_legacy_thread(saver, "t", own_save=own_save)
+    state = await saver.aload("t")
+    assert state.latest == ckpt(2)
+    assert state.run == run("r", base_version=2)
+    assert [r.task_id for r in state.records] == ["0:a", "1:b"]
+    key = saver.thread_key("t")
+    assert keys_of(redis_prefix) == [key.encode()]
+    assert admin().type(key) == b"stream" and admin().pttl(key) > 500_000
+    assert await saver.alist("t") == [history_entry(ckpt(2)), history_entry(ckpt(1))]
+    await saver.arecord("t", "r", rec("2:c"))
+    await saver.acommit("t", ckpt(3), expected_version=2)
+    assert (await saver.aload("t")).latest == ckpt(3)
+
+
+async def test_a_write_to_an_old_layout_thread_converts_it_first(
+    saver: RedisSaver,
+) -> None:
+    write_legacy_thread(saver, "t", own_save=False)
+    await saver.acommit("t", ckpt(3), expected_version=2)  # no load before
+    assert [c.version for c in await saver.alist("t")] == [3, 2, 1]
+
+
+async def test_a_commit_supersedes_the_pending_run_and_its_records(
+    saver: RedisSaver,
+) -> None:
     await saver.abegin_run("t", run("r"))
     await saver.arecord("t", "r", rec("0:a"))
     await saver.acommit("t", ckpt(1), expected_version=0, clear_run=True)
-    assert admin().exists(saver.thread_keys("t")[1]) == 0
     state = await saver.aload("t")
     assert (state.run, state.records) == (None, [])
+    with pytest.raises(CheckpointConflictError, match="pending: None"):
+        await saver.arecord("t", "r", rec("1:b"))
+
+
+async def test_a_discarded_run_on_a_checkpointed_thread_is_gone(
+    saver: RedisSaver,
+) -> None:
+    await committed(saver, "t", 1)
+    await saver.arecord("t", "r", rec("0:a"), begin=run("r", base_version=1))
+    await saver.adiscard_run("t", "r")
+    assert await saver.aload("t") == ThreadState(latest=ckpt(1))
+    with pytest.raises(CheckpointConflictError, match="pending: None"):
+        await saver.arecord("t", "r", rec("1:b"))
+    await saver.abegin_run("t", run("next", base_version=1))
+    assert (await saver.aload("t")).run == run("next", base_version=1)
 
 
 @pytest.mark.parametrize("part", ["checkpoint", "run", "record"])
@@ -395,13 +528,13 @@ async def test_corrupt_bytes_raise_corrupt_checkpoint_error(
     await saver.acommit("t", ckpt(1), expected_version=0)
     await saver.abegin_run("t", run("r", base_version=1))
     await saver.arecord("t", "r", rec("0:a"))
-    thread, records = saver.thread_keys("t")
+    key = saver.thread_key("t")
     if part == "checkpoint":
-        admin().hset(thread, "c:1", b"\xc1not msgpack")
+        admin().xadd(key, {"c": b"\xc1not msgpack", "s": b""}, id="2-0")
     elif part == "run":
-        admin().hset(thread, "run", b"\x93\x01\x02\x03")
+        admin().xadd(key, {"r": "r2", "run": b"\x93\x01\x02\x03"}, id="1-9")
     else:
-        admin().lset(records, 0, b"\x81\xa4kind\xa3bad")
+        admin().xadd(key, {"r": "r", "t": b"\x81\xa4kind\xa3bad"}, id="1-9")
     with pytest.raises(CorruptCheckpointError, match="cannot decode"):
         await saver.aload("t")
 
