@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import msgspec
@@ -55,9 +56,12 @@ def test_anything_but_a_growing_array_is_stored_whole(previous: Any, save: Any) 
 
 def test_tails_join_across_array_header_sizes() -> None:
     steps = [list(range(n)) for n in (3, 15, 16, 700, 65_535, 65_536, 70_000)]
-    tails = [split_appended(encode(a), encode(b)) for a, b in zip(steps, steps[1:])]
-    assert None not in tails
-    assert join_appended(encode(steps[0]), tails) == encode(steps[-1])  # type: ignore[arg-type] -- None excluded above
+    tails: list[tuple[int, bytes]] = []
+    for a, b in itertools.pairwise(steps):
+        found = split_appended(encode(a), encode(b))
+        assert found is not None
+        tails.append(found)
+    assert join_appended(encode(steps[0]), tails) == encode(steps[-1])
 
 
 def test_joining_onto_something_else_than_an_array_is_an_error() -> None:

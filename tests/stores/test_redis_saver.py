@@ -402,9 +402,12 @@ async def test_a_conversation_stores_what_each_turn_appended(
     assert len(whole) == 1  # the first; every later one holds its two messages only
     tails = [e[1][b"d"] for e in entries if b"d" in e[1]]
     texts = msgspec.msgpack.decode(latest)
-    assert tails == [  # the two messages of each turn, without an array header
-        msgspec.msgpack.encode(texts[2 * v - 2 : 2 * v])[1:] for v in range(2, 41)
-    ]
+    assert (
+        tails
+        == [  # the two messages of each turn, without an array header
+            msgspec.msgpack.encode(texts[2 * v - 2 : 2 * v])[1:] for v in range(2, 41)
+        ]
+    )
     trips = saver.round_trips
     state = await saver.aload("t")  # 40 entries: past the first page, one more read
     assert saver.round_trips - trips == 2
