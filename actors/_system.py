@@ -1,8 +1,17 @@
-"""``Actor`` (the base of every actor) and ``ActorSystem`` (owns their tasks)."""
+"""``Actor`` (the base of every actor) and ``ActorSystem`` (owns their tasks).
+
+Idle actors are found by one sweeper task per system, which wakes every
+quarter of the shortest ``idle_timeout`` among the actors it has spawned
+and asks each running actor to ``expire``: an actor stops between 1 and
+1.25 idle timeouts after its last request, and no actor arms a timer per
+request (at a thousand warm threads, arming and cancelling one per turn
+was a measurable share of the event loop's time).
+"""
 
 from __future__ import annotations
 
 import logging
+import math
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, Callable, Coroutine
 from contextlib import asynccontextmanager
@@ -28,6 +37,9 @@ class Actor(ABC, Generic[M]):
     once the mailbox is closed and drained.
     """
 
+    idle_timeout: float = math.inf
+    """Seconds idle after which ``expire`` may stop the actor (inf: never)."""
+
     def __init__(
         self,
         name: str,
@@ -49,6 +61,15 @@ class Actor(ABC, Generic[M]):
     def idle(self) -> bool:
         """True when the actor holds no work and can stop without losing any."""
         return len(self.mailbox) == 0
+
+    def expire(self, now: float) -> bool:
+        """Stop the actor if it has been idle for ``idle_timeout`` (never blocks).
+
+        Called by the registry's sweeper with ``anyio.current_time()``;
+        True if the actor is stopping. The default never expires.
+        """
+        del now
+        return False
 
     @abstractmethod
     async def main(self) -> None:
@@ -84,6 +105,9 @@ class ActorSystem(anyio.AsyncContextManagerMixin):
     def __init__(self) -> None:
         self._tg: anyio.abc.TaskGroup | None = None
         self._actors: set[Actor[Any]] = set()
+        self._daemons: set[anyio.CancelScope] = set()
+        self._sweep_every = math.inf
+        self._sweep_sooner: anyio.Event | None = None
         self._closed = False
 
     @asynccontextmanager
@@ -100,6 +124,8 @@ class ActorSystem(anyio.AsyncContextManagerMixin):
                 tg.cancel_scope.cancel()  # the body failed: do not wait for running work
             finally:
                 self._closed = True
+                for scope in self._daemons:
+                    scope.cancel()
                 for actor in list(self._actors):
                     actor.ref.stop()
         self._tg = None
@@ -129,6 +155,32 @@ class ActorSystem(anyio.AsyncContextManagerMixin):
             )
         self._tg.start_soon(fn, *args, name=name)
 
+    def start_daemon(
+        self, fn: Callable[..., Coroutine[Any, Any, Any]], *args: Any
+    ) -> None:
+        """Run ``fn(*args)`` until the system closes, then cancel it.
+
+        For housekeeping loops (the registry's idle sweeper) that nobody
+        else would stop. RuntimeError once the system is closed.
+        """
+        if self._tg is None or self._closed:
+            raise RuntimeError(
+                "the actor system is not running; use it inside 'async with'"
+            )
+        self._tg.start_soon(self._daemon, fn, args)
+
+    async def _daemon(
+        self, fn: Callable[..., Coroutine[Any, Any, Any]], args: tuple[Any, ...]
+    ) -> None:
+        with anyio.CancelScope() as scope:
+            if self._closed:  # closed between start_soon and here
+                return
+            self._daemons.add(scope)
+            try:
+                await fn(*args)
+            finally:
+                self._daemons.discard(scope)
+
     async def spawn(self, actor: Actor[M]) -> ActorRef[M]:
         """Start ``actor`` and return its ref once its state is loaded.
 
@@ -141,10 +193,30 @@ class ActorSystem(anyio.AsyncContextManagerMixin):
                 "the actor system is not running; use it inside 'async with'"
             )
         try:
-            return await self._tg.start(self._supervise, actor)
+            ref = await self._tg.start(self._supervise, actor)
         except BaseException:
             actor.mailbox.drain()  # it never ran: close its mailbox so nothing waits on it
             raise
+        period = max(actor.idle_timeout / 4, 0.001)
+        if period < self._sweep_every:
+            if math.isinf(self._sweep_every):
+                self.start_daemon(self._sweep)
+            self._sweep_every = period
+            if (
+                self._sweep_sooner is not None
+            ):  # a sweeper asleep on a longer period wakes
+                self._sweep_sooner.set()
+        return ref
+
+    async def _sweep(self) -> None:
+        while True:
+            sooner = self._sweep_sooner = anyio.Event()
+            with anyio.move_on_after(self._sweep_every):
+                await sooner.wait()
+                continue  # a shorter period: sleep again on that one
+            now = anyio.current_time()
+            for actor in list(self._actors):
+                actor.expire(now)
 
     async def _supervise(
         self, actor: Actor[M], *, task_status: TaskStatus[ActorRef[M]]

@@ -197,3 +197,40 @@ async def test_an_error_in_the_body_propagates_unwrapped() -> None:
     with anyio.fail_after(5), pytest.raises(KeyError, match="from the body"):
         await body()
     assert actor.ref.stopped
+
+
+class _Expiring(Echo):
+    """An Echo that the system's sweeper may stop once idle for ``idle_timeout``."""
+
+    def __init__(self, name: str, idle_timeout: float) -> None:
+        super().__init__(name)
+        self.idle_timeout = idle_timeout
+        self.last_used = anyio.current_time()
+        self.sweeps: list[float] = []
+
+    def expire(self, now: float) -> bool:
+        self.sweeps.append(now)
+        if now - self.last_used < self.idle_timeout:
+            return False
+        self.mailbox.close()
+        return True
+
+
+async def test_the_sweeper_expires_idle_actors_within_a_quarter_timeout() -> None:
+    with anyio.fail_after(5):
+        async with ActorSystem() as system:
+            quick, slow = _Expiring("quick", 0.04), _Expiring("slow", 60.0)
+            await system.spawn(slow)
+            await system.spawn(quick)
+            start = anyio.current_time()
+            await quick.ref.wait_stopped()
+            waited = anyio.current_time() - start
+            assert 0.04 <= waited < 0.04 * 1.25 + 0.5  # the sweep period is 1/4
+            assert not slow.ref.stopped  # same sweeps, not idle long enough
+            assert len(slow.sweeps) >= 4
+
+
+async def test_a_long_idle_timeout_never_delays_shutdown() -> None:
+    with anyio.fail_after(2):  # the sweeper sleeps 75 s: closing must cancel it
+        async with ActorSystem() as system:
+            await system.spawn(_Expiring("a", 300.0))
