@@ -20,6 +20,7 @@ import msgspec
 from ._base import Item, SearchItem
 from ._filters import Condition, Filter
 from ._keys import decode_namespace, select_namespaces
+from ._redis_conn import Packed, pack_args
 from ._redis_schema import PRIMARY_KINDS, is_number, number_text, tag
 
 if TYPE_CHECKING:
@@ -114,21 +115,44 @@ def newest_command(
     )  # fmt: skip
 
 
-def knn_command(index: str, conds: list[str], vector: bytes, k: int) -> tuple[Any, ...]:
-    """FT.SEARCH for the ``k`` documents (item parts) nearest to ``vector``."""
-    query = (
-        f"({' '.join(conds)})=>[KNN {k} @vec $B AS d]"
-        if conds
-        else f"*=>[KNN {k} @vec $B AS d]"
-    )
+def knn_args(index: str, conds: list[str], vector: bytes, k: int) -> tuple[Any, ...]:
+    """The arguments of FT.SEARCH for the ``k`` documents nearest to ``vector``."""
     return (
-        "FT.SEARCH", index, query,
+        "FT.SEARCH", index, _knn_query(conds, k),
         "PARAMS", 2, "B", vector,
+        *_knn_tail(k),
+    )  # fmt: skip
+
+
+def _knn_query(conds: list[str], k: int) -> str:
+    if conds:
+        return f"({' '.join(conds)})=>[KNN {k} @vec $B AS d]"
+    return f"*=>[KNN {k} @vec $B AS d]"
+
+
+def _knn_tail(k: int) -> tuple[Any, ...]:
+    return (
         "RETURN", len(FIELDS) + 1, *FIELDS, "d",
         "SORTBY", "d", "ASC",
         "LIMIT", 0, k,
         "DIALECT", 2,
     )  # fmt: skip
+
+
+@functools.lru_cache(maxsize=1024)
+def _knn_frame(index: str, query: str, k: int) -> tuple[bytes, bytes]:
+    # Everything but the vector, packed once: a turn's search differs from
+    # the last one with the same namespace only in its vector.
+    head = b"*%d\r\n" % (len(_knn_tail(k)) + 7) + pack_args(
+        ("FT.SEARCH", index, query, "PARAMS", 2, "B")
+    )
+    return head, pack_args(_knn_tail(k))
+
+
+def knn_command(index: str, conds: list[str], vector: bytes, k: int) -> Packed:
+    """FT.SEARCH for the ``k`` documents (item parts) nearest to ``vector``, packed."""
+    head, tail = _knn_frame(index, _knn_query(conds, k), k)
+    return Packed(b"%b$%d\r\n%b\r\n%b" % (head, len(vector), vector, tail))
 
 
 def parse_search(reply: list[Any]) -> tuple[int, list[Doc]]:
@@ -194,7 +218,7 @@ class SearchPlan:
             if b"t" in r.doc
         ]
 
-    def commands(self) -> list[tuple[Any, ...]]:
+    def commands(self) -> list[tuple[Any, ...] | Packed]:
         """The commands of the next round (none once done)."""
         if self._page is not None:
             return []

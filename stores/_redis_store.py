@@ -27,7 +27,13 @@ from ._base import BaseStore, GetOp, ListNamespacesOp, PutOp, SearchOp, ensure_o
 from ._errors import StoreUnavailableError
 from ._filters import parse_filter
 from ._keys import parse_ttl_config
-from ._redis_conn import RedisConnection, load_scripts, run_pipeline, translate_errors
+from ._redis_conn import (
+    Packed,
+    RedisConnection,
+    load_scripts,
+    run_pipeline,
+    translate_errors,
+)
 from ._redis_query import (
     SearchPlan,
     compile_filter,
@@ -69,7 +75,7 @@ class _Step(Protocol):
 
     @property
     def done(self) -> bool: ...
-    def commands(self) -> list[tuple[Any, ...]]: ...
+    def commands(self) -> list[tuple[Any, ...] | Packed]: ...
     def feed(self, replies: list[Any]) -> None: ...
     def result(self) -> Result: ...
 
@@ -82,7 +88,7 @@ class _Single:
         self._value: Result = None
         self.done = False
 
-    def commands(self) -> list[tuple[Any, ...]]:
+    def commands(self) -> list[tuple[Any, ...] | Packed]:
         return [] if self.done else [self._command]
 
     def feed(self, replies: list[Any]) -> None:
@@ -337,7 +343,7 @@ class RedisStore(BaseStore):
                 at += len(cs)
 
     async def _pipeline(
-        self, client: Redis, commands: list[tuple[Any, ...]]
+        self, client: Redis, commands: list[tuple[Any, ...] | Packed]
     ) -> list[Any]:
         try:
             return await run_pipeline(client, commands, SCRIPTS)

@@ -9,6 +9,7 @@ from redis.asyncio.connection import Connection
 from redis.exceptions import DataError
 
 from stores._redis_conn import pack_commands
+from stores._redis_query import knn_args, knn_command
 
 COMMANDS: list[tuple[Any, ...]] = [
     ("PING",),
@@ -42,3 +43,16 @@ def test_a_pipeline_is_the_commands_back_to_back() -> None:
 def test_an_argument_redis_cannot_take_is_a_clear_error(bad: Any) -> None:
     with pytest.raises(DataError, match="cannot send a"):
         pack_commands([("SET", "k", bad)])
+
+
+@pytest.mark.parametrize("conds", [[], ["@p:{memories\\.u1}"], ["@p:{a}", "@n:[1 2]"]])
+def test_a_packed_knn_search_is_the_command_redis_py_would_send(
+    conds: list[str],
+) -> None:
+    vector = bytes(range(256)) * 4
+    args = knn_args("idx:1", conds, vector, 10)
+    expected = b"".join(Connection().pack_commands([args]))
+    assert knn_command("idx:1", conds, vector, 10) == expected
+    assert pack_commands([("PING",), knn_command("idx:1", conds, vector, 10)]) == (
+        b"*1\r\n$4\r\nPING\r\n" + expected
+    )
