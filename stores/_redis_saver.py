@@ -559,7 +559,11 @@ class RedisSaver:
     async def alist(
         self, thread_id: str, *, limit: int | None = None, before: int | None = None
     ) -> list[Checkpoint]:
-        """Checkpoints newest first; ``before`` keeps versions below it. One round trip.
+        """Checkpoints newest first; ``before`` keeps versions below it.
+
+        One round trip for the whole history; with a ``limit``, a read of
+        about that many entries (more only where task records sit between
+        checkpoints).
 
         Raises:
             ValueError: for a negative or non-int ``limit``.
@@ -571,11 +575,21 @@ class RedisSaver:
             return []
         key = self.thread_key(thread_id)
         end = "+" if before is None else f"({int(before)}-0"
-        reply = await self._send(
-            "listing checkpoints", key, ("XREVRANGE", key, end, "-")
-        )
-        found = checkpoints_of(parse_entries(reply))
-        return found if limit is None else found[:limit]
+        found: list[Checkpoint] = []
+        count = None if limit is None else limit + 8
+        while True:
+            page = () if count is None else ("COUNT", count)
+            entries = parse_entries(
+                await self._send(
+                    "listing checkpoints", key, ("XREVRANGE", key, end, "-", *page)
+                )
+            )
+            found += checkpoints_of(entries)
+            if limit is None or count is None or len(entries) < count:
+                return found if limit is None else found[:limit]
+            if len(found) >= limit:
+                return found[:limit]
+            end, count = f"({entries[-1][0]}-{entries[-1][1]}", count * 4
 
     async def aget(self, thread_id: str, checkpoint_id: str) -> Checkpoint | None:
         """One checkpoint by id (without its save), or None. One round trip over the history.

@@ -643,3 +643,25 @@ async def test_cancelled_callers_never_stall_the_group_writer(
             # a cancelled caller that led its batch may still finish (its send
             # is shielded); every caller that was not cancelled must finish
             assert {i for i in range(60) if i % 3} <= set(finished)
+
+
+async def test_a_limited_history_reads_about_that_many_entries(
+    saver: RedisSaver,
+) -> None:
+    await committed(saver, "t", 300)
+    await saver.arecord("t", "r", rec("0:a"), begin=run("r", base_version=300))
+    for i in range(1, 40):  # task records between the newest checkpoint and now
+        await saver.arecord("t", "r", rec(f"{i}:a"))
+    trips = saver.round_trips
+    assert [c.version for c in await saver.alist("t", limit=3)] == [300, 299, 298]
+    assert saver.round_trips - trips == 2  # 11 entries are all records: read more
+    trips = saver.round_trips
+    assert [c.version for c in await saver.alist("t", before=100, limit=5)] == [
+        99,
+        98,
+        97,
+        96,
+        95,
+    ]
+    assert saver.round_trips - trips == 1
+    assert len(await saver.alist("t", limit=1000)) == 300
