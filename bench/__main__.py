@@ -270,11 +270,22 @@ def _summary(r: dict[str, Any]) -> str:
     return f"{r['system']} C={r['c']}: {r['turns_per_s']:.1f} turns/s, p99 {r['p99_ms']:.1f} ms, {state}"
 
 
+def _speed() -> str:
+    # This machine's speed varies with what shares it (2x between sessions
+    # here): a fixed loop timed at start tells runs of different days apart.
+    start = time.perf_counter()
+    total = 0
+    for i in range(2_000_000):
+        total += i
+    return f"{(time.perf_counter() - start) * 1000:.0f} ms per 2M-add loop"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     systems = _systems(args)
     cs = [int(c) for c in args.concurrency.split(",") if c.strip()]
     env = _importable(systems)
+    env["python speed"] = _speed()
     needs_redis = any(s in REDIS_SYSTEMS for s in systems)
     results: list[dict[str, Any]] = []
     base = "b" + secrets.token_hex(3)
