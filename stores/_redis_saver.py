@@ -15,10 +15,12 @@ Redis refuses an id not above the stream's newest, so
 - a task record goes right after the entry its run wrote last, so it fails
   once another run started, the run was discarded, or a commit came.
 
-No Lua and no read before a write: a commit is one command in Redis (the
-old layout ran three). The saver remembers each thread's newest entry
-from its own loads and writes; when that is stale the XADD fails, the
-saver reads the newest entry (``XREVRANGE ... COUNT 1``) and decides.
+A write is one command in Redis (the hash layout's Lua commit ran three).
+The saver remembers each thread's newest entry from its own loads and
+writes (``_redis_stream``): when that is stale the XADD fails, and the
+saver reads the newest entry (``XREVRANGE ... COUNT 1``) and decides; a
+commit it cannot vouch for (never seen, or seen before a reconnect) reads
+first, so a commit from a version the thread never reached is refused.
 
 A commit stores the checkpoint without its ``save`` plus either the whole
 save or, when the save is the previous one with elements appended (a
@@ -35,10 +37,9 @@ converted in place on first touch (``_redis_legacy``).
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Any, Final, Self, final
+from typing import TYPE_CHECKING, Self, final
 
 import msgspec
-from redis.exceptions import ResponseError
 
 from ._appends import split_appended
 from ._checkpoint import (
@@ -54,79 +55,22 @@ from ._checkpoint import (
 )
 from ._errors import CheckpointConflictError, StoreUnavailableError
 from ._keys import parse_ttl_config
-from ._redis_batch import GroupWriter, Reconnected
-from ._redis_conn import RedisConnection, Script, translate_errors
-from ._redis_legacy import MIGRATE
-from ._redis_log import (
-    EMPTY_TOP,
-    Top,
-    checkpoints_of,
-    parse_entries,
-    run_entry,
-    state_of,
+from ._redis_batch import Reconnected
+from ._redis_conn import RedisConnection, translate_errors
+from ._redis_log import checkpoints_of, parse_entries, run_entry, state_of
+from ._redis_stream import (
+    DROP_IF_TOP,
+    FIRST_PAGE,
+    LOAD_TTL,
+    Stale,
+    ThreadStreams,
+    escape_tag,
 )
 
 if TYPE_CHECKING:
     from types import TracebackType
 
     from redis.asyncio import Redis
-
-# ARGV: ttl ms, "1" may create the stream, id, fields... -> the id, or nil.
-_XADD_TTL: Final = Script(
-    """
-local args = {KEYS[1]}
-if ARGV[2] ~= '1' then args[#args + 1] = 'NOMKSTREAM' end
-for i = 3, #ARGV do args[#args + 1] = ARGV[i] end
-local id = redis.pcall('XADD', unpack(args))
-if type(id) == 'table' and id.err then return id end
-if id then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return id
-"""
-)
-
-# ARGV: ttl ms, count -> the newest entries; refreshes the TTL.
-_LOAD_TTL: Final = Script(
-    """
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
-return redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', ARGV[2])
-"""
-)
-
-# ARGV: the id the caller saw newest -> 1 deleted, 0 the stream moved on.
-_DROP_IF_TOP: Final = Script(
-    """
-local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
-if top[1] and top[1][1] == ARGV[1] then
-  redis.call('DEL', KEYS[1])
-  return 1
-end
-return 0
-"""
-)
-
-_SCRIPTS: Final = (_XADD_TTL, _LOAD_TTL, _DROP_IF_TOP, MIGRATE)
-_FIRST_PAGE: Final = 32
-"""Entries a load reads first: a short thread (or a save written whole) needs no more."""
-_MAX_TOPS: Final = 65_536
-"""Threads whose newest entry a saver remembers (oldest forgotten first)."""
-
-
-class _Stale(Exception):
-    """An XADD id was not above the stream's newest entry (or the stream is gone)."""
-
-
-def escape_tag(thread_id: str) -> str:
-    """``thread_id`` with ``%``, ``{`` and ``}`` percent-escaped: safe inside a hash tag."""
-    return thread_id.replace("%", "%25").replace("{", "%7B").replace("}", "%7D")
-
-
-def _conflict(
-    thread_id: str, version: int, run_id: str, base: int
-) -> CheckpointConflictError:
-    return CheckpointConflictError(
-        f"thread {thread_id!r} is at version {version}, but run {run_id!r} "
-        f"started from version {base}; reload the thread and start the run again"
-    )
 
 
 @final
@@ -160,15 +104,7 @@ class RedisSaver:
         self._load_ttl_ms = self._ttl_ms if config.refresh_on_read else "0"
         self._prefix = prefix
         self._conn = RedisConnection(url, name="RedisSaver")
-        # One group writer per client (one client per event loop): concurrent
-        # calls of many threads share a pipeline (see _redis_batch).
-        self._writers: dict[int, tuple[Redis, GroupWriter]] = {}
-        # The newest entry of each thread as this saver last saw it (the id
-        # its next append needs), with the connection count of then. Stale
-        # is safe: a newer stream makes the XADD fail and we re-read. A
-        # reconnect since (a restarted server may have lost writes) means
-        # it is read again before it is trusted.
-        self._tops: dict[str, tuple[int, int, str | None, int]] = {}
+        self._streams = ThreadStreams(self._conn, self._ttl_ms)
 
     @property
     def prefix(self) -> str:
@@ -195,7 +131,7 @@ class RedisSaver:
             contextlib.suppress(StoreUnavailableError),
             translate_errors(self._conn, "connecting"),
         ):
-            await (await self._writer()).connect()
+            await (await self._streams.writer()).connect()
         return self
 
     async def __aexit__(
@@ -209,136 +145,6 @@ class RedisSaver:
     async def aclose(self) -> None:
         """Close the connection; the saver cannot be used afterwards."""
         await self._conn.aclose()
-
-    # -- sending ---------------------------------------------------------
-
-    async def _writer(self) -> GroupWriter:
-        client: Redis = await self._conn.client()
-        entry = self._writers.get(id(client))
-        if entry is None or entry[0] is not client:
-            writer = GroupWriter(client, _SCRIPTS, connects=lambda: self._conn.connects)
-            entry = self._writers[id(client)] = (client, writer)
-        return entry[1]
-
-    async def _send(self, what: str, key: str, command: tuple[Any, ...]) -> Any:
-        """Send one command on ``key``; a thread in the old layout is converted first."""
-        return (await self._send_seen(what, key, command))[0]
-
-    async def _send_seen(
-        self, what: str, key: str, command: tuple[Any, ...], *, epoch: int | None = None
-    ) -> tuple[Any, int]:
-        """``_send``, with the connection count the reply was read at (see GroupWriter)."""
-        with translate_errors(self._conn, what):
-            writer = await self._writer()
-            for attempt in range(2):
-                try:
-                    return await writer.call_seen(command, epoch=epoch)
-                except ResponseError as exc:
-                    message = str(exc)
-                    if "equal or smaller than the target stream top" in message:
-                        raise _Stale from None
-                    if attempt or not message.startswith("WRONGTYPE"):
-                        raise
-                    await writer.call(MIGRATE.command((key, key + ":rec"), ()))
-            raise AssertionError("unreachable")  # pragma: no cover
-
-    async def _xadd(
-        self,
-        what: str,
-        key: str,
-        entry_id: str,
-        fields: tuple[Any, ...],
-        *,
-        create: bool,
-        epoch: int | None = None,
-    ) -> int:
-        """Append one entry at ``entry_id``; the connection count it went out at.
-
-        Raises _Stale if the stream is past ``entry_id`` (or gone), and
-        Reconnected if ``epoch`` is given and a reconnect came since.
-        """
-        if self._ttl_ms != "0":
-            command = _XADD_TTL.command(
-                (key,), (self._ttl_ms, "1" if create else "0", entry_id, *fields)
-            )
-        elif create:
-            command = ("XADD", key, entry_id, *fields)
-        else:
-            command = ("XADD", key, "NOMKSTREAM", entry_id, *fields)
-        reply, seen = await self._send_seen(what, key, command, epoch=epoch)
-        if reply is None:
-            raise _Stale  # NOMKSTREAM: the thread is gone
-        return seen
-
-    def _remember(
-        self, key: str, entry_id: str, seen: int, run_id: str | None = None
-    ) -> None:
-        version, _, seq = entry_id.partition("-")
-        self._set_top(key, (int(version), int(seq), run_id), seen)
-
-    def _set_top(self, key: str, top: Top, seen: int) -> None:
-        tops = self._tops
-        tops.pop(key, None)  # re-inserted last: the dict stays oldest-first
-        if len(tops) >= _MAX_TOPS:
-            del tops[next(iter(tops))]
-        tops[key] = (*top, seen)
-
-    def _known_top(self, key: str) -> Top | None:
-        known = self._tops.get(key)
-        if known is None or known[3] != self._conn.connects:
-            return None
-        return known[:3]
-
-    async def _top(self, key: str) -> Top:
-        top = self._known_top(key)
-        if top is None:
-            reply, seen = await self._send_seen(
-                "reading a thread", key, ("XREVRANGE", key, "+", "-", "COUNT", 1)
-            )
-            entries = parse_entries(reply)
-            if not entries:
-                top = EMPTY_TOP
-            else:
-                version, seq, fields = entries[0]
-                pending = fields.get(b"r") if seq and b"x" not in fields else None
-                top = (version, seq, pending.decode() if pending else None)
-            self._set_top(key, top, seen)
-        return top
-
-    async def _append(
-        self,
-        what: str,
-        thread_id: str,
-        fields: tuple[Any, ...],
-        *,
-        run_id: str,
-        base: int | None,
-    ) -> None:
-        """Append a run entry: a header (``base`` set) or an entry of pending run ``run_id``."""
-        key = self.thread_key(thread_id)
-        for _ in range(4):  # each retry follows a write by someone else
-            version, seq, pending = await self._top(key)
-            if base is not None and version != base:
-                raise _conflict(thread_id, version, run_id, base)
-            if base is None and pending != run_id:
-                raise CheckpointConflictError(
-                    f"run {run_id!r} is not the pending run of thread {thread_id!r} "
-                    f"(pending: {pending!r}); another run replaced or committed it: "
-                    "stop this run and reload the thread"
-                )
-            entry_id = f"{version}-{seq + 1}"
-            try:
-                seen = await self._xadd(
-                    what, key, entry_id, fields, create=version == 0
-                )
-            except _Stale:
-                self._tops.pop(key, None)
-                continue
-            self._remember(key, entry_id, seen, run_id)
-            return
-        raise CheckpointConflictError(
-            f"thread {thread_id!r} kept changing while {what}; reload the thread and retry"
-        )
 
     # -- the contract ------------------------------------------------------
 
@@ -354,15 +160,15 @@ class RedisSaver:
         """
         key = self.thread_key(thread_id)
         if self._load_ttl_ms != "0":
-            command = _LOAD_TTL.command((key,), (self._load_ttl_ms, _FIRST_PAGE))
+            command = LOAD_TTL.command((key,), (self._load_ttl_ms, FIRST_PAGE))
         else:
-            command = ("XREVRANGE", key, "+", "-", "COUNT", _FIRST_PAGE)
-        reply, seen = await self._send_seen("loading a thread", key, command)
+            command = ("XREVRANGE", key, "+", "-", "COUNT", FIRST_PAGE)
+        reply, seen = await self._streams.send_seen("loading a thread", key, command)
         entries = parse_entries(reply)
-        found = state_of(thread_id, entries, exhausted=len(entries) < _FIRST_PAGE)
+        found = state_of(thread_id, entries, exhausted=len(entries) < FIRST_PAGE)
         if found is None:  # a long chain: read the rest in one go
             last = entries[-1]
-            rest, seen_rest = await self._send_seen(
+            rest, seen_rest = await self._streams.send_seen(
                 "loading a thread",
                 key,
                 ("XREVRANGE", key, f"({last[0]}-{last[1]}", "-"),
@@ -371,10 +177,10 @@ class RedisSaver:
             found = state_of(thread_id, entries, exhausted=True)
             assert found is not None  # exhausted: a state or an error
             if seen_rest != seen:  # read across a reconnect: vouch for nothing
-                self._tops.pop(key, None)
+                self._streams.forget(key)
                 return found[0]
         state, top = found
-        self._set_top(key, top, seen)
+        self._streams.set_top(key, top, seen)
         return state
 
     async def abegin_run(self, thread_id: str, run: PendingRun) -> None:
@@ -384,9 +190,10 @@ class RedisSaver:
             CheckpointConflictError: if the thread is no longer at ``run.base_version``.
         """
         fields = run_entry(run.run_id, "run", encode_record(run))
-        await self._append(
+        await self._streams.append(
             "starting a run",
             thread_id,
+            self.thread_key(thread_id),
             fields,
             run_id=run.run_id,
             base=run.base_version,
@@ -417,8 +224,9 @@ class RedisSaver:
         else:
             fields = run_entry(run_id, "run", encode_record(begin), "t", data)
             base = begin.base_version
-        await self._append(
-            "recording a task", thread_id, fields, run_id=run_id, base=base
+        key = self.thread_key(thread_id)
+        await self._streams.append(
+            "recording a task", thread_id, key, fields, run_id=run_id, base=base
         )
 
     async def acommit(
@@ -452,7 +260,7 @@ class RedisSaver:
         head = ("c", encode_record(msgspec.structs.replace(checkpoint, save=b"")))
         entry_id = f"{checkpoint.version}-0"
         while True:
-            known = self._tops.get(key)
+            known = self._streams.known(key)
             tail = None
             if (
                 known is None
@@ -463,8 +271,8 @@ class RedisSaver:
                 # newest entry, so that a commit from a version the thread never
                 # reached (say, after a restarted Redis lost writes) is refused;
                 # and store the save whole, since its base was not vouched for.
-                self._tops.pop(key, None)
-                if (version := (await self._top(key))[0]) != expected_version:
+                self._streams.forget(key)
+                if (version := (await self._streams.top(key))[0]) != expected_version:
                     if await self._already_committed(key, checkpoint):
                         return
                     raise self._commit_conflict(thread_id, version, expected_version)
@@ -474,7 +282,7 @@ class RedisSaver:
                 ("s", checkpoint.save) if tail is None else ("d", tail[1], "n", tail[0])
             )
             try:
-                seen = await self._xadd(
+                seen = await self._streams.xadd(
                     "committing a checkpoint",
                     key,
                     entry_id,
@@ -484,17 +292,17 @@ class RedisSaver:
                     epoch=known[3] if tail is not None and known is not None else None,
                 )
             except Reconnected:
-                self._tops.pop(key, None)  # read again, and store the save whole
+                self._streams.forget(key)  # read again, and store the save whole
                 continue
-            except _Stale:
-                self._tops.pop(key, None)
+            except Stale:
+                self._streams.forget(key)
                 if await self._already_committed(key, checkpoint):
                     return
-                version = (await self._top(key))[0]
+                version = (await self._streams.top(key))[0]
                 raise self._commit_conflict(
                     thread_id, version, expected_version
                 ) from None
-            self._remember(key, entry_id, seen)
+            self._streams.remember(key, entry_id, seen)
             return
 
     @staticmethod
@@ -509,10 +317,10 @@ class RedisSaver:
     async def _already_committed(self, key: str, checkpoint: Checkpoint) -> bool:
         # A retried commit (its reply was lost) finds itself the newest checkpoint.
         version = checkpoint.version
-        if (await self._top(key))[0] != version:
+        if (await self._streams.top(key))[0] != version:
             return False
         found = parse_entries(
-            await self._send(
+            await self._streams.send(
                 "committing a checkpoint",
                 key,
                 ("XRANGE", key, f"{version}-0", f"{version}-0"),
@@ -538,22 +346,23 @@ class RedisSaver:
                 with contextlib.suppress(
                     CheckpointConflictError
                 ):  # moved on: not pending
-                    await self._append(
+                    await self._streams.append(
                         "discarding a run",
                         thread_id,
+                        key,
                         run_entry(run_id, "x", "1"),
                         run_id=run_id,
                         base=None,
                     )
                 return
-            version, seq, _ = await self._top(key)
-            dropped = await self._send(
+            version, seq, _ = await self._streams.top(key)
+            dropped = await self._streams.send(
                 "discarding a run",
                 key,
-                _DROP_IF_TOP.command((key,), (f"{version}-{seq}",)),
+                DROP_IF_TOP.command((key,), (f"{version}-{seq}",)),
             )
             if dropped:
-                self._tops.pop(key, None)
+                self._streams.forget(key)
                 return
 
     async def alist(
@@ -580,7 +389,7 @@ class RedisSaver:
         while True:
             page = () if count is None else ("COUNT", count)
             entries = parse_entries(
-                await self._send(
+                await self._streams.send(
                     "listing checkpoints", key, ("XREVRANGE", key, end, "-", *page)
                 )
             )
@@ -598,7 +407,7 @@ class RedisSaver:
             CorruptCheckpointError: if stored bytes fail to decode.
         """
         key = self.thread_key(thread_id)
-        reply = await self._send(
+        reply = await self._streams.send(
             "reading a checkpoint", key, ("XREVRANGE", key, "+", "-")
         )
         needle = checkpoint_id.encode()
@@ -613,7 +422,7 @@ class RedisSaver:
     async def adelete_thread(self, thread_id: str) -> None:
         """Delete the thread's key (and an old layout's records list)."""
         key = self.thread_key(thread_id)
-        self._tops.pop(key, None)
+        self._streams.forget(key)
         with translate_errors(self._conn, "deleting a thread"):
             client: Redis = await self._conn.client()
             await client.delete(key, key + ":rec")

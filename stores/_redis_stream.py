@@ -1,0 +1,243 @@
+# pyright: reportMissingTypeStubs=false, reportUnknownMemberType=false
+"""Fenced appends to thread streams: the write side of ``RedisSaver``.
+
+``ThreadStreams`` sends every saver command through one group writer per
+client (see ``_redis_batch``) and remembers each thread's newest entry, the
+id its next append needs, from its own reads and writes. Remembered is not
+trusted blindly:
+
+- an append whose id is no longer above the newest entry fails in Redis
+  (``Stale``); the entry is forgotten, read again, and the caller decides;
+- each remembered entry carries the connection count of when it was seen;
+  after a reconnect (a restarted Redis may have lost writes) it is read
+  again before it is used, and the group writer refuses to send a command
+  that relied on it (``Reconnected``).
+
+A command on a thread still in the hash layout converts it first
+(``_redis_legacy``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Final, final
+
+from redis.exceptions import ResponseError
+
+from ._errors import CheckpointConflictError
+from ._redis_batch import GroupWriter
+from ._redis_conn import RedisConnection, Script, translate_errors
+from ._redis_legacy import MIGRATE
+from ._redis_log import EMPTY_TOP, Top, parse_entries
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+# ARGV: ttl ms, "1" may create the stream, id, fields... -> the id, or nil.
+XADD_TTL: Final = Script(
+    """
+local args = {KEYS[1]}
+if ARGV[2] ~= '1' then args[#args + 1] = 'NOMKSTREAM' end
+for i = 3, #ARGV do args[#args + 1] = ARGV[i] end
+local id = redis.pcall('XADD', unpack(args))
+if type(id) == 'table' and id.err then return id end
+if id then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return id
+"""
+)
+
+# ARGV: ttl ms, count -> the newest entries; refreshes the TTL.
+LOAD_TTL: Final = Script(
+    """
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', ARGV[2])
+"""
+)
+
+# ARGV: the id the caller saw newest -> 1 deleted, 0 the stream moved on.
+DROP_IF_TOP: Final = Script(
+    """
+local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+if top[1] and top[1][1] == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+"""
+)
+
+SCRIPTS: Final = (XADD_TTL, LOAD_TTL, DROP_IF_TOP, MIGRATE)
+FIRST_PAGE: Final = 32
+"""Entries a load reads first: a short thread (or a save written whole) needs no more."""
+MAX_TOPS: Final = 65_536
+"""Threads whose newest entry a saver remembers (oldest forgotten first)."""
+
+
+class Stale(Exception):
+    """An XADD id was not above the stream's newest entry (or the stream is gone)."""
+
+
+def escape_tag(thread_id: str) -> str:
+    """``thread_id`` with ``%``, ``{`` and ``}`` percent-escaped: safe inside a hash tag."""
+    return thread_id.replace("%", "%25").replace("{", "%7B").replace("}", "%7D")
+
+
+def _conflict(
+    thread_id: str, version: int, run_id: str, base: int
+) -> CheckpointConflictError:
+    return CheckpointConflictError(
+        f"thread {thread_id!r} is at version {version}, but run {run_id!r} "
+        f"started from version {base}; reload the thread and start the run again"
+    )
+
+
+@final
+class ThreadStreams:
+    """The streams of one saver's threads: sending, fenced appends, newest entries."""
+
+    def __init__(self, conn: RedisConnection, ttl_ms: str) -> None:
+        self._conn = conn
+        self._ttl_ms = ttl_ms
+        # One group writer per client (one client per event loop): concurrent
+        # calls of many threads share a pipeline (see _redis_batch).
+        self._writers: dict[int, tuple[Redis, GroupWriter]] = {}
+        # thread key -> (version, seq, pending run, connection count when seen)
+        self._tops: dict[str, tuple[int, int, str | None, int]] = {}
+
+    def known(self, key: str) -> tuple[int, int, str | None, int] | None:
+        """The remembered newest entry of ``key`` with its connection count, if any."""
+        return self._tops.get(key)
+
+    def forget(self, key: str) -> None:
+        """Drop what is remembered of ``key`` (it is read again when needed)."""
+        self._tops.pop(key, None)
+
+    async def writer(self) -> GroupWriter:
+        client: Redis = await self._conn.client()
+        entry = self._writers.get(id(client))
+        if entry is None or entry[0] is not client:
+            writer = GroupWriter(client, SCRIPTS, connects=lambda: self._conn.connects)
+            entry = self._writers[id(client)] = (client, writer)
+        return entry[1]
+
+    async def send(self, what: str, key: str, command: tuple[Any, ...]) -> Any:
+        """Send one command on ``key``; a thread in the old layout is converted first."""
+        return (await self.send_seen(what, key, command))[0]
+
+    async def send_seen(
+        self, what: str, key: str, command: tuple[Any, ...], *, epoch: int | None = None
+    ) -> tuple[Any, int]:
+        """``_send``, with the connection count the reply was read at (see GroupWriter)."""
+        with translate_errors(self._conn, what):
+            writer = await self.writer()
+            for attempt in range(2):
+                try:
+                    return await writer.call_seen(command, epoch=epoch)
+                except ResponseError as exc:
+                    message = str(exc)
+                    if "equal or smaller than the target stream top" in message:
+                        raise Stale from None
+                    if attempt or not message.startswith("WRONGTYPE"):
+                        raise
+                    await writer.call(MIGRATE.command((key, key + ":rec"), ()))
+            raise AssertionError("unreachable")  # pragma: no cover
+
+    async def xadd(
+        self,
+        what: str,
+        key: str,
+        entry_id: str,
+        fields: tuple[Any, ...],
+        *,
+        create: bool,
+        epoch: int | None = None,
+    ) -> int:
+        """Append one entry at ``entry_id``; the connection count it went out at.
+
+        Raises _Stale if the stream is past ``entry_id`` (or gone), and
+        Reconnected if ``epoch`` is given and a reconnect came since.
+        """
+        if self._ttl_ms != "0":
+            command = XADD_TTL.command(
+                (key,), (self._ttl_ms, "1" if create else "0", entry_id, *fields)
+            )
+        elif create:
+            command = ("XADD", key, entry_id, *fields)
+        else:
+            command = ("XADD", key, "NOMKSTREAM", entry_id, *fields)
+        reply, seen = await self.send_seen(what, key, command, epoch=epoch)
+        if reply is None:
+            raise Stale  # NOMKSTREAM: the thread is gone
+        return seen
+
+    def remember(
+        self, key: str, entry_id: str, seen: int, run_id: str | None = None
+    ) -> None:
+        version, _, seq = entry_id.partition("-")
+        self.set_top(key, (int(version), int(seq), run_id), seen)
+
+    def set_top(self, key: str, top: Top, seen: int) -> None:
+        tops = self._tops
+        tops.pop(key, None)  # re-inserted last: the dict stays oldest-first
+        if len(tops) >= MAX_TOPS:
+            del tops[next(iter(tops))]
+        tops[key] = (*top, seen)
+
+    def known_top(self, key: str) -> Top | None:
+        known = self._tops.get(key)
+        if known is None or known[3] != self._conn.connects:
+            return None
+        return known[:3]
+
+    async def top(self, key: str) -> Top:
+        top = self.known_top(key)
+        if top is None:
+            reply, seen = await self.send_seen(
+                "reading a thread", key, ("XREVRANGE", key, "+", "-", "COUNT", 1)
+            )
+            entries = parse_entries(reply)
+            if not entries:
+                top = EMPTY_TOP
+            else:
+                version, seq, fields = entries[0]
+                pending = fields.get(b"r") if seq and b"x" not in fields else None
+                top = (version, seq, pending.decode() if pending else None)
+            self.set_top(key, top, seen)
+        return top
+
+    async def append(
+        self,
+        what: str,
+        thread_id: str,
+        key: str,
+        fields: tuple[Any, ...],
+        *,
+        run_id: str,
+        base: int | None,
+    ) -> None:
+        """Append a run entry: a header (``base`` set) or an entry of pending run ``run_id``.
+
+        Raises:
+            CheckpointConflictError: if the thread is not at ``base``, or
+                ``run_id`` is not its pending run.
+        """
+        for _ in range(4):  # each retry follows a write by someone else
+            version, seq, pending = await self.top(key)
+            if base is not None and version != base:
+                raise _conflict(thread_id, version, run_id, base)
+            if base is None and pending != run_id:
+                raise CheckpointConflictError(
+                    f"run {run_id!r} is not the pending run of thread {thread_id!r} "
+                    f"(pending: {pending!r}); another run replaced or committed it: "
+                    "stop this run and reload the thread"
+                )
+            entry_id = f"{version}-{seq + 1}"
+            try:
+                seen = await self.xadd(what, key, entry_id, fields, create=version == 0)
+            except Stale:
+                self.forget(key)
+                continue
+            self.remember(key, entry_id, seen, run_id)
+            return
+        raise CheckpointConflictError(
+            f"thread {thread_id!r} kept changing while {what}; reload the thread and retry"
+        )
