@@ -234,6 +234,9 @@ class GatedStore(BaseStore):
         self.gate = anyio.Event()
         self.entered = anyio.Event()
         self.batch_sizes: list[int] = []
+        self.sizes_at_release: list[int] | None = (
+            None  # set by tests that open the gate
+        )
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
         ops = list(ops)
