@@ -47,7 +47,7 @@ class StoreActor(Actor[list[Op]]):
         store: BaseStore,
         *,
         mailbox_size: int,
-        max_batch: int = 512,
+        max_batch: int = 64,
         max_in_flight: int = 2,
     ) -> None:
         if max_in_flight < 1:

@@ -63,7 +63,9 @@ class Runtime(anyio.AsyncContextManagerMixin):
         mailbox_size: bound of every actor mailbox (callers wait when full).
         multitask_strategy: default for a request on a busy thread:
             "enqueue", "reject", "interrupt" or "rollback".
-        max_store_batch: most store operations sent to a store in one batch.
+        max_store_batch: most store operations sent to a store in one batch
+            (64: larger batches keep the turns of a burst in lockstep, each
+            waiting for the whole burst; see bench/NOTES.md).
         max_sync_threads: worker threads for sync tasks (sync entrypoint
             bodies have their own pool, so they cannot starve their tasks).
         tune_gc: Python's cyclic collector while Runtimes run (process-wide,
@@ -85,7 +87,7 @@ class Runtime(anyio.AsyncContextManagerMixin):
         idle_timeout: float = 300.0,
         mailbox_size: int = 128,
         multitask_strategy: Strategy = "enqueue",
-        max_store_batch: int = 512,
+        max_store_batch: int = 64,
         max_sync_threads: int = 64,
         tune_gc: bool | None = None,
     ) -> None:

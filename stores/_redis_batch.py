@@ -10,7 +10,10 @@ in one pipeline. The others wait for their own reply; when the leader is
 done, the next queued caller leads the next batch. No background task is
 needed, so nothing outlives the callers.
 
-A lone caller pays one scheduling step, nothing more. Each command keeps its
+A lone caller pays one scheduling step, nothing more. A batch holds at most
+64 commands: larger ones cost no less per command, and they release their
+callers together, which keeps a burst of turns in lockstep (each waits for
+the whole burst's CPU) instead of letting them spread out. Each command keeps its
 own reply or error; a script missing after a server restart is loaded and
 only the commands that failed for it are sent again (nothing runs twice).
 """
@@ -69,7 +72,7 @@ class GroupWriter:
         scripts: Sequence[Script],
         *,
         connects: Callable[[], int] = lambda: 0,
-        max_batch: int = 1024,
+        max_batch: int = 64,
     ) -> None:
         self._client = client
         self._connects = connects
