@@ -259,7 +259,7 @@ class RedisSaver:
         key = self.thread_key(thread_id)
         head = ("c", encode_record(msgspec.structs.replace(checkpoint, save=b"")))
         entry_id = f"{checkpoint.version}-0"
-        while True:
+        for _ in range(3):  # another round only after a reconnect
             known = self._streams.known(key)
             tail = None
             if (
@@ -276,6 +276,7 @@ class RedisSaver:
                     if await self._already_committed(key, checkpoint):
                         return
                     raise self._commit_conflict(thread_id, version, expected_version)
+                known = self._streams.known(key)
             elif previous_save is not None and checkpoint.parent_id is not None:
                 tail = split_appended(previous_save, checkpoint.save)
             body = (
@@ -288,8 +289,8 @@ class RedisSaver:
                     entry_id,
                     head + body,
                     create=expected_version == 0,
-                    # a tail leans on what was read: not across a reconnect
-                    epoch=known[3] if tail is not None and known is not None else None,
+                    # it leans on what was read: not across a reconnect
+                    epoch=known[3] if known is not None else None,
                 )
             except Reconnected:
                 self._streams.forget(key)  # read again, and store the save whole
@@ -304,6 +305,10 @@ class RedisSaver:
                 ) from None
             self._streams.remember(key, entry_id, seen)
             return
+        raise StoreUnavailableError(
+            f"committing a checkpoint of thread {thread_id!r} failed: the connection "
+            "to Redis kept reconnecting; check the server and retry the run"
+        )
 
     @staticmethod
     def _commit_conflict(

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Final, final
 from redis.exceptions import ResponseError
 
 from ._errors import CheckpointConflictError
-from ._redis_batch import GroupWriter
+from ._redis_batch import GroupWriter, Reconnected
 from ._redis_conn import RedisConnection, Script, translate_errors
 from ._redis_legacy import MIGRATE
 from ._redis_log import EMPTY_TOP, Top, parse_entries
@@ -126,7 +126,11 @@ class ThreadStreams:
     async def send_seen(
         self, what: str, key: str, command: tuple[Any, ...], *, epoch: int | None = None
     ) -> tuple[Any, int]:
-        """``_send``, with the connection count the reply was read at (see GroupWriter)."""
+        """``send``, with the connection count the reply was read at.
+
+        With ``epoch``, the command is refused unsent (Reconnected) if the
+        connection was reopened since that count (see GroupWriter).
+        """
         with translate_errors(self._conn, what):
             writer = await self.writer()
             for attempt in range(2):
@@ -153,7 +157,7 @@ class ThreadStreams:
     ) -> int:
         """Append one entry at ``entry_id``; the connection count it went out at.
 
-        Raises _Stale if the stream is past ``entry_id`` (or gone), and
+        Raises Stale if the stream is past ``entry_id`` (or gone), and
         Reconnected if ``epoch`` is given and a reconnect came since.
         """
         if self._ttl_ms != "0":
@@ -220,8 +224,9 @@ class ThreadStreams:
             CheckpointConflictError: if the thread is not at ``base``, or
                 ``run_id`` is not its pending run.
         """
-        for _ in range(4):  # each retry follows a write by someone else
+        for _ in range(4):  # each retry follows a write by someone else, or a reconnect
             version, seq, pending = await self.top(key)
+            epoch = self._tops[key][3]  # the id below leans on what was read then
             if base is not None and version != base:
                 raise _conflict(thread_id, version, run_id, base)
             if base is None and pending != run_id:
@@ -232,8 +237,10 @@ class ThreadStreams:
                 )
             entry_id = f"{version}-{seq + 1}"
             try:
-                seen = await self.xadd(what, key, entry_id, fields, create=version == 0)
-            except Stale:
+                seen = await self.xadd(
+                    what, key, entry_id, fields, create=version == 0, epoch=epoch
+                )
+            except (Stale, Reconnected):
                 self.forget(key)
                 continue
             self.remember(key, entry_id, seen, run_id)

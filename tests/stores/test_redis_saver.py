@@ -665,3 +665,18 @@ async def test_a_limited_history_reads_about_that_many_entries(
     ]
     assert saver.round_trips - trips == 1
     assert len(await saver.alist("t", limit=1000)) == 300
+
+
+async def test_after_a_reconnect_an_append_reads_the_thread_again(
+    saver: RedisSaver,
+) -> None:
+    await saver.arecord("t", "r", rec("0:a"), begin=run("r"))
+    before = server_commands()
+    await saver.arecord("t", "r", rec("1:b"))
+    assert server_commands() - before == 1  # vouched for: the XADD alone
+    saver._conn._connects[0] += 1
+    before = server_commands()
+    await saver.arecord("t", "r", rec("2:c"))
+    assert server_commands() - before == 2  # XREVRANGE COUNT 1, then the XADD
+    state = await saver.aload("t")
+    assert [r.task_id for r in state.records] == ["0:a", "1:b", "2:c"]
