@@ -680,3 +680,15 @@ async def test_after_a_reconnect_an_append_reads_the_thread_again(
     assert server_commands() - before == 2  # XREVRANGE COUNT 1, then the XADD
     state = await saver.aload("t")
     assert [r.task_id for r in state.records] == ["0:a", "1:b", "2:c"]
+
+
+async def test_an_old_layout_thread_converts_under_a_ttl_too(
+    make_saver: Callable[..., RedisSaver], redis_prefix: str
+) -> None:
+    saver = make_saver(ttl=10)
+    write_legacy_thread(saver, "t", own_save=False)
+    state = await saver.aload("t")  # the load is a script (PEXPIRE, XREVRANGE)
+    assert state.latest == ckpt(2)
+    assert [r.task_id for r in state.records] == ["0:a", "1:b"]
+    (key,) = keys_of(redis_prefix)
+    assert admin().type(key) == b"stream" and admin().pttl(key) > 9 * 60_000
