@@ -260,23 +260,19 @@ class RedisSaver:
         head = ("c", encode_record(msgspec.structs.replace(checkpoint, save=b"")))
         entry_id = f"{checkpoint.version}-0"
         for _ in range(3):  # another round only after a reconnect
-            known = self._streams.known(key)
+            known = self._streams.vouched(key)
             tail = None
-            if (
-                known is None
-                or known[3] != self._conn.connects
-                or known[0] != expected_version
-            ):
+            if known is None or known[0] != expected_version:
                 # Not seen at this version since the last (re)connect: read the
                 # newest entry, so that a commit from a version the thread never
                 # reached (say, after a restarted Redis lost writes) is refused;
                 # and store the save whole, since its base was not vouched for.
                 self._streams.forget(key)
-                if (version := (await self._streams.top(key))[0]) != expected_version:
+                known = await self._streams.top(key)
+                if known[0] != expected_version:
                     if await self._already_committed(key, checkpoint):
                         return
-                    raise self._commit_conflict(thread_id, version, expected_version)
-                known = self._streams.known(key)
+                    raise self._commit_conflict(thread_id, known[0], expected_version)
             elif previous_save is not None and checkpoint.parent_id is not None:
                 tail = split_appended(previous_save, checkpoint.save)
             body = (
@@ -290,7 +286,7 @@ class RedisSaver:
                     head + body,
                     create=expected_version == 0,
                     # it leans on what was read: not across a reconnect
-                    epoch=known[3] if known is not None else None,
+                    epoch=known[3],
                 )
             except Reconnected:
                 self._streams.forget(key)  # read again, and store the save whole
@@ -360,7 +356,7 @@ class RedisSaver:
                         base=None,
                     )
                 return
-            version, seq, _ = await self._streams.top(key)
+            version, seq, _, _ = await self._streams.top(key)
             dropped = await self._streams.send(
                 "discarding a run",
                 key,

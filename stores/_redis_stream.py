@@ -32,6 +32,9 @@ from ._redis_log import EMPTY_TOP, Top, parse_entries
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
+Seen = tuple[int, int, str | None, int]
+"""A thread's newest entry as remembered: ``Top`` plus the connection count then."""
+
 # ARGV: ttl ms, "1" may create the stream, id, fields... -> the id, or nil.
 XADD_TTL: Final = Script(
     """
@@ -100,12 +103,14 @@ class ThreadStreams:
         # One group writer per client (one client per event loop): concurrent
         # calls of many threads share a pipeline (see _redis_batch).
         self._writers: dict[int, tuple[Redis, GroupWriter]] = {}
-        # thread key -> (version, seq, pending run, connection count when seen)
-        self._tops: dict[str, tuple[int, int, str | None, int]] = {}
+        self._tops: dict[str, Seen] = {}
 
-    def known(self, key: str) -> tuple[int, int, str | None, int] | None:
-        """The remembered newest entry of ``key`` with its connection count, if any."""
-        return self._tops.get(key)
+    def vouched(self, key: str) -> Seen | None:
+        """The remembered newest entry of ``key``, unless a reconnect came since."""
+        seen = self._tops.get(key)
+        if seen is None or seen[3] != self._conn.connects:
+            return None
+        return seen
 
     def forget(self, key: str) -> None:
         """Drop what is remembered of ``key`` (it is read again when needed)."""
@@ -186,27 +191,23 @@ class ThreadStreams:
             del tops[next(iter(tops))]
         tops[key] = (*top, seen)
 
-    def known_top(self, key: str) -> Top | None:
-        known = self._tops.get(key)
-        if known is None or known[3] != self._conn.connects:
-            return None
-        return known[:3]
-
-    async def top(self, key: str) -> Top:
-        top = self.known_top(key)
-        if top is None:
-            reply, seen = await self.send_seen(
-                "reading a thread", key, ("XREVRANGE", key, "+", "-", "COUNT", 1)
-            )
-            entries = parse_entries(reply)
-            if not entries:
-                top = EMPTY_TOP
-            else:
-                version, seq, fields = entries[0]
-                pending = fields.get(b"r") if seq and b"x" not in fields else None
-                top = (version, seq, pending.decode() if pending else None)
-            self.set_top(key, top, seen)
-        return top
+    async def top(self, key: str) -> Seen:
+        """The newest entry of ``key`` as vouched for, read again if it is not."""
+        vouched = self.vouched(key)
+        if vouched is not None:
+            return vouched
+        reply, seen = await self.send_seen(
+            "reading a thread", key, ("XREVRANGE", key, "+", "-", "COUNT", 1)
+        )
+        entries = parse_entries(reply)
+        if not entries:
+            top = EMPTY_TOP
+        else:
+            version, seq, fields = entries[0]
+            pending = fields.get(b"r") if seq and b"x" not in fields else None
+            top = (version, seq, pending.decode() if pending else None)
+        self.set_top(key, top, seen)
+        return (*top, seen)
 
     async def append(
         self,
@@ -225,8 +226,8 @@ class ThreadStreams:
                 ``run_id`` is not its pending run.
         """
         for _ in range(4):  # each retry follows a write by someone else, or a reconnect
-            version, seq, pending = await self.top(key)
-            epoch = self._tops[key][3]  # the id below leans on what was read then
+            # the id below leans on what was read at connection count ``epoch``
+            version, seq, pending, epoch = await self.top(key)
             if base is not None and version != base:
                 raise _conflict(thread_id, version, run_id, base)
             if base is None and pending != run_id:
