@@ -62,14 +62,13 @@ class Actor(ABC, Generic[M]):
         """True when the actor holds no work and can stop without losing any."""
         return len(self.mailbox) == 0
 
-    def expire(self, now: float) -> bool:
+    def expire(self, now: float) -> None:
         """Stop the actor if it has been idle for ``idle_timeout`` (never blocks).
 
-        Called by the registry's sweeper with ``anyio.current_time()``;
-        True if the actor is stopping. The default never expires.
+        Called by the system's sweeper with ``anyio.current_time()``. The
+        default never expires.
         """
         del now
-        return False
 
     @abstractmethod
     async def main(self) -> None:
@@ -160,7 +159,7 @@ class ActorSystem(anyio.AsyncContextManagerMixin):
     ) -> None:
         """Run ``fn(*args)`` until the system closes, then cancel it.
 
-        For housekeeping loops (the registry's idle sweeper) that nobody
+        For housekeeping loops (the idle sweeper) that nobody
         else would stop. RuntimeError once the system is closed.
         """
         if self._tg is None or self._closed:

@@ -78,7 +78,7 @@ class ThreadActor(Actor[Submit]):
     One task per warm thread: it takes requests from a ``RoutedMailbox``
     (which applies the multitask strategy the moment a request arrives)
     and runs them. Once it has been idle for ``idle_timeout`` seconds, the
-    registry's sweeper calls ``expire``: it calls ``on_release`` and stops.
+    actor system's sweeper calls ``expire``: it calls ``on_release`` and stops.
     (A sweep, not a timer per wait: at a thousand warm threads, arming and
     cancelling a timer per turn was a measurable share of the loop's time.)
     """
@@ -126,15 +126,13 @@ class ThreadActor(Actor[Submit]):
             version=self._state.version,
         )
 
-    def expire(self, now: float) -> bool:
+    def expire(self, now: float) -> None:
         # Synchronous, so no request can be filed between the check and the
         # close: a sender that comes later is refused as retriable and goes
         # to a fresh activation.
-        if not self.idle or now - self._idle_since < self.idle_timeout:
-            return False
-        self._on_release()
-        self.mailbox.close(retriable=True)
-        return True
+        if self.idle and now - self._idle_since >= self.idle_timeout:
+            self._on_release()
+            self.mailbox.close(retriable=True)
 
     async def main(self) -> None:
         while True:

@@ -208,12 +208,10 @@ class _Expiring(Echo):
         self.last_used = anyio.current_time()
         self.sweeps: list[float] = []
 
-    def expire(self, now: float) -> bool:
+    def expire(self, now: float) -> None:
         self.sweeps.append(now)
-        if now - self.last_used < self.idle_timeout:
-            return False
-        self.mailbox.close()
-        return True
+        if now - self.last_used >= self.idle_timeout:
+            self.mailbox.close()
 
 
 async def test_the_sweeper_expires_idle_actors_within_a_quarter_timeout() -> None:
