@@ -28,7 +28,7 @@ from ._messages import (
     coerce_message as coerce_message,
     message_chunk_to_message as message_chunk_to_message,
 )
-from ._run import (
+from ._run_state import (
     Durability as Durability,
     GraphInterrupt as GraphInterrupt,
     interrupt as interrupt,

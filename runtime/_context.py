@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from stores import BaseStore
 
     from ._host import Runtime
-    from ._run import RunState
+    from ._run_state import RunState
 
 
 class CallScope:

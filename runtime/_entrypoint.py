@@ -18,10 +18,10 @@ from stores import BaseStore, Checkpoint, CheckpointSaver
 
 from ._context import current_host
 from ._host import Runtime
-from ._run import Durability, check_durability
+from ._run_state import Durability, check_durability
 from ._stream import NO_EMITTER, Emitter, normalize_modes, open_stream
 from ._sync import iterate_sync, run_sync
-from ._turn import EntrySpec, RunTurn, UpdateTurn
+from ._turns import EntrySpec, RunTurn, UpdateTurn
 from ._types import EntrypointFinal, StateSnapshot
 from ._views import history_snapshots, snapshot_of
 

@@ -19,12 +19,6 @@ from ._checkpoint import (
     TaskRecord as TaskRecord,
     ThreadState as ThreadState,
 )
-from ._embedded import EmbeddedRedis as EmbeddedRedis
-from ._embeddings import (
-    Embeddings as Embeddings,
-    HashingEmbeddings as HashingEmbeddings,
-    ensure_embeddings as ensure_embeddings,
-)
 from ._errors import (
     CheckpointConflictError as CheckpointConflictError,
     CorruptCheckpointError as CorruptCheckpointError,
@@ -41,11 +35,19 @@ from ._filters import (
     Filter as Filter,
     parse_filter as parse_filter,
 )
-from ._memory import InMemoryStore as InMemoryStore
 from ._memory_saver import MemorySaver as MemorySaver
-from ._openai_embeddings import OpenAIEmbeddings as OpenAIEmbeddings
-from ._redis_saver import RedisSaver as RedisSaver
-from ._redis_store import RedisStore as RedisStore
+from ._memory_store import InMemoryStore as InMemoryStore
+from .embeddings import (
+    Embeddings as Embeddings,
+    HashingEmbeddings as HashingEmbeddings,
+    OpenAIEmbeddings as OpenAIEmbeddings,
+    ensure_embeddings as ensure_embeddings,
+)
+from .redis import (
+    EmbeddedRedis as EmbeddedRedis,
+    RedisSaver as RedisSaver,
+    RedisStore as RedisStore,
+)
 
 __all__ = [
     "BaseStore",

@@ -22,8 +22,8 @@ from typing import Any, Final, TypeAlias, cast
 import msgspec
 import numpy as np
 
-from ._embeddings import Embeddings, HashingEmbeddings, ensure_embeddings
 from ._errors import InvalidIndexConfigError
+from .embeddings._hashing import Embeddings, HashingEmbeddings, ensure_embeddings
 
 Token: TypeAlias = str | int | EllipsisType
 """One step of a field path: a dict key, a list index, or ``...`` for ``[*]``."""

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import redis
 
-from stores._embedded import EmbeddedRedis
-from stores._redis_store import RedisStore
+from stores.redis._embedded import EmbeddedRedis
+from stores.redis._store import RedisStore
 
 if TYPE_CHECKING:
     from contextlib import AsyncExitStack

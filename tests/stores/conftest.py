@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 
-from stores._embeddings import HashingEmbeddings
-from stores._memory import InMemoryStore
+from stores._memory_store import InMemoryStore
+from stores.embeddings._hashing import HashingEmbeddings
 from tests.redis_server import (
     drop_prefix,
     has_query_engine,

@@ -9,7 +9,7 @@ import msgspec
 import pytest
 from hypothesis import given, strategies as st
 
-from stores._appends import array_header, join_appended, split_appended
+from stores.redis._appends import array_header, join_appended, split_appended
 
 values = st.recursive(
     st.none()

@@ -14,13 +14,13 @@ import anyio.to_thread
 import pytest
 
 from stores._base import GetOp, ListNamespacesOp, PutOp, SearchOp
-from stores._embeddings import HashingEmbeddings
 from stores._errors import (
     InvalidFilterError,
     InvalidIndexConfigError,
     InvalidNamespaceError,
     InvalidValueError,
 )
+from stores.embeddings._hashing import HashingEmbeddings
 
 if TYPE_CHECKING:
     from stores._base import BaseStore, SearchItem

@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING
 import pytest
 import redis
 
-from stores import _embedded
+from stores.redis import _embedded
 from stores._checkpoint import Checkpoint
-from stores._embedded import (
+from stores._errors import EmbeddedRedisError, StoreUnavailableError
+from stores.redis._connection import resolve_url
+from stores.redis._embedded import (
     DATA_DIR_ENV,
     EmbeddedRedis,
     RedisBinaries,
@@ -24,10 +26,8 @@ from stores._embedded import (
     free_port,
     reap_orphans,
 )
-from stores._errors import EmbeddedRedisError, StoreUnavailableError
-from stores._redis_conn import resolve_url
-from stores._redis_saver import RedisSaver
-from stores._redis_store import RedisStore
+from stores.redis._saver import RedisSaver
+from stores.redis._store import RedisStore
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -154,7 +154,7 @@ def test_port_in_use_fails_with_the_log_tail() -> None:
 _OWNER = textwrap.dedent(
     """
     import sys, time
-    from stores._embedded import EmbeddedRedis
+    from stores.redis._embedded import EmbeddedRedis
     server = EmbeddedRedis().start()
     print(server.port, flush=True)
     sys.stdin.read()  # until killed

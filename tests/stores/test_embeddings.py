@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pytest
 
-from stores._embeddings import Embeddings, HashingEmbeddings, ensure_embeddings
 from stores._errors import InvalidIndexConfigError
+from stores.embeddings._hashing import Embeddings, HashingEmbeddings, ensure_embeddings
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -49,7 +49,7 @@ def test_deterministic_and_case_insensitive() -> None:
 
 
 def test_same_vectors_in_another_process_with_another_hash_seed() -> None:
-    code = "import json; from stores._embeddings import HashingEmbeddings as H; print(json.dumps(H(32).embed_query('stable across processes')))"
+    code = "import json; from stores.embeddings._hashing import HashingEmbeddings as H; print(json.dumps(H(32).embed_query('stable across processes')))"
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     out = subprocess.run(
         [sys.executable, "-c", code],

@@ -9,8 +9,8 @@ import anyio
 import pytest
 
 from stores._base import GetOp, PutOp, SearchOp
-from stores._embeddings import HashingEmbeddings
-from stores._memory import InMemoryStore
+from stores._memory_store import InMemoryStore
+from stores.embeddings._hashing import HashingEmbeddings
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

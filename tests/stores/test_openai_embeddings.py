@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 import anyio
 import pytest
 
-from stores._embeddings import Embeddings
 from stores._errors import StoreError, StoreUnavailableError
-from stores._openai_embeddings import OpenAIEmbeddings
+from stores.embeddings._hashing import Embeddings
+from stores.embeddings._openai import OpenAIEmbeddings
 from tests.fake_llm_servers import FakeLLMServer, Reply, error, fake_vector
 
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ import anyio
 import pytest
 from redis.asyncio import Redis
 
-from stores._redis_batch import GroupWriter, Reconnected
+from stores.redis._pipeline import GroupWriter, Reconnected
 from tests.redis_server import admin
 
 if TYPE_CHECKING:

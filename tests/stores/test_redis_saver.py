@@ -21,13 +21,13 @@ from stores._checkpoint import (
     ThreadState,
     encode_record,
 )
-from stores._embedded import EmbeddedRedis, free_port
 from stores._errors import (
     CheckpointConflictError,
     CorruptCheckpointError,
     StoreUnavailableError,
 )
-from stores._redis_saver import RedisSaver, escape_tag
+from stores.redis._embedded import EmbeddedRedis, free_port
+from stores.redis._saver import RedisSaver, escape_tag
 from tests.redis_server import admin, keys_of
 
 if TYPE_CHECKING:

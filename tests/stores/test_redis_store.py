@@ -15,14 +15,14 @@ import pytest
 from redis.crc import key_slot
 
 from stores._base import GetOp, ListNamespacesOp, PutOp, SearchOp
-from stores._embedded import EmbeddedRedis, free_port
-from stores._embeddings import HashingEmbeddings
 from stores._errors import InvalidIndexConfigError, StoreUnavailableError
 from stores._filters import parse_filter
-from stores._memory import InMemoryStore
-from stores._redis_query import compile_filter
-from stores._redis_schema import parse_settings, tag
-from stores._redis_store import RedisStore
+from stores._memory_store import InMemoryStore
+from stores.embeddings._hashing import HashingEmbeddings
+from stores.redis._embedded import EmbeddedRedis, free_port
+from stores.redis._query import compile_filter
+from stores.redis._schema import parse_settings, tag
+from stores.redis._store import RedisStore
 from tests.redis_server import admin, keys_of
 
 if TYPE_CHECKING:

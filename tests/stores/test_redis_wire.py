@@ -8,8 +8,8 @@ import pytest
 from redis.asyncio.connection import Connection
 from redis.exceptions import DataError
 
-from stores._redis_conn import pack_commands
-from stores._redis_query import knn_args, knn_command
+from stores.redis._connection import pack_commands
+from stores.redis._query import knn_args, knn_command
 
 COMMANDS: list[tuple[Any, ...]] = [
     ("PING",),

@@ -16,7 +16,8 @@ from stores._base import (
     validate_namespace,
 )
 from stores._errors import InvalidIndexConfigError, InvalidNamespaceError
-from stores._keys import (
+from stores._memory_store import InMemoryStore
+from stores._namespaces import (
     TTLConfig,
     decode_namespace,
     encode_namespace,
@@ -24,7 +25,6 @@ from stores._keys import (
     namespace_matches,
     parse_ttl_config,
 )
-from stores._memory import InMemoryStore
 from stores._vectors import parse_field_path, texts_at
 
 labels = st.text(min_size=1, max_size=8).filter(lambda s: "." not in s)

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar, fi
 import anyio
 import anyio.lowlevel
 
-from ._errors import StoreError, StoreUnavailableError
-from ._sync import run_sync
+from stores._errors import StoreError, StoreUnavailableError
+from stores._sync import run_sync
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence

@@ -26,8 +26,9 @@ import anyio
 import anyio.lowlevel
 from redis.exceptions import NoScriptError
 
-from ._redis_conn import load_scripts, send_on
-from ._signal import new_signal
+from stores._signal import new_signal
+
+from ._connection import load_scripts, send_on
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
     from redis.asyncio.connection import AbstractConnection
 
-    from ._redis_conn import Script
+    from ._connection import Script
 
 
 class Reconnected(Exception):

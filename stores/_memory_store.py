@@ -32,7 +32,7 @@ from ._base import (
     ensure_op,
 )
 from ._filters import parse_filter
-from ._keys import has_prefix, parse_ttl_config, select_namespaces
+from ._namespaces import has_prefix, parse_ttl_config, select_namespaces
 from ._vectors import (
     FieldPath,
     IndexConfig,

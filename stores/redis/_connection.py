@@ -45,8 +45,9 @@ from redis.exceptions import (
     TimeoutError as RedisTimeoutError,
 )
 
+from stores._errors import StoreUnavailableError
+
 from ._embedded import default_server
-from ._errors import StoreUnavailableError
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Sequence

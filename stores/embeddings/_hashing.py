@@ -20,7 +20,7 @@ from typing import Any, Final, Protocol, cast, final, runtime_checkable
 import anyio.to_thread
 import numpy as np
 
-from ._errors import InvalidIndexConfigError
+from stores._errors import InvalidIndexConfigError
 
 
 @runtime_checkable

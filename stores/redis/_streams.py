@@ -2,7 +2,7 @@
 """Fenced appends to thread streams: the write side of ``RedisSaver``.
 
 ``ThreadStreams`` sends every saver command through one group writer per
-client (see ``_redis_batch``) and remembers each thread's newest entry, the
+client (see ``_pipeline``) and remembers each thread's newest entry, the
 id its next append needs, from its own reads and writes. Remembered is not
 trusted blindly:
 
@@ -23,11 +23,12 @@ from typing import TYPE_CHECKING, Any, Final, final
 
 from redis.exceptions import ResponseError
 
-from ._errors import CheckpointConflictError
-from ._redis_batch import GroupWriter, Reconnected
-from ._redis_conn import RedisConnection, Script, translate_errors
-from ._redis_legacy import MIGRATE
-from ._redis_log import EMPTY_TOP, Top, parse_entries
+from stores._errors import CheckpointConflictError
+
+from ._connection import RedisConnection, Script, translate_errors
+from ._entries import EMPTY_TOP, Top, parse_entries
+from ._legacy import MIGRATE
+from ._pipeline import GroupWriter, Reconnected
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -101,7 +102,7 @@ class ThreadStreams:
         self._conn = conn
         self._ttl_ms = ttl_ms
         # One group writer per client (one client per event loop): concurrent
-        # calls of many threads share a pipeline (see _redis_batch).
+        # calls of many threads share a pipeline (see _pipeline).
         self._writers: dict[int, tuple[Redis, GroupWriter]] = {}
         self._tops: dict[str, Seen] = {}
 

@@ -5,7 +5,7 @@ A thread is one Redis stream, ``P:{T}`` for prefix ``P`` and thread ``T``
 (``{T}`` is the Redis Cluster hash tag; thread ids are percent-escaped so
 a brace cannot move it). Entry ids order everything the thread wrote:
 checkpoint ``v`` is entry ``v-0``; a run on top of version ``v`` writes its
-header and task records at ``v-1``, ``v-2``, ... (fields: ``_redis_log``).
+header and task records at ``v-1``, ``v-2``, ... (fields: ``_entries``).
 
 Every write is **one XADD with an explicit id**, and that is the fence:
 Redis refuses an id not above the stream's newest, so
@@ -17,7 +17,7 @@ Redis refuses an id not above the stream's newest, so
 
 A write is one command in Redis (the hash layout's Lua commit ran three).
 The saver remembers each thread's newest entry from its own loads and
-writes (``_redis_stream``): when that is stale the XADD fails, and the
+writes (``_streams``): when that is stale the XADD fails, and the
 saver reads the newest entry (``XREVRANGE ... COUNT 1``) and decides; a
 commit it cannot vouch for (never seen, or seen before a reconnect) reads
 first, so a commit from a version the thread never reached is refused.
@@ -41,8 +41,7 @@ from typing import TYPE_CHECKING, Self, final
 
 import msgspec
 
-from ._appends import split_appended
-from ._checkpoint import (
+from stores._checkpoint import (
     Checkpoint,
     PendingRun,
     TaskRecord,
@@ -53,12 +52,14 @@ from ._checkpoint import (
     decode_checkpoint,
     encode_record,
 )
-from ._errors import CheckpointConflictError, StoreUnavailableError
-from ._keys import parse_ttl_config
-from ._redis_batch import Reconnected
-from ._redis_conn import RedisConnection, translate_errors
-from ._redis_log import checkpoints_of, parse_entries, run_entry, state_of
-from ._redis_stream import (
+from stores._errors import CheckpointConflictError, StoreUnavailableError
+from stores._namespaces import parse_ttl_config
+
+from ._appends import split_appended
+from ._connection import RedisConnection, translate_errors
+from ._entries import checkpoints_of, parse_entries, run_entry, state_of
+from ._pipeline import Reconnected
+from ._streams import (
     DROP_IF_TOP,
     FIRST_PAGE,
     LOAD_TTL,

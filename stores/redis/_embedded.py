@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Final, Self, final
 
-from ._errors import EmbeddedRedisError
+from stores._errors import EmbeddedRedisError
 
 if TYPE_CHECKING:
     from types import TracebackType

@@ -10,7 +10,7 @@ FT.AGGREGATE. Replies come back in op order, so a get after a put in the
 same batch sees the put. Extra round trips happen only when a search must
 widen its window (a filter on a field not declared filterable, or items
 with many parts) and to refresh the TTL of searched items that have one.
-The layout is described in ``_redis_schema``.
+The layout is described in ``_schema``.
 """
 
 from __future__ import annotations
@@ -23,18 +23,20 @@ from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, Self, TypeAlias
 import msgspec
 from redis.exceptions import ResponseError
 
-from ._base import BaseStore, GetOp, ListNamespacesOp, PutOp, SearchOp, ensure_op
-from ._errors import StoreUnavailableError
-from ._filters import parse_filter
-from ._keys import parse_ttl_config
-from ._redis_conn import (
+from stores._base import BaseStore, GetOp, ListNamespacesOp, PutOp, SearchOp, ensure_op
+from stores._errors import StoreUnavailableError
+from stores._filters import parse_filter
+from stores._namespaces import parse_ttl_config
+from stores._vectors import embed_texts, parse_field_path, texts_for, warm_up
+
+from ._connection import (
     Packed,
     RedisConnection,
     load_scripts,
     run_pipeline,
     translate_errors,
 )
-from ._redis_query import (
+from ._query import (
     SearchPlan,
     compile_filter,
     decode_item,
@@ -42,7 +44,7 @@ from ._redis_query import (
     decode_value,
     where,
 )
-from ._redis_schema import (
+from ._schema import (
     DELETE_SCRIPT,
     GET_SCRIPT,
     PRIMARY_KINDS,
@@ -55,16 +57,16 @@ from ._redis_schema import (
     schema_dict,
     tag,
 )
-from ._vectors import embed_texts, parse_field_path, texts_for, warm_up
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
     from redis.asyncio import Redis
 
-    from ._base import Op, Result
-    from ._redis_schema import RedisIndexSettings
-    from ._vectors import FieldPath, Matrix
+    from stores._base import Op, Result
+    from stores._vectors import FieldPath, Matrix
+
+    from ._schema import RedisIndexSettings
 
 _Encoded: TypeAlias = tuple[bytes, dict[str, Any]]
 _JSON: Final = msgspec.json.Encoder()

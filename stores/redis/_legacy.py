@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from ._redis_conn import Script
+from ._connection import Script
 
 MIGRATE: Final = Script(
     """

@@ -12,7 +12,7 @@ from stores import BaseStore, Checkpoint, TaskRecord
 
 from ._context import CallScope
 from ._errors import NothingToResumeError
-from ._run import Durability, GraphInterrupt, RunState, durably
+from ._run_state import Durability, GraphInterrupt, RunState, durably
 from ._serde import dumps, loads
 from ._spawned import Spawned, StartSoon
 from ._stream import Emitter

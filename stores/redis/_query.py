@@ -17,15 +17,17 @@ from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
-from ._base import Item, SearchItem
-from ._filters import Condition, Filter
-from ._keys import decode_namespace, select_namespaces
-from ._redis_conn import Packed, pack_args
-from ._redis_schema import PRIMARY_KINDS, is_number, number_text, tag
+from stores._base import Item, SearchItem
+from stores._filters import Condition, Filter
+from stores._namespaces import decode_namespace, select_namespaces
+
+from ._connection import Packed, pack_args
+from ._schema import PRIMARY_KINDS, is_number, number_text, tag
 
 if TYPE_CHECKING:
-    from ._base import GetOp, ListNamespacesOp, Namespace, SearchOp
-    from ._redis_schema import FilterField, RedisIndexSettings
+    from stores._base import GetOp, ListNamespacesOp, Namespace, SearchOp
+
+    from ._schema import FilterField, RedisIndexSettings
 
 FIELDS: Final = ("ns", "k", "v", "ca", "ua", "t")
 """Document fields a search returns: enough to build the item."""

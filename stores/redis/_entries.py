@@ -1,6 +1,6 @@
 """The entries of a thread's log stream, and how a load reads them back.
 
-Entry ids order everything a thread ever wrote (see ``_redis_saver``):
+Entry ids order everything a thread ever wrote (see ``_saver``):
 checkpoint ``v`` is ``v-0``; what a run on top of version ``v`` writes
 before it commits goes at ``v-1``, ``v-2``, ... Fields (short names, since
 every entry carries them):
@@ -25,8 +25,7 @@ from typing import Any, Final
 
 import msgspec
 
-from ._appends import join_appended
-from ._checkpoint import (
+from stores._checkpoint import (
     Checkpoint,
     PendingRun,
     TaskRecord,
@@ -35,7 +34,9 @@ from ._checkpoint import (
     decode_pending_run,
     decode_task_record,
 )
-from ._errors import CorruptCheckpointError
+from stores._errors import CorruptCheckpointError
+
+from ._appends import join_appended
 
 Entry = tuple[int, int, dict[bytes, bytes]]
 """(version, sequence, fields) of one stream entry."""

@@ -28,10 +28,11 @@ from typing import Any, Final, Literal, TypeAlias, cast
 
 import msgspec
 
-from ._errors import InvalidIndexConfigError
-from ._filters import is_missing, lookup
-from ._redis_conn import Script
-from ._vectors import IndexConfig, parse_index_config
+from stores._errors import InvalidIndexConfigError
+from stores._filters import is_missing, lookup
+from stores._vectors import IndexConfig, parse_index_config
+
+from ._connection import Script
 
 FilterKind: TypeAlias = Literal["tag", "numeric"]
 

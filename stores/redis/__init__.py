@@ -1,0 +1,12 @@
+"""Everything that speaks to Redis: the only package that imports a Redis client.
+
+Connection and wire protocol, the one pipeline every command goes through,
+the embedded server, ``RedisSaver`` (one stream per thread) and
+``RedisStore`` (a RediSearch index).
+"""
+
+from ._embedded import EmbeddedRedis as EmbeddedRedis
+from ._saver import RedisSaver as RedisSaver
+from ._store import RedisStore as RedisStore
+
+__all__ = ["EmbeddedRedis", "RedisSaver", "RedisStore"]
