@@ -210,7 +210,9 @@ def _private_part(module: str) -> str | None:
     return None
 
 
-@pytest.mark.parametrize("package", ["runtime", "actors", "stores", "bench", "examples"])
+@pytest.mark.parametrize(
+    "package", ["runtime", "actors", "stores", "bench", "examples"]
+)
 def test_no_package_imports_another_packages_private_modules(package: str) -> None:
     assert private_imports(package) == {}
 
