@@ -21,6 +21,7 @@ import anyio
 import msgspec
 
 from runtime._context import emit_message, wants_messages
+from runtime._errors import ChatModelError as ChatModelError
 from runtime._messages import (
     AIMessage,
     AIMessageChunk,
@@ -37,36 +38,6 @@ if typing.TYPE_CHECKING:
 MessagesInput: TypeAlias = str | MessageLike | Sequence[MessageLike]
 ToolLike: TypeAlias = Mapping[str, Any] | Callable[..., Any]
 ToolChoice: TypeAlias = str | Mapping[str, Any] | None
-
-_HINTS = {401: "check the API key", 404: "check the model and base_url"}
-
-
-class ChatModelError(Exception):
-    """A chat-model call failed after the SDK's own retries.
-
-    ``status_code`` is the HTTP status (None for connection errors and
-    malformed responses) and ``provider`` is "anthropic" or "openai".
-    """
-
-    def __init__(
-        self, message: str, *, provider: str, status_code: int | None = None
-    ) -> None:
-        super().__init__(message)
-        self.provider = provider
-        self.status_code = status_code
-
-    @classmethod
-    def from_exception(cls, provider: str, exc: BaseException) -> ChatModelError:
-        """Translate an SDK, transport or decoding error (raise the result ``from exc``)."""
-        status = getattr(exc, "status_code", None)
-        detail = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-        what = f"HTTP {status}" if isinstance(status, int) else type(exc).__name__
-        hint = _HINTS.get(status or 0, "check base_url and the server, or retry later")
-        return cls(
-            f"{provider} request failed ({what}): {detail}; {hint}",
-            provider=provider,
-            status_code=status,
-        )
 
 
 @runtime_checkable
