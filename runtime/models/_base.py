@@ -29,7 +29,8 @@ from runtime._messages import (
     coerce_message,
     message_chunk_to_message,
 )
-from stores.embeddings._openai import LoopClients, run_sync_scoped
+from stores._sync import run_sync
+from stores.embeddings._openai import LoopClients
 
 if typing.TYPE_CHECKING:
     import httpx2
@@ -359,19 +360,17 @@ class BaseChatModel:
     def invoke(
         self, messages: MessagesInput, config: Any = None, **kwargs: Any
     ) -> AIMessage:
-        """Blocking twin of ``ainvoke``; RuntimeError inside a running event loop."""
-        return run_sync_scoped(self._clients, self.ainvoke, messages, config, **kwargs)
+        """Blocking twin of ``ainvoke``; runs where ``Entrypoint.invoke`` runs."""
+        return run_sync(self.ainvoke, messages, config, **kwargs)
 
     def stream(
         self, messages: MessagesInput, config: Any = None, **kwargs: Any
     ) -> Iterator[AIMessageChunk]:
         """Blocking twin of ``astream``: the chunks arrive once the reply is complete.
 
-        RuntimeError inside a running event loop.
+        Runs where ``Entrypoint.invoke`` runs.
         """
-        yield from run_sync_scoped(
-            self._clients, self._collect, messages, config, kwargs
-        )
+        yield from run_sync(self._collect, messages, config, kwargs)
 
     async def _collect(
         self, messages: MessagesInput, config: Any, kwargs: dict[str, Any]
