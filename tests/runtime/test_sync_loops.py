@@ -23,6 +23,8 @@ import trio
 from runtime import Runtime, entrypoint, get_stream_writer, task
 from stores import InMemoryStore, MemorySaver, _portal as portal
 from stores._portal import THREAD_NAME, close_shared_loop, shared_loop
+from tests.exit_check import run_child
+from tests.fake_llm_servers import FakeLLMServer
 
 from .conftest import thread
 
@@ -231,3 +233,20 @@ def test_a_thread_with_a_runtime_context_hops_to_it(saver: MemorySaver) -> None:
             return first, second, active
 
     assert asyncio.run(main()) == (1, 2, 1)
+
+
+# -- interpreter exit ----------------------------------------------------------
+
+
+def test_exit_closes_the_sdk_clients_of_the_shared_loop() -> None:
+    with FakeLLMServer() as server:
+        code = f"""
+            from stores import OpenAIEmbeddings
+
+            model = OpenAIEmbeddings(api_key="k", base_url="{server.url}/v1")
+            assert len(model.embed_query("a")) == 8
+            assert len(model.embed_documents(["b", "c"])) == 2
+            print("done")
+            """
+        result = run_child(code)
+    assert result == (0, "done\nopen sockets: 0\n", "")
