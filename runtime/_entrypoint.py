@@ -10,7 +10,7 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from contextlib import AsyncExitStack, aclosing, asynccontextmanager
+from contextlib import aclosing
 from typing import Any, final
 
 from actors import STRATEGIES, ActorDeadError, Strategy
@@ -20,7 +20,7 @@ from ._context import current_host
 from ._host import Runtime
 from ._run_state import Durability, check_durability
 from ._stream import NO_EMITTER, Emitter, normalize_modes, open_stream
-from ._sync import iterate_sync, run_sync
+from ._sync import hosted, iterate_sync, run_sync
 from ._turns import EntrySpec, RunTurn, UpdateTurn
 from ._types import EntrypointFinal, StateSnapshot
 from ._views import history_snapshots, snapshot_of
@@ -194,15 +194,12 @@ class Entrypoint:
     ) -> Any:
         """Blocking twin of ``ainvoke``; blocks the calling thread only.
 
-        From plain sync code, or from a thread running an event loop with no
-        Runtime around the call (a notebook cell, sync code called from
-        asyncio or trio), the run goes to a short-lived Runtime on the
-        process's one shared sync loop: no loop, client or connection is
-        made per call. From a worker thread of a run (a sync ``@task`` or
-        body) it hops back to that run's loop and Runtime. Raises like
-        ``ainvoke``, and RuntimeError on the event loop thread inside
-        ``async with Runtime()`` (that Runtime's actors need the loop the
-        call would block: await ``ainvoke`` there).
+        From plain sync code or a thread that runs a loop of its own (a
+        notebook cell, sync code called from asyncio or trio) the run goes to
+        a short-lived Runtime on the process's shared sync loop; from a run's
+        worker thread (a sync ``@task``) back to that run's loop and Runtime
+        (see ``stores._sync.route``). Raises like ``ainvoke``; RuntimeError on
+        the loop thread inside ``async with Runtime()``: await there.
         """
         check_durability(durability)  # fail fast, in the caller
         return run_sync(self.ainvoke, input, config, durability=durability)
@@ -215,39 +212,21 @@ class Entrypoint:
         stream_mode: str | Sequence[str] | None = None,
         durability: Durability | None = None,
     ) -> Iterator[Any]:
-        """Blocking twin of ``astream``: a sync iterator, each item blocking until it arrives.
+        """Blocking twin of ``astream``: each item blocks until it arrives.
 
-        Runs where ``invoke`` runs. Leaving early (``break``) cancels the
-        stream and waits for its cleanup; with no Runtime around the caller
-        that stops the run, as closing ``astream`` does. Raises like
-        ``invoke``, the run's error after the last chunk.
+        Runs where ``invoke`` runs. Leaving early (``break``) stops reading,
+        not the run: ``close()`` returns once the stream's Runtime has let
+        go (a short-lived one after the run ends). Raises like ``invoke``,
+        the run's error after the last chunk.
         """
-        check_durability(durability)  # fail fast, in the caller
+        durable = check_durability(durability)  # fail fast, in the caller
         modes, single = normalize_modes(stream_mode)
         return iterate_sync(
-            lambda: self._open_stream(
-                input, config, modes, single, check_durability(durability)
+            lambda: hosted(
+                lambda host: self._astream(host, input, config, modes, single, durable)
             ),
             "Entrypoint.astream",
         )
-
-    @asynccontextmanager
-    async def _open_stream(
-        self,
-        input: Any,
-        config: Mapping[str, Any] | None,
-        modes: tuple[str, ...],
-        single: bool,
-        durability: Durability,
-    ) -> AsyncGenerator[AsyncIterator[Any]]:
-        # A context, not an async generator, holds the short-lived Runtime:
-        # leaving the block early exits the Runtime normally (the run
-        # finishes) instead of throwing GeneratorExit into its task group.
-        async with AsyncExitStack() as stack:
-            host = current_host() or await stack.enter_async_context(Runtime())
-            yield await stack.enter_async_context(
-                aclosing(self._astream(host, input, config, modes, single, durability))
-            )
 
     def _turn(
         self,
@@ -337,7 +316,7 @@ class Entrypoint:
         )
 
     def get_state(self, config: Mapping[str, Any]) -> StateSnapshot:
-        """Blocking twin of ``aget_state``; runs where ``invoke`` runs, raises like it."""
+        """Blocking twin of ``aget_state``; runs where ``invoke`` runs."""
         return run_sync(self.aget_state, config)
 
     async def aget_state_history(
@@ -358,7 +337,7 @@ class Entrypoint:
         limit: int | None = None,
         before: Mapping[str, Any] | None = None,
     ) -> Iterator[StateSnapshot]:
-        """Blocking twin of ``aget_state_history``; runs where ``invoke`` runs, raises like it."""
+        """Blocking twin of ``aget_state_history``; runs where ``invoke`` runs."""
         return iter(run_sync(self._history, config, limit, before))
 
     async def _history(
@@ -409,7 +388,7 @@ class Entrypoint:
     def update_state(
         self, config: Mapping[str, Any], values: Any, as_node: str | None = None
     ) -> dict[str, Any]:
-        """Blocking twin of ``aupdate_state``; runs where ``invoke`` runs, raises like it."""
+        """Blocking twin of ``aupdate_state``; runs where ``invoke`` runs."""
         return run_sync(self.aupdate_state, config, values, as_node)
 
     def __repr__(self) -> str:

@@ -7,14 +7,22 @@ the process's shared loop).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
+from contextlib import (
+    AbstractAsyncContextManager,
+    AsyncExitStack,
+    aclosing,
+    asynccontextmanager,
+)
 from typing import Generic, TypeVar, final
 
 import anyio
 
 from stores._portal import shared_loop
 from stores._sync import PortalHop, route, run_sync as run_sync
+
+from ._context import current_host
+from ._host import Runtime
 
 T = TypeVar("T")
 
@@ -49,6 +57,21 @@ def iterate_sync(
     finally:
         if not hop.cleanup(pump.aclose):
             pump.abandon()  # the loop is gone (interpreter exit): just free the streams
+
+
+@asynccontextmanager
+async def hosted(
+    make: Callable[[Runtime], AsyncGenerator[T]],
+) -> AsyncGenerator[AsyncIterator[T]]:
+    """The items of ``make(host)``, on the current Runtime or a short-lived one.
+
+    A context, not an async generator, holds the short-lived Runtime: leaving
+    the block early exits the Runtime normally (its runs finish) instead of
+    throwing GeneratorExit into its task group.
+    """
+    async with AsyncExitStack() as stack:
+        host = current_host() or await stack.enter_async_context(Runtime())
+        yield await stack.enter_async_context(aclosing(make(host)))
 
 
 @final
