@@ -43,9 +43,13 @@ def iterate_sync(
     """
     hop = route(what)
     pump = _Pump(open_items)
-    if not hop.spawn(pump.run):
-        hop = PortalHop(shared_loop())
-        hop.spawn(pump.run)
+    try:
+        if not hop.spawn(pump.run):
+            hop = PortalHop(shared_loop())
+            hop.spawn(pump.run)
+    except BaseException:
+        pump.abandon()  # it never started: nothing else will close its streams
+        raise
     try:
         while True:
             try:

@@ -120,6 +120,18 @@ def test_many_threads_share_one_loop(saver: MemorySaver) -> None:
     assert len(_sync_threads()) == 1
 
 
+def test_a_sync_twin_on_the_shared_loop_thread_is_a_clear_error(
+    saver: MemorySaver,
+) -> None:
+    count = _counter(saver)
+
+    async def on_the_shared_loop() -> int:
+        return count.invoke(1, thread())  # would wait for its own thread
+
+    with pytest.raises(RuntimeError, match=r"shared sync loop.*Entrypoint\.ainvoke"):
+        shared_loop().portal.call(on_the_shared_loop)
+
+
 def test_the_loop_restarts_after_close(saver: MemorySaver) -> None:
     count = _counter(saver)
     cfg = thread()
@@ -200,7 +212,10 @@ def test_stream_raises_the_run_error_after_its_chunks(saver: MemorySaver) -> Non
     assert got == [7]
 
 
-def test_sync_stream_from_a_sync_task_runs_on_the_run_loop(saver: MemorySaver) -> None:
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_sync_stream_from_a_sync_task_runs_on_the_run_loop(
+    saver: MemorySaver, backend: str
+) -> None:
     count = _counter(MemorySaver())
     inner = thread()
 
@@ -217,7 +232,7 @@ def test_sync_stream_from_a_sync_task_runs_on_the_run_loop(saver: MemorySaver) -
             got = await outer.ainvoke(4, thread())
             return got, rt.statistics().threads
 
-    got, threads = anyio.run(main)
+    got, threads = anyio.run(main, backend=backend)
     assert got == [4]
     assert sum(t.active for t in threads) == 2  # both threads lived in this Runtime
 

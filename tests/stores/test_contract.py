@@ -122,7 +122,9 @@ async def test_values_are_copies(make_store: MakeStore) -> None:
     assert again.value == {"list": [1, 2], "inner": {"x": 1}}
 
 
-async def test_sync_twins_work_from_a_worker_thread_and_the_loop(make_store: MakeStore) -> None:
+async def test_sync_twins_work_from_a_worker_thread_and_the_loop(
+    make_store: MakeStore,
+) -> None:
     store = await make_store()
 
     def sync_calls() -> tuple[Any, ...]:
