@@ -18,8 +18,7 @@ from typing import Generic, TypeVar, final
 
 import anyio
 
-from stores._portal import shared_loop
-from stores._sync import PortalHop, route, run_sync as run_sync
+from stores._shared import PortalHop, route, run_sync as run_sync, shared_loop
 
 from ._context import current_host
 from ._host import Runtime

@@ -29,8 +29,7 @@ from runtime._messages import (
     coerce_message,
     message_chunk_to_message,
 )
-from stores._sync import run_sync
-from stores.embeddings._openai import LoopClients
+from stores._shared import LoopClients, run_sync
 
 if typing.TYPE_CHECKING:
     import httpx2
