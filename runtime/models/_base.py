@@ -30,7 +30,7 @@ from runtime._messages import (
     coerce_message,
     message_chunk_to_message,
 )
-from stores._shared import LoopClients, run_sync_scoped
+from stores._shared import LoopClients, run_sync
 
 if typing.TYPE_CHECKING:
     import httpx2
@@ -330,19 +330,17 @@ class BaseChatModel:
     def invoke(
         self, messages: MessagesInput, config: Any = None, **kwargs: Any
     ) -> AIMessage:
-        """Blocking twin of ``ainvoke``; RuntimeError inside a running event loop."""
-        return run_sync_scoped(self._clients, self.ainvoke, messages, config, **kwargs)
+        """Blocking twin of ``ainvoke``; runs where ``Entrypoint.invoke`` runs."""
+        return run_sync(self.ainvoke, messages, config, **kwargs)
 
     def stream(
         self, messages: MessagesInput, config: Any = None, **kwargs: Any
     ) -> Iterator[AIMessageChunk]:
         """Blocking twin of ``astream``: the chunks arrive once the reply is complete.
 
-        RuntimeError inside a running event loop.
+        Runs where ``Entrypoint.invoke`` runs.
         """
-        yield from run_sync_scoped(
-            self._clients, self._collect, messages, config, kwargs
-        )
+        yield from run_sync(self._collect, messages, config, kwargs)
 
     async def _collect(
         self, messages: MessagesInput, config: Any, kwargs: dict[str, Any]
