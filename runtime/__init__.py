@@ -11,8 +11,15 @@ from ._errors import (
     ReplayDivergedError as ReplayDivergedError,
     RunError as RunError,
     SerializationError as SerializationError,
+    TaskTimeoutError as TaskTimeoutError,
 )
 from ._host import Runtime as Runtime, RuntimeStats as RuntimeStats
+from ._injected import (
+    ExecutionInfo as ExecutionInfo,
+    InjectedRuntime as InjectedRuntime,
+    StreamWriter as StreamWriter,
+    get_runtime as get_runtime,
+)
 from ._messages import (
     MESSAGE_TYPES as MESSAGE_TYPES,
     REMOVE_ALL_MESSAGES as REMOVE_ALL_MESSAGES,
@@ -39,6 +46,7 @@ from ._task import (
     TaskFuture as TaskFuture,
     task as task,
 )
+from ._task_options import CachePolicy as CachePolicy
 from ._types import (
     Command as Command,
     EntrypointFinal as EntrypointFinal,
@@ -53,12 +61,15 @@ __all__ = [
     "AIMessageChunk",
     "AnyMessage",
     "BaseMessage",
+    "CachePolicy",
     "Command",
     "Durability",
     "Entrypoint",
     "EntrypointFinal",
+    "ExecutionInfo",
     "GraphInterrupt",
     "HumanMessage",
+    "InjectedRuntime",
     "Interrupt",
     "NothingToResumeError",
     "RemoveMessage",
@@ -69,14 +80,17 @@ __all__ = [
     "RuntimeStats",
     "SerializationError",
     "StateSnapshot",
+    "StreamWriter",
     "SystemMessage",
     "TaskFunction",
     "TaskFuture",
+    "TaskTimeoutError",
     "ToolMessage",
     "add_messages",
     "coerce_message",
     "entrypoint",
     "get_config",
+    "get_runtime",
     "get_store",
     "get_stream_writer",
     "interrupt",

@@ -3,7 +3,8 @@
 RunError
 ├── ReplayDivergedError     (also RuntimeError) a resumed run called different tasks
 ├── NothingToResumeError    (also ValueError) Command(resume=...) with no pending interrupt
-└── SerializationError      (also TypeError) a value cannot be checkpointed
+├── SerializationError      (also TypeError) a value cannot be checkpointed
+└── TaskTimeoutError        (also TimeoutError) a task attempt outlived its timeout=
 """
 
 from __future__ import annotations
@@ -23,3 +24,7 @@ class NothingToResumeError(RunError, ValueError):
 
 class SerializationError(RunError, TypeError):
     """A value returned by a task or entrypoint cannot be checkpointed; return msgpack-able data."""
+
+
+class TaskTimeoutError(RunError, TimeoutError):
+    """A task attempt ran longer than its ``timeout=``; raise the timeout or retry it with a retry_policy."""

@@ -12,6 +12,8 @@ from typing import Any
 
 import msgspec
 
+from stores._checkpoint_tuples import set_value_decoder
+
 from ._errors import SerializationError
 from ._messages import MESSAGE_TYPES
 from ._types import Interrupt
@@ -94,3 +96,6 @@ def dumps(value: Any) -> bytes:
 def loads(data: bytes) -> Any:
     """The value ``dumps`` encoded."""
     return _DECODER.decode(data)
+
+
+set_value_decoder(loads)  # checkpointers' get_tuple()/list() decode values as we do

@@ -5,6 +5,7 @@ from ._base import (
     GetOp as GetOp,
     Item as Item,
     ListNamespacesOp as ListNamespacesOp,
+    MatchCondition as MatchCondition,
     Namespace as Namespace,
     Op as Op,
     PutOp as PutOp,
@@ -12,6 +13,7 @@ from ._base import (
     SearchItem as SearchItem,
     SearchOp as SearchOp,
 )
+from ._cache import BaseCache as BaseCache, InMemoryCache as InMemoryCache
 from ._checkpoint import (
     Checkpoint as Checkpoint,
     CheckpointSaver as CheckpointSaver,
@@ -19,6 +21,7 @@ from ._checkpoint import (
     TaskRecord as TaskRecord,
     ThreadState as ThreadState,
 )
+from ._checkpoint_tuples import CheckpointTuple as CheckpointTuple
 from ._errors import (
     CheckpointConflictError as CheckpointConflictError,
     CorruptCheckpointError as CorruptCheckpointError,
@@ -35,7 +38,7 @@ from ._filters import (
     Filter as Filter,
     parse_filter as parse_filter,
 )
-from ._memory_saver import MemorySaver as MemorySaver
+from ._memory_saver import MemorySaver as InMemorySaver, MemorySaver as MemorySaver
 from ._memory_store import InMemoryStore as InMemoryStore
 from .embeddings import (
     Embeddings as Embeddings,
@@ -50,10 +53,12 @@ from .redis import (
 )
 
 __all__ = [
+    "BaseCache",
     "BaseStore",
     "Checkpoint",
     "CheckpointConflictError",
     "CheckpointSaver",
+    "CheckpointTuple",
     "Condition",
     "CorruptCheckpointError",
     "EmbeddedRedis",
@@ -62,6 +67,8 @@ __all__ = [
     "Filter",
     "GetOp",
     "HashingEmbeddings",
+    "InMemoryCache",
+    "InMemorySaver",
     "InMemoryStore",
     "InvalidFilterError",
     "InvalidIndexConfigError",
@@ -69,6 +76,7 @@ __all__ = [
     "InvalidValueError",
     "Item",
     "ListNamespacesOp",
+    "MatchCondition",
     "MemorySaver",
     "Namespace",
     "Op",

@@ -150,8 +150,8 @@ def _as_tuple(namespace: Sequence[str], *, what: str = "namespace") -> Namespace
 # -- operations --------------------------------------------------------------
 
 
-class GetOp(msgspec.Struct, frozen=True, kw_only=True, gc=False):
-    """Read one item."""
+class GetOp(msgspec.Struct, frozen=True, gc=False):
+    """Read one item: ``GetOp(namespace, key)`` (positional as in LangGraph, or by keyword)."""
 
     namespace: Namespace
     key: str
@@ -162,8 +162,8 @@ class GetOp(msgspec.Struct, frozen=True, kw_only=True, gc=False):
         validate_key(self.key)
 
 
-class PutOp(msgspec.Struct, frozen=True, kw_only=True, gc=False):
-    """Write one item, or delete it when ``value`` is None.
+class PutOp(msgspec.Struct, frozen=True, gc=False):
+    """Write one item, or delete it when ``value`` is None: ``PutOp(namespace, key, value)``.
 
     ``index``: None uses the store's configured fields, False skips
     embedding, a list of field paths embeds those paths. ``ttl`` in minutes.
@@ -194,14 +194,18 @@ class PutOp(msgspec.Struct, frozen=True, kw_only=True, gc=False):
             )
 
 
-class SearchOp(msgspec.Struct, frozen=True, kw_only=True, gc=False):
-    """Search items under a namespace prefix, by filter and optional semantic query."""
+class SearchOp(msgspec.Struct, frozen=True, gc=False):
+    """Search items under a namespace prefix, by filter and optional semantic query.
+
+    Positional order is LangGraph's: ``SearchOp(namespace_prefix, filter,
+    limit, offset, query, refresh_ttl)``.
+    """
 
     namespace_prefix: Namespace
-    query: str | None = None
     filter: dict[str, Any] | None = None
     limit: int = 10
     offset: int = 0
+    query: str | None = None
     refresh_ttl: bool = True
 
     def __post_init__(self) -> None:
@@ -213,16 +217,43 @@ class SearchOp(msgspec.Struct, frozen=True, kw_only=True, gc=False):
             parse_filter(self.filter)
 
 
-class ListNamespacesOp(msgspec.Struct, frozen=True, kw_only=True, gc=False):
-    """List namespaces matching a prefix and/or suffix ('*' matches any one label)."""
+class MatchCondition(msgspec.Struct, frozen=True, gc=False):
+    """A namespace pattern for ``ListNamespacesOp``: ``MatchCondition("prefix", ("a", "*"))``.
 
-    prefix: Namespace | None = None
-    suffix: Namespace | None = None
+    ``match_type`` is "prefix" or "suffix"; ``"*"`` in ``path`` matches any one label.
+    """
+
+    match_type: Literal["prefix", "suffix"]
+    path: Namespace
+
+    def __post_init__(self) -> None:
+        if self.match_type not in ("prefix", "suffix"):
+            raise ValueError(
+                f"match_type must be 'prefix' or 'suffix', got {self.match_type!r}"
+            )
+        msgspec.structs.force_setattr(
+            self, "path", _as_tuple(self.path, what=f"{self.match_type} path")
+        )
+
+
+class ListNamespacesOp(msgspec.Struct, frozen=True, gc=False):
+    """List namespaces matching a prefix and/or suffix ('*' matches any one label).
+
+    Positional order is LangGraph's: ``ListNamespacesOp(match_conditions,
+    max_depth, limit, offset)``; ``prefix=``/``suffix=`` are the same
+    conditions spelled directly. At most one prefix and one suffix condition.
+    """
+
+    match_conditions: tuple[MatchCondition, ...] | None = None
     max_depth: int | None = None
     limit: int = 100
     offset: int = 0
+    prefix: Namespace | None = None
+    suffix: Namespace | None = None
 
     def __post_init__(self) -> None:
+        if self.match_conditions:
+            self._adopt_conditions(tuple(self.match_conditions))
         if self.prefix is not None:
             validate_prefix(self.prefix, what="prefix")
         if self.suffix is not None:
@@ -236,6 +267,25 @@ class ListNamespacesOp(msgspec.Struct, frozen=True, kw_only=True, gc=False):
                 f"max_depth must be a positive int or None, got {self.max_depth!r}"
             )
         _validate_paging(self.limit, self.offset)
+
+    def _adopt_conditions(self, conditions: tuple[MatchCondition, ...]) -> None:
+        found: dict[str, Namespace] = {}
+        for condition in conditions:
+            if not isinstance(condition, MatchCondition):  # pyright: ignore[reportUnnecessaryIsInstance] -- user input
+                raise TypeError(
+                    f"match_conditions must hold MatchCondition objects, got {condition!r}"
+                )
+            kind = condition.match_type
+            given = found.get(kind) or getattr(self, kind)
+            if given is not None and given != condition.path:
+                raise ValueError(
+                    f"ListNamespacesOp takes one {kind} condition, got {given!r} and "
+                    f"{condition.path!r}; list each pattern in its own op"
+                )
+            found[kind] = condition.path
+        msgspec.structs.force_setattr(self, "match_conditions", conditions)
+        for kind, path in found.items():
+            msgspec.structs.force_setattr(self, kind, path)
 
 
 Op: TypeAlias = GetOp | PutOp | SearchOp | ListNamespacesOp
