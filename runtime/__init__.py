@@ -20,6 +20,7 @@ from ._injected import (
     StreamWriter as StreamWriter,
     get_runtime as get_runtime,
 )
+from ._langchain import from_langchain as from_langchain, to_langchain as to_langchain
 from ._messages import (
     MESSAGE_TYPES as MESSAGE_TYPES,
     REMOVE_ALL_MESSAGES as REMOVE_ALL_MESSAGES,
@@ -89,6 +90,7 @@ __all__ = [
     "add_messages",
     "coerce_message",
     "entrypoint",
+    "from_langchain",
     "get_config",
     "get_runtime",
     "get_store",
@@ -96,4 +98,5 @@ __all__ = [
     "interrupt",
     "message_chunk_to_message",
     "task",
+    "to_langchain",
 ]

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ._langchain_stream import check_callbacks
+
 _CONFIG_KEYS = frozenset(
     {
         "configurable",
@@ -19,14 +21,13 @@ _CONFIG_KEYS = frozenset(
         "run_name",
         "recursion_limit",
         "store",  # ours: get_config() hands it back, so a config may carry it
+        "callbacks",  # LangChain callbacks (the langchain extra)
     }
 )
 
 _CONFIG_ADVICE = {
     "max_concurrency": "bound concurrent sync tasks with Runtime(max_sync_threads=...)",
     "run_id": "every run gets its own id (see metadata['run_id'] in get_state())",
-    "callbacks": "LangChain callbacks are not called by entrypoints; use "
-    "stream_mode='debug' (run and task events) or 'messages' (model tokens)",
 }
 
 # LangGraph's invoke/stream keywords that have no meaning here.
@@ -72,6 +73,7 @@ def run_metadata(cfg: Mapping[str, Any]) -> dict[str, Any]:
         if key not in _CONFIG_KEYS:
             advice = _CONFIG_ADVICE.get(key, f"known keys: {sorted(_CONFIG_KEYS)}")
             raise ValueError(f"config key {key!r} is not supported: {advice}")
+    check_callbacks(cfg.get("callbacks"))
     limit = cfg.get("recursion_limit")
     if limit is not None and (
         isinstance(limit, bool) or not isinstance(limit, int) or limit < 1

@@ -13,6 +13,7 @@ from stores import BaseCache, BaseStore, Checkpoint, TaskRecord
 from ._context import _INJECTED, CallScope
 from ._errors import NothingToResumeError
 from ._injected import ExecutionInfo, InjectedRuntime
+from ._langchain_stream import langchain_config
 from ._run_state import Durability, GraphInterrupt, RunState, durably
 from ._serde import dumps, loads
 from ._spawned import Spawned, StartSoon
@@ -163,7 +164,10 @@ class RunTurn:
     async def _execute(self, rs: RunState, input_value: Any, previous: Any) -> Any:
         token = _INJECTED.set(self._runtime(rs, previous))
         try:
-            return await self._run_body(rs, input_value, previous)
+            callbacks = self.config.get("callbacks")
+            async with langchain_config(rs, callbacks, input_value) as outcome:
+                outcome.value = await self._run_body(rs, input_value, previous)
+            return outcome.value
         finally:
             _INJECTED.reset(token)
 
