@@ -13,6 +13,7 @@ from ._base import (
     SearchItem as SearchItem,
     SearchOp as SearchOp,
 )
+from ._batched import AsyncBatchedBaseStore as AsyncBatchedBaseStore
 from ._cache import BaseCache as BaseCache, InMemoryCache as InMemoryCache
 from ._checkpoint import (
     Checkpoint as Checkpoint,
@@ -32,6 +33,10 @@ from ._errors import (
     InvalidValueError as InvalidValueError,
     StoreError as StoreError,
     StoreUnavailableError as StoreUnavailableError,
+)
+from ._field_paths import (
+    get_text_at_path as get_text_at_path,
+    tokenize_path as tokenize_path,
 )
 from ._filters import (
     Condition as Condition,
@@ -53,6 +58,7 @@ from .redis import (
 )
 
 __all__ = [
+    "AsyncBatchedBaseStore",
     "BaseCache",
     "BaseStore",
     "Checkpoint",
@@ -93,5 +99,7 @@ __all__ = [
     "TaskRecord",
     "ThreadState",
     "ensure_embeddings",
+    "get_text_at_path",
     "parse_filter",
+    "tokenize_path",
 ]

@@ -11,19 +11,20 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, Self, TypeAlias
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self, TypeAlias, TypeVar
 
 import msgspec
 
 from ._errors import InvalidNamespaceError, InvalidValueError
 from ._filters import parse_filter
-from ._sync import run_sync
+from ._sync import run_sync, run_sync_in_loop
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
     from types import TracebackType
 
 Namespace: TypeAlias = tuple[str, ...]
+T = TypeVar("T")
 
 
 class Item(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -315,6 +316,18 @@ class BaseStore(ABC):
     Sync methods block the calling thread (see ``stores._sync.run_sync``).
     """
 
+    sync_in_loop: ClassVar[bool] = False
+    """True for a store whose sync methods may run inside a running event loop
+    (it holds nothing bound to a loop, as ``InMemoryStore``); they then block it."""
+
+    def _blocking(
+        self, fn: Callable[..., Coroutine[Any, Any, T]], /, *args: Any, **kwargs: Any
+    ) -> T:
+        """Run the coroutine function ``fn`` from sync code (see ``sync_in_loop``)."""
+        if self.sync_in_loop:
+            return run_sync_in_loop(fn, *args, **kwargs)
+        return run_sync(fn, *args, **kwargs)
+
     @abstractmethod
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
         """Execute ``ops`` in order and return one result per op.
@@ -326,7 +339,7 @@ class BaseStore(ABC):
 
     def batch(self, ops: Iterable[Op]) -> list[Result]:
         """Blocking twin of ``abatch``."""
-        return run_sync(self.abatch, list(ops))
+        return self._blocking(self.abatch, list(ops))
 
     async def aget(
         self, namespace: Sequence[str], key: str, *, refresh_ttl: bool | None = None
@@ -420,7 +433,7 @@ class BaseStore(ABC):
         self, namespace: Sequence[str], key: str, *, refresh_ttl: bool | None = None
     ) -> Item | None:
         """Blocking twin of ``aget``."""
-        return run_sync(self.aget, namespace, key, refresh_ttl=refresh_ttl)
+        return self._blocking(self.aget, namespace, key, refresh_ttl=refresh_ttl)
 
     def search(
         self,
@@ -434,7 +447,7 @@ class BaseStore(ABC):
         refresh_ttl: bool | None = None,
     ) -> list[SearchItem]:
         """Blocking twin of ``asearch``."""
-        return run_sync(
+        return self._blocking(
             self.asearch,
             namespace_prefix,
             query=query,
@@ -454,11 +467,11 @@ class BaseStore(ABC):
         ttl: float | None = None,
     ) -> None:
         """Blocking twin of ``aput``."""
-        run_sync(self.aput, namespace, key, value, index, ttl=ttl)
+        self._blocking(self.aput, namespace, key, value, index, ttl=ttl)
 
     def delete(self, namespace: Sequence[str], key: str) -> None:
         """Blocking twin of ``adelete``."""
-        run_sync(self.adelete, namespace, key)
+        self._blocking(self.adelete, namespace, key)
 
     def list_namespaces(
         self,
@@ -470,7 +483,7 @@ class BaseStore(ABC):
         offset: int = 0,
     ) -> list[Namespace]:
         """Blocking twin of ``alist_namespaces``."""
-        return run_sync(
+        return self._blocking(
             self.alist_namespaces,
             prefix=prefix,
             suffix=suffix,

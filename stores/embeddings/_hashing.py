@@ -203,6 +203,18 @@ def _is_async_callable(fn: object) -> bool:
     return call is not None and inspect.iscoroutinefunction(call)
 
 
+def _inherits_langchain_default(obj: object) -> bool:
+    """True when ``aembed_documents`` is langchain_core's default (asyncio's executor).
+
+    That default cannot run on trio; the sync ``embed_documents`` in a worker
+    thread does the same on either backend.
+    """
+    for cls in type(obj).__mro__:
+        if "aembed_documents" in vars(cls):
+            return cls.__module__.startswith("langchain_core.")
+    return False
+
+
 def ensure_embeddings(obj: object) -> Embeddings:
     """Return ``obj`` as an ``Embeddings``.
 
@@ -219,10 +231,11 @@ def ensure_embeddings(obj: object) -> Embeddings:
         raise InvalidIndexConfigError(
             f"embed must be an instance, not the class {obj.__name__}; e.g. {obj.__name__}()"
         )
-    if isinstance(obj, Embeddings):
+    langchain_default = _inherits_langchain_default(obj)
+    if isinstance(obj, Embeddings) and not langchain_default:
         return obj
     adocs = getattr(obj, "aembed_documents", None)
-    if callable(adocs):
+    if callable(adocs) and not langchain_default:
         return _AsyncFnEmbeddings(adocs)
     docs = getattr(obj, "embed_documents", None)
     if callable(docs):

@@ -114,7 +114,9 @@ def test_config_callbacks_receive_run_and_model_events() -> None:
         def on_chain_end(self, outputs: Any, **kw: Any) -> None:
             events.append(f"chain_end:{outputs['output']}")
 
-        def on_chat_model_start(self, serialized: Any, messages: Any, **kw: Any) -> None:
+        def on_chat_model_start(
+            self, serialized: Any, messages: Any, **kw: Any
+        ) -> None:
             events.append("model_start")
 
         def on_llm_end(self, response: Any, **kw: Any) -> None:
