@@ -53,6 +53,7 @@ from .embeddings import (
 )
 from .redis import (
     EmbeddedRedis as EmbeddedRedis,
+    RedisCache as RedisCache,
     RedisSaver as RedisSaver,
     RedisStore as RedisStore,
 )
@@ -89,6 +90,7 @@ __all__ = [
     "OpenAIEmbeddings",
     "PendingRun",
     "PutOp",
+    "RedisCache",
     "RedisSaver",
     "RedisStore",
     "Result",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Self, TypeAlias, final
 
 import anyio.lowlevel
@@ -69,16 +69,18 @@ class BaseCache(ABC):
 class InMemoryCache(BaseCache):
     """A cache in process memory (LangGraph's ``InMemoryCache``); never blocks.
 
-    Expired entries are dropped when read.
+    Expired entries are dropped when read. ``clock`` (seconds, like
+    ``time.monotonic``) is injectable for tests.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
         self._data: dict[CacheNamespace, dict[str, tuple[bytes, float | None]]] = {}
 
     async def aget(self, keys: Sequence[FullKey]) -> dict[FullKey, bytes]:
         """The cached values of ``keys`` that are present and not expired."""
         await anyio.lowlevel.checkpoint()
-        now = time.monotonic()
+        now = self._clock()
         found: dict[FullKey, bytes] = {}
         for ns, key in keys:
             entries = self._data.get(ns, {})
@@ -94,7 +96,7 @@ class InMemoryCache(BaseCache):
     async def aset(self, pairs: Mapping[FullKey, tuple[bytes, int | None]]) -> None:
         """Store each ``key: (value, ttl_seconds or None)``."""
         await anyio.lowlevel.checkpoint()
-        now = time.monotonic()
+        now = self._clock()
         for (ns, key), (value, ttl) in pairs.items():
             expires = now + ttl if ttl is not None else None
             self._data.setdefault(ns, {})[key] = (value, expires)
