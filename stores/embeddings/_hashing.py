@@ -220,13 +220,19 @@ def ensure_embeddings(obj: object) -> Embeddings:
 
     Accepts an Embeddings object (anything with async ``aembed_documents``),
     an object with a sync ``embed_documents`` (LangChain style, run in a
-    worker thread), or a plain sync or async function
-    ``fn(texts: list[str]) -> list[list[float]]``.
+    worker thread), a plain sync or async function
+    ``fn(texts: list[str]) -> list[list[float]]``, or a ``"provider:model"``
+    string (``"openai:text-embedding-3-small"``; other providers through
+    LangChain's ``init_embeddings``).
 
     Raises:
-        InvalidIndexConfigError: for anything else (e.g. a model name string
+        InvalidIndexConfigError: for anything else (e.g. a bare model name
             or a class instead of an instance).
     """
+    if isinstance(obj, str):
+        from ._providers import embeddings_from_string
+
+        obj = embeddings_from_string(obj)
     if isinstance(obj, type):
         raise InvalidIndexConfigError(
             f"embed must be an instance, not the class {obj.__name__}; e.g. {obj.__name__}()"

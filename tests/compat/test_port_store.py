@@ -179,3 +179,17 @@ async def test_sync_in_memory_store_calls_inside_a_running_loop() -> None:
     store.put(("a",), "k", {"v": 1})  # LangGraph's InMemoryStore allows this too
     assert store.get(("a",), "k").value == {"v": 1}  # type: ignore[union-attr]
     assert (await store.aget(("a",), "k")) is not None
+
+
+def test_embed_provider_strings() -> None:
+    # LangGraph: InMemoryStore(index={"dims": 1536, "embed": "openai:text-embedding-3-small"})
+    from stores import OpenAIEmbeddings
+
+    store = InMemoryStore(
+        index={"dims": 1536, "embed": "openai:text-embedding-3-small"}
+    )
+    assert store.index_config is not None
+    embed = store.index_config.embed
+    assert (
+        isinstance(embed, OpenAIEmbeddings) and embed.model == "text-embedding-3-small"
+    )
