@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,6 +22,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import sniffio
 
 from ._context import _RUN, _SCOPE
 
@@ -151,13 +153,7 @@ async def langchain_config(
     }
     run_manager = None
     if callbacks:
-        module = importlib.import_module("langchain_core.callbacks")
-        manager = module.AsyncCallbackManager.configure(inheritable_callbacks=callbacks)
-        for handler in handlers:
-            manager.add_handler(handler, inherit=True)
-        run_manager = await manager.on_chain_start(
-            None, {"input": input_value}, name=rs.name
-        )
+        run_manager = await _start_chain(rs, callbacks, handlers, input_value)
         config["callbacks"] = run_manager.get_child()
     var = _child_config_var()
     token = var.set(config)
@@ -166,9 +162,31 @@ async def langchain_config(
     except BaseException as exc:
         if run_manager is not None:
             with anyio.CancelScope(shield=True):
-                await run_manager.on_chain_error(exc)
+                await _maybe_await(run_manager.on_chain_error(exc))
         raise
     finally:
         var.reset(token)
     if run_manager is not None:
-        await run_manager.on_chain_end({"output": outcome.value})
+        await _maybe_await(run_manager.on_chain_end({"output": outcome.value}))
+
+
+async def _start_chain(
+    rs: RunState, callbacks: Any, handlers: list[Any], input_value: Any
+) -> Any:
+    """The run's chain-run manager: LangChain's async manager on asyncio, its sync one elsewhere.
+
+    (The async manager gathers handlers with asyncio.gather, which trio cannot run.)
+    """
+    module = importlib.import_module("langchain_core.callbacks")
+    on_asyncio = sniffio.current_async_library() == "asyncio"
+    cls = module.AsyncCallbackManager if on_asyncio else module.CallbackManager
+    manager = cls.configure(inheritable_callbacks=callbacks)
+    for handler in handlers:
+        manager.add_handler(handler, inherit=True)
+    return await _maybe_await(
+        manager.on_chain_start(None, {"input": input_value}, name=rs.name)
+    )
+
+
+async def _maybe_await(result: Any) -> Any:
+    return await result if inspect.isawaitable(result) else result

@@ -71,11 +71,20 @@ class StateAccess:
         thread_id = cfg["configurable"]["thread_id"]
         return self.checkpointer, thread_id, cfg["configurable"]
 
-    async def aget_state(self, config: Mapping[str, Any]) -> StateSnapshot:
+    async def aget_state(
+        self, config: Mapping[str, Any], *, subgraphs: bool = False
+    ) -> StateSnapshot:
         """The thread's latest state (or the one at ``configurable.checkpoint_id``).
 
-        Reads the checkpointer directly; raises ValueError without a checkpointer or thread id.
+        Reads the checkpointer directly; raises ValueError without a
+        checkpointer or thread id, or for ``subgraphs=True`` (an entrypoint
+        invoked inside a run keeps no state in its caller's thread).
         """
+        if subgraphs:
+            raise ValueError(
+                "get_state(subgraphs=True) is not supported: nested entrypoints keep "
+                "their state on their own threads"
+            )
         saver, thread_id, configurable = self._saver_and_thread(config, "get_state")
         checkpoint_id = configurable.get("checkpoint_id")
         if checkpoint_id is not None:
@@ -91,36 +100,45 @@ class StateAccess:
             self.name, thread_id, state.latest, state.run, state.records, None
         )
 
-    def get_state(self, config: Mapping[str, Any]) -> StateSnapshot:
+    def get_state(
+        self, config: Mapping[str, Any], *, subgraphs: bool = False
+    ) -> StateSnapshot:
         """Blocking twin of ``aget_state``."""
-        return run_sync(self.aget_state, config)
+        return run_sync(self.aget_state, config, subgraphs=subgraphs)
 
     async def aget_state_history(
         self,
         config: Mapping[str, Any],
         *,
-        limit: int | None = None,
+        filter: Mapping[str, Any] | None = None,
         before: Mapping[str, Any] | None = None,
+        limit: int | None = None,
     ) -> AsyncIterator[StateSnapshot]:
-        """The thread's checkpoints, newest first."""
-        for snap in await self._history(config, limit, before):
+        """The thread's checkpoints, newest first.
+
+        ``filter`` keeps those whose metadata has each key with that value
+        (before ``limit``); ``before`` (a config) keeps older ones.
+        """
+        for snap in await self._history(config, limit, before, filter):
             yield snap
 
     def get_state_history(
         self,
         config: Mapping[str, Any],
         *,
-        limit: int | None = None,
+        filter: Mapping[str, Any] | None = None,
         before: Mapping[str, Any] | None = None,
+        limit: int | None = None,
     ) -> Iterator[StateSnapshot]:
         """Blocking twin of ``aget_state_history``."""
-        return iter(run_sync(self._history, config, limit, before))
+        return iter(run_sync(self._history, config, limit, before, filter))
 
     async def _history(
         self,
         config: Mapping[str, Any],
         limit: int | None,
         before: Mapping[str, Any] | None,
+        filter: Mapping[str, Any] | None = None,
     ) -> list[StateSnapshot]:
         saver, thread_id, _ = self._saver_and_thread(config, "get_state_history")
         before_version: int | None = None
@@ -133,8 +151,14 @@ class StateAccess:
                 )
             before_version = anchor.version
         checkpoints: list[Checkpoint] = await saver.alist(
-            thread_id, limit=limit, before=before_version
+            thread_id, limit=None if filter else limit, before=before_version
         )
+        if filter:
+            checkpoints = [
+                c
+                for c in checkpoints
+                if all(c.metadata.get(k) == v for k, v in filter.items())
+            ][:limit]
         return history_snapshots(self.name, thread_id, checkpoints)
 
     async def aupdate_state(

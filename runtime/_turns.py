@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from stores import BaseCache, BaseStore, Checkpoint, TaskRecord
+from stores import BaseCache, BaseStore, Checkpoint, PendingRun, TaskRecord
 
 from ._context import _INJECTED, CallScope
 from ._errors import NothingToResumeError
@@ -114,9 +114,12 @@ class RunTurn:
         if resume or (self.input is None and state.run is not None):
             assert state.run is not None
             input_value = loads(state.run.input)
+            self._resume_fork(journal.thread_id, state.run)
         else:
+            fork = self.fork  # kept with the run, so its resume forks too
+            meta = None if fork is None else {"fork_id": fork.checkpoint_id, "fork_value": fork.value}  # fmt: skip
             journal.start_run(
-                dumps(self.input) if self.input is None else self._input_bytes
+                dumps(self.input) if self.input is None else self._input_bytes, meta
             )
             input_value = self.input
         assert journal.run is not None
@@ -132,13 +135,24 @@ class RunTurn:
             tasks=Spawned(self.start_soon),
             durability=self.durability,
         )
-        if self.fork is not None:
-            previous = loads(
-                self.fork.value
-            )  # a fork keeps save == value (see _fork_of)
+        if self.fork is not None:  # a fork's save is its value (see _check_fork)
+            previous = loads(self.fork.value)
         else:
             previous = loads(state.latest.save) if state.latest is not None else None
         return rs, input_value, previous
+
+    def _resume_fork(self, thread_id: str, run: PendingRun) -> None:
+        """A resumed run that forked from an older checkpoint forks from it again."""
+        fork_id, value = run.metadata.get("fork_id"), run.metadata.get("fork_value")
+        if isinstance(fork_id, str) and isinstance(value, bytes):
+            self.fork = Checkpoint(
+                thread_id=thread_id,
+                version=0,  # only its id (the commit's parent) and value are read
+                checkpoint_id=fork_id,
+                created_at=0.0,
+                value=value,
+                save=b"",
+            )
 
     def _check_fork(self, journal: Journal) -> None:
         """Drop a fork from the latest checkpoint (a plain run); ValueError for one we cannot make."""

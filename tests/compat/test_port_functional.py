@@ -290,6 +290,23 @@ def test_time_travel_forks_from_an_older_checkpoint() -> None:
     assert total.invoke(1, config) == 7  # the thread goes on from the fork
 
 
+def test_a_fork_that_is_interrupted_resumes_on_its_branch() -> None:
+    @entrypoint(checkpointer=InMemorySaver())
+    def total(n: int, *, previous: int | None = None) -> int:
+        ok = interrupt(f"add {n}?")
+        return (previous or 0) + (n if ok else 0)
+
+    config = {"configurable": {"thread_id": "1"}}
+    for n in (1, 10):
+        total.invoke(n, config)
+        total.invoke(Command(resume=True), config)
+    first = list(total.get_state_history(config))[-1]
+    assert first.values == 1
+    assert "__interrupt__" in total.invoke(5, first.config)
+    assert total.invoke(Command(resume=True), config) == 6  # 1 + 5, not 11 + 5
+    assert total.get_state(config).parent_config == first.config
+
+
 def test_time_travel_from_a_checkpoint_with_a_separate_save_is_an_error() -> None:
     @entrypoint(checkpointer=InMemorySaver())
     def flow(n: int, *, previous: int | None = None) -> Any:
@@ -319,6 +336,11 @@ def test_config_tags_metadata_run_name_in_checkpoint_metadata() -> None:
     }
     flow.invoke(1, config)
     meta = flow.get_state({"configurable": {"thread_id": "1"}}).metadata
+    flow.invoke(2, {"configurable": {"thread_id": "1"}, "metadata": {"user": "u2"}})
+    history = flow.get_state_history(
+        {"configurable": {"thread_id": "1"}}, filter={"user": "u1"}
+    )
+    assert [s.values for s in history] == [1]
     assert meta["tags"] == ["a", "b"]
     assert meta["user"] == "u1"
     assert meta["run_name"] == "nightly"

@@ -173,3 +173,27 @@ async def test_sync_chat_model_streams_tokens_on_either_backend() -> None:
 
     tokens = [c.content async for c, _ in chat.astream("hi", stream_mode="messages")]
     assert tokens == ["a", " ", "b"]
+
+
+async def test_config_callbacks_on_either_backend() -> None:
+    ends: list[Any] = []
+
+    class Recorder(BaseCallbackHandler):
+        def on_chain_end(self, outputs: Any, **kw: Any) -> None:
+            ends.append(outputs["output"])
+
+        def on_llm_end(self, response: Any, **kw: Any) -> None:
+            ends.append("model")
+
+    model = _model("fine")
+
+    @task
+    def call_model(text: str) -> str:
+        return str(model.invoke(text).content)
+
+    @entrypoint()
+    async def flow(text: str) -> str:
+        return await call_model(text)
+
+    assert await flow.ainvoke("hi", {"callbacks": [Recorder()]}) == "fine"
+    assert ends == ["model", "fine"]

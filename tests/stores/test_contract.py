@@ -138,8 +138,11 @@ async def test_sync_twins_work_from_a_worker_thread(make_store: MakeStore) -> No
     assert keys(found) == ["k"]
     assert spaces == [("s",)]
     assert gone is None
-    with pytest.raises(RuntimeError, match="await its async twin"):
-        store.get(("s",), "k")
+    if store.sync_in_loop:  # InMemoryStore: on a loop of its own, as LangGraph allows
+        assert store.get(("s",), "k") is None
+    else:
+        with pytest.raises(RuntimeError, match="await its async twin"):
+            store.get(("s",), "k")
 
 
 # -- namespaces ----------------------------------------------------------------
@@ -619,7 +622,7 @@ async def test_bad_ttl_config_is_rejected(
         ({"embed": HashingEmbeddings(8)}, "needs 'dims' and 'embed'"),
         ({"dims": 8}, "needs 'dims' and 'embed'"),
         ({"dims": 0, "embed": HashingEmbeddings(8)}, "positive int"),
-        ({"dims": 8, "embed": "openai:text-embedding-3-small"}, "embed must be"),
+        ({"dims": 8, "embed": "text-embedding-3-small"}, "'provider:model'"),
         ({"dims": 8, "embed": HashingEmbeddings(8), "fields": "text"}, "list of paths"),
         (
             {"dims": 8, "embed": HashingEmbeddings(8), "fields": ["a..b"]},
