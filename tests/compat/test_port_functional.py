@@ -372,3 +372,15 @@ def test_checkpoints_and_tasks_stream_modes() -> None:
     (checkpoint,) = [c for m, c in items if m == "checkpoints"]
     assert checkpoint["values"] == 2
     assert checkpoint["config"] == flow.get_state(config).config
+
+
+def test_runtime_context_annotation_evaluates() -> None:
+    import typing
+
+    def node(state: dict[str, Any], runtime: Runtime[Context]) -> None: ...
+
+    hints = typing.get_type_hints(
+        node, localns={"Runtime": Runtime, "Context": Context}
+    )
+    assert hints["runtime"] == Runtime[Context]
+    assert typing.get_origin(hints["runtime"]) is Runtime
