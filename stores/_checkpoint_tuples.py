@@ -20,7 +20,7 @@ from typing import Any, NamedTuple, TypeVar
 import msgspec
 
 from ._checkpoint import Checkpoint, CheckpointSaver, TaskRecord
-from ._sync import run_sync
+from ._sync import run_sync, run_sync_in_loop
 
 S = TypeVar("S", bound=type)
 
@@ -154,6 +154,9 @@ async def alist_tuples(
 def checkpoint_tuples(cls: S) -> S:
     """Add LangGraph's read API to saver class ``cls`` (see the module docstring)."""
     own_alist, own_aget = cls.alist, cls.aget
+    # a saver holding nothing bound to a loop (MemorySaver) may be read
+    # synchronously inside a running loop, as LangGraph's InMemorySaver is
+    run = run_sync_in_loop if getattr(cls, "sync_in_loop", False) else run_sync
 
     def alist(self: Any, config: Any = None, /, **kwargs: Any) -> Any:
         if isinstance(config, str):
@@ -168,18 +171,16 @@ def checkpoint_tuples(cls: S) -> S:
     def list_(
         self: Any, config: Any = None, /, **kwargs: Any
     ) -> Iterator[CheckpointTuple]:
-        return iter(run_sync(_collect, alist_tuples(self, config, **kwargs)))
+        return iter(run(_collect, alist_tuples(self, config, **kwargs)))
 
     extra: dict[str, Any] = {
         "alist": alist,
         "aget": aget,
         "aget_tuple": aget_tuple,
-        "get_tuple": lambda self, config: run_sync(aget_tuple, self, config),
+        "get_tuple": lambda self, config: run(aget_tuple, self, config),
         "list": list_,
-        "get": lambda self, config: run_sync(_checkpoint_dict, self, config),
-        "delete_thread": lambda self, thread_id: run_sync(
-            self.adelete_thread, thread_id
-        ),
+        "get": lambda self, config: run(_checkpoint_dict, self, config),
+        "delete_thread": lambda self, thread_id: run(self.adelete_thread, thread_id),
     }
     for name, fn in extra.items():
         fn.__qualname__ = f"{cls.__qualname__}.{name}"

@@ -65,6 +65,8 @@ class MemorySaver:
     cancellation there leaves the state unchanged.
     """
 
+    sync_in_loop = True  # get_tuple()/list() work inside a running loop too
+
     def __init__(self) -> None:
         """Create an empty saver."""
         self._threads: dict[str, _Thread] = {}

@@ -233,6 +233,9 @@ async def test_direct_checkpointer_calls_async() -> None:
     assert found is not None and found.checkpoint["channel_values"]["__end__"] == 2
     items = [t async for t in checkpointer.alist(config, filter={"source": "loop"})]
     assert len(items) == 2
+    assert (
+        checkpointer.get_tuple(config) == found
+    )  # sync, inside the loop, as LangGraph
     await checkpointer.adelete_thread("1")
     assert await checkpointer.aget_tuple(config) is None
 
