@@ -17,6 +17,7 @@ import msgspec
 
 from ._errors import InvalidNamespaceError, InvalidValueError
 from ._filters import parse_filter
+from ._match import MatchCondition, conditions_by_kind
 from ._sync import run_sync, run_sync_in_loop
 
 if TYPE_CHECKING:
@@ -218,25 +219,6 @@ class SearchOp(msgspec.Struct, frozen=True, gc=False):
             parse_filter(self.filter)
 
 
-class MatchCondition(msgspec.Struct, frozen=True, gc=False):
-    """A namespace pattern for ``ListNamespacesOp``: ``MatchCondition("prefix", ("a", "*"))``.
-
-    ``match_type`` is "prefix" or "suffix"; ``"*"`` in ``path`` matches any one label.
-    """
-
-    match_type: Literal["prefix", "suffix"]
-    path: Namespace
-
-    def __post_init__(self) -> None:
-        if self.match_type not in ("prefix", "suffix"):
-            raise ValueError(
-                f"match_type must be 'prefix' or 'suffix', got {self.match_type!r}"
-            )
-        msgspec.structs.force_setattr(
-            self, "path", _as_tuple(self.path, what=f"{self.match_type} path")
-        )
-
-
 class ListNamespacesOp(msgspec.Struct, frozen=True, gc=False):
     """List namespaces matching a prefix and/or suffix ('*' matches any one label).
 
@@ -270,20 +252,7 @@ class ListNamespacesOp(msgspec.Struct, frozen=True, gc=False):
         _validate_paging(self.limit, self.offset)
 
     def _adopt_conditions(self, conditions: tuple[MatchCondition, ...]) -> None:
-        found: dict[str, Namespace] = {}
-        for condition in conditions:
-            if not isinstance(condition, MatchCondition):  # pyright: ignore[reportUnnecessaryIsInstance] -- user input
-                raise TypeError(
-                    f"match_conditions must hold MatchCondition objects, got {condition!r}"
-                )
-            kind = condition.match_type
-            given = found.get(kind) or getattr(self, kind)
-            if given is not None and given != condition.path:
-                raise ValueError(
-                    f"ListNamespacesOp takes one {kind} condition, got {given!r} and "
-                    f"{condition.path!r}; list each pattern in its own op"
-                )
-            found[kind] = condition.path
+        found = conditions_by_kind(conditions, self.prefix, self.suffix)
         msgspec.structs.force_setattr(self, "match_conditions", conditions)
         for kind, path in found.items():
             msgspec.structs.force_setattr(self, kind, path)
