@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from stores._checkpoint_tuples import set_value_decoder
+from stores._shared import set_value_decoder
 
 from ._errors import SerializationError
 from ._langchain import dump_langchain, is_langchain_message, load_langchain
