@@ -181,15 +181,23 @@ class Journal:
             del self._unsent[0]
 
     async def commit(
-        self, value: bytes, save: bytes, metadata: dict[str, Any]
+        self,
+        value: bytes,
+        save: bytes,
+        metadata: dict[str, Any],
+        fork: Checkpoint | None = None,
     ) -> Checkpoint:
         """Atomically write the next checkpoint and clear the pending run.
+
+        Its parent is the latest checkpoint, or ``fork`` (an older one the
+        run started from: time travel); it becomes the latest either way.
 
         Remembered records not yet written are dropped: the checkpoint
         supersedes them. Raises CheckpointConflictError (and reloads the
         thread) if a newer writer moved the thread on.
         """
         latest = self._state.latest
+        parent = latest if fork is None else fork
         checkpoint = Checkpoint(
             thread_id=self.thread_id,
             version=self._state.version + 1,
@@ -198,7 +206,7 @@ class Journal:
             value=value,
             save=save,
             metadata=metadata,
-            parent_id=latest.checkpoint_id if latest is not None else None,
+            parent_id=parent.checkpoint_id if parent is not None else None,
         )
         async with self._lock:
             try:
@@ -207,7 +215,9 @@ class Journal:
                     checkpoint,
                     expected_version=self._state.version,
                     clear_run=self._stored,
-                    previous_save=latest.save if latest is not None else None,
+                    previous_save=(
+                        latest.save if fork is None and latest is not None else None
+                    ),
                 )
             except CheckpointConflictError:
                 self._adopt(await self._saver.aload(self.thread_id))

@@ -31,8 +31,16 @@ from ._errors import (
     ReplayDivergedError as ReplayDivergedError,
     RunError as RunError,
     SerializationError as SerializationError,
+    TaskTimeoutError as TaskTimeoutError,
 )
 from ._host import Runtime as Runtime, RuntimeStats as RuntimeStats
+from ._injected import (
+    ExecutionInfo as ExecutionInfo,
+    InjectedRuntime as InjectedRuntime,
+    StreamWriter as StreamWriter,
+    get_runtime as get_runtime,
+)
+from ._langchain import from_langchain as from_langchain, to_langchain as to_langchain
 from ._messages import (
     MESSAGE_TYPES as MESSAGE_TYPES,
     REMOVE_ALL_MESSAGES as REMOVE_ALL_MESSAGES,
@@ -59,6 +67,7 @@ from ._task import (
     TaskFuture as TaskFuture,
     task as task,
 )
+from ._task_options import CachePolicy as CachePolicy
 from ._types import (
     Command as Command,
     EntrypointFinal as EntrypointFinal,
@@ -75,6 +84,7 @@ __all__ = [
     "ActorError",
     "AnyMessage",
     "BaseMessage",
+    "CachePolicy",
     "ChatModelError",
     "CheckpointConflictError",
     "Command",
@@ -83,8 +93,10 @@ __all__ = [
     "EmbeddedRedisError",
     "Entrypoint",
     "EntrypointFinal",
+    "ExecutionInfo",
     "GraphInterrupt",
     "HumanMessage",
+    "InjectedRuntime",
     "Interrupt",
     "InvalidFilterError",
     "InvalidIndexConfigError",
@@ -103,18 +115,23 @@ __all__ = [
     "StateSnapshot",
     "StoreError",
     "StoreUnavailableError",
+    "StreamWriter",
     "SystemMessage",
     "TaskFunction",
     "TaskFuture",
+    "TaskTimeoutError",
     "ThreadBusyError",
     "ToolMessage",
     "add_messages",
     "coerce_message",
     "entrypoint",
+    "from_langchain",
     "get_config",
+    "get_runtime",
     "get_store",
     "get_stream_writer",
     "interrupt",
     "message_chunk_to_message",
     "task",
+    "to_langchain",
 ]

@@ -3,7 +3,9 @@
 - ``_HOST``: the ``Runtime`` that hosts calls made in this context;
 - ``_RUN``: the run being executed (config, store, stream, task scheduler);
 - ``_SCOPE``: the call being executed inside that run (entrypoint body or
-  task), which numbers its child task calls and interrupts deterministically.
+  task), which numbers its child task calls and interrupts deterministically;
+- ``_INJECTED``: the run's LangGraph-style ``runtime`` object (context,
+  store, writer, previous), set for the body and inherited by its tasks.
 
 ``get_config``, ``get_store`` and ``get_stream_writer`` read them for users.
 """
@@ -14,12 +16,13 @@ from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
-from ._stream import Emitter
+from ._stream import NO_EMITTER, Emitter
 
 if TYPE_CHECKING:
     from stores import BaseStore
 
     from ._host import Runtime
+    from ._injected import InjectedRuntime
     from ._run_state import RunState
 
 
@@ -50,6 +53,9 @@ class CallScope:
 _HOST: ContextVar[Runtime | None] = ContextVar("actorgraph_host", default=None)
 _RUN: ContextVar[RunState | None] = ContextVar("actorgraph_run", default=None)
 _SCOPE: ContextVar[CallScope | None] = ContextVar("actorgraph_scope", default=None)
+_INJECTED: ContextVar[InjectedRuntime[Any] | None] = ContextVar(
+    "actorgraph_injected", default=None
+)
 
 
 def current_host() -> Runtime | None:
@@ -66,6 +72,17 @@ def current_run(what: str) -> tuple[RunState, CallScope]:
             "function (or a @task it calls)"
         )
     return run, scope
+
+
+def current_injected(what: str) -> InjectedRuntime[Any]:
+    """The run's ``InjectedRuntime``; RuntimeError naming ``what`` outside a run."""
+    injected = _INJECTED.get()
+    if injected is None or _RUN.get() is None:
+        raise RuntimeError(
+            f"{what} was called outside a run: call it from inside an @entrypoint "
+            "function (or a @task it calls)"
+        )
+    return injected
 
 
 def get_config() -> Mapping[str, Any]:
@@ -93,6 +110,21 @@ def get_stream_writer() -> Callable[[Any], None]:
     Never blocks. Raises RuntimeError outside a run.
     """
     return current_run("get_stream_writer()")[0].writer
+
+
+def nested_emitter(name: str) -> Emitter:
+    """The emitter for entrypoint ``name`` invoked now: a child of the current run's, or none.
+
+    Its namespace label is LangGraph's ``"node:id"``, for the body or task
+    that invokes it.
+    """
+    run, scope = _RUN.get(), _SCOPE.get()
+    if run is None:
+        return NO_EMITTER
+    del name  # LangGraph labels a nested run by where it is called, not by its name
+    node = scope.name if scope is not None else run.name
+    where = f"{run.run_id}/{scope.task_id}" if scope and scope.task_id else run.run_id
+    return run.emitter.child(f"{node}:{where}")
 
 
 def _emitter() -> Emitter | None:

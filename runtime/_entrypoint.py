@@ -4,35 +4,43 @@ from __future__ import annotations
 
 from collections.abc import (
     AsyncGenerator,
-    AsyncIterator,
     Callable,
     Iterator,
     Mapping,
     Sequence,
 )
 from contextlib import aclosing
-from typing import Any, final
+from typing import Any, Generic, TypeVar, final
 
-from actors import STRATEGIES, ActorDeadError, Strategy
-from stores import BaseStore, Checkpoint, CheckpointSaver
+from actors import ActorDeadError
+from stores import BaseCache, BaseStore, CheckpointSaver
 
-from ._context import current_host
+from ._context import current_host, nested_emitter
 from ._host import Runtime
+from ._injected import coerce_context
+from ._run_options import check_entrypoint_options, reject_stream_kwargs, run_metadata
 from ._run_state import Durability, check_durability
-from ._stream import NO_EMITTER, Emitter, normalize_modes, open_stream
+from ._state_access import StateAccess, prepare_config
+from ._stream import Emitter, normalize_modes, open_stream
 from ._sync import hosted, iterate_sync, run_sync
-from ._turns import EntrySpec, RunTurn, UpdateTurn
-from ._types import EntrypointFinal, StateSnapshot
-from ._views import history_snapshots, snapshot_of
+from ._turns import EntrySpec, RunTurn
+from ._types import EntrypointFinal
+
+ContextT = TypeVar("ContextT")
 
 
-class entrypoint:
+class entrypoint(Generic[ContextT]):
     """Decorate a workflow: ``@entrypoint(checkpointer=..., store=..., name=...)``.
 
-    The function takes the input first; ``previous``, ``store``, ``config``
-    and ``writer`` are injected when it declares them. Return a value, or
-    ``entrypoint.final(value=..., save=...)`` to return ``value`` and keep
-    ``save`` as the next run's ``previous``.
+    The function takes the input first; ``previous``, ``store``, ``config``,
+    ``writer`` and ``runtime`` (an ``InjectedRuntime``: context, store,
+    stream_writer, previous) are injected when it declares them. Return a
+    value, or ``entrypoint.final(value=..., save=...)`` to return ``value``
+    and keep ``save`` as the next run's ``previous``. ``cache`` holds the
+    results of tasks with a ``cache_policy``; ``context_schema`` turns a dict
+    passed as ``context=`` into that dataclass or pydantic model. LangGraph's
+    ``retry_policy``/``cache_policy``/``timeout`` for the whole entrypoint
+    are a TypeError: put them on its tasks.
     """
 
     final = EntrypointFinal
@@ -42,6 +50,9 @@ class entrypoint:
         checkpointer: CheckpointSaver | None = None,
         store: BaseStore | None = None,
         name: str | None = None,
+        *,
+        cache: BaseCache | None = None,
+        **options: Any,
     ) -> None:
         if checkpointer is not None and not hasattr(checkpointer, "acommit"):
             raise TypeError(
@@ -51,19 +62,30 @@ class entrypoint:
             raise TypeError(
                 f"store must be a BaseStore such as InMemoryStore(), got {store!r}"
             )
+        if cache is not None and not isinstance(cache, BaseCache):
+            raise TypeError(
+                f"cache must be a BaseCache such as InMemoryCache(), got {cache!r}"
+            )
+        self.context_schema = check_entrypoint_options(options)
         self.checkpointer = checkpointer
         self.store = store
         self.name = name
+        self.cache = cache
 
     def __call__(self, fn: Callable[..., Any]) -> Entrypoint:
         """Wrap ``fn``; raises TypeError if it does not take an input first."""
         return Entrypoint(
-            fn, checkpointer=self.checkpointer, store=self.store, name=self.name
+            fn,
+            checkpointer=self.checkpointer,
+            store=self.store,
+            name=self.name,
+            cache=self.cache,
+            context_schema=self.context_schema,
         )
 
 
 @final
-class Entrypoint:
+class Entrypoint(StateAccess):
     """A decorated workflow: ``invoke``/``ainvoke``, ``stream``/``astream`` and state access."""
 
     def __init__(
@@ -73,11 +95,15 @@ class Entrypoint:
         checkpointer: CheckpointSaver | None,
         store: BaseStore | None,
         name: str | None,
+        cache: BaseCache | None = None,
+        context_schema: type[Any] | None = None,
     ) -> None:
         self.spec = EntrySpec(fn, name or getattr(fn, "__name__", "entrypoint"))
         self.name = self.spec.name
         self.checkpointer = checkpointer
         self.store = store
+        self.cache = cache
+        self.context_schema = context_schema
         self.__wrapped__ = fn
         self.__doc__ = fn.__doc__
 
@@ -88,7 +114,9 @@ class Entrypoint:
         input: Any,
         config: Mapping[str, Any] | None = None,
         *,
+        context: Any = None,
         durability: Durability | None = None,
+        **kwargs: Any,
     ) -> Any:
         """Run on the thread named in ``config`` and return the result.
 
@@ -101,25 +129,37 @@ class Entrypoint:
         only when the run ends, fails or is interrupted. Raises the run's
         error, ValueError for a bad config or durability, ThreadBusyError
         under strategy "reject". Cancelling the caller does not stop the run.
+        ``context`` is the run's ``runtime.context``. A ``checkpoint_id`` in
+        ``config`` that is not the latest forks the thread from that
+        checkpoint (time travel). Called inside another run, the run is
+        nested: with ``subgraphs=True`` on the outer stream its chunks reach
+        the outer caller under a namespace.
         """
+        reject_stream_kwargs(kwargs)
         durability = check_durability(durability)
         host = current_host()
         if host is None:
             async with Runtime() as host:
-                return await self._ainvoke(host, input, config, durability)
-        return await self._ainvoke(host, input, config, durability)
+                return await self._ainvoke(host, input, config, context, durability)
+        return await self._ainvoke(host, input, config, context, durability)
 
     async def _ainvoke(
         self,
         host: Runtime,
         input: Any,
         config: Mapping[str, Any] | None,
+        context: Any,
         durability: Durability,
     ) -> Any:
-        thread_id, strategy, cfg = self._prepare(host, config)
+        thread_id, strategy, cfg = prepare_config(
+            self.name, self.checkpointer, host, config
+        )
         store = await host.store_for(self.store)
         cfg["store"] = store
-        turn = self._turn(host, input, cfg, store, NO_EMITTER, durability)
+        emitter = nested_emitter(self.name)
+        turn = await self._turn(
+            host, input, cfg, store, emitter, durability, context, thread_id
+        )
         return await host.ask(self.checkpointer, thread_id, turn, strategy)
 
     async def astream(
@@ -127,31 +167,39 @@ class Entrypoint:
         input: Any,
         config: Mapping[str, Any] | None = None,
         *,
+        context: Any = None,
         stream_mode: str | Sequence[str] | None = None,
         durability: Durability | None = None,
+        subgraphs: bool = False,
+        **kwargs: Any,
     ) -> AsyncGenerator[Any]:
         """Run and yield what the run emits: bare chunks for one mode, ``(mode, chunk)`` for a list.
 
-        Modes: "updates" (default), "values", "custom", "messages", "debug".
-        ``durability`` as for ``ainvoke``. Raises the run's error after the
-        last chunk. Outside a Runtime, consume the iterator fully or close it
-        (``contextlib.aclosing``).
+        Modes: "updates" (default), "values", "custom", "messages", "debug",
+        "checkpoints", "tasks". ``subgraphs=True`` prefixes each item with
+        its namespace, ``()`` for this run and ``("node:id", ...)`` for
+        entrypoints invoked inside it: ``(ns, chunk)`` or ``(ns, mode, chunk)``.
+        ``context`` and ``durability`` as for ``ainvoke``. Raises the run's
+        error after the last chunk. Outside a Runtime, consume the iterator
+        fully or close it (``contextlib.aclosing``).
         """
+        reject_stream_kwargs(kwargs)
         modes, single = normalize_modes(stream_mode)
         durable = check_durability(durability)
+        shape = (modes, single, subgraphs)
         host = current_host()
         if host is None:
             async with (
                 Runtime() as host,
                 aclosing(
-                    self._astream(host, input, config, modes, single, durable)
+                    self._astream(host, input, config, context, shape, durable)
                 ) as items,
             ):
                 async for item in items:
                     yield item
             return
         async with aclosing(
-            self._astream(host, input, config, modes, single, durable)
+            self._astream(host, input, config, context, shape, durable)
         ) as items:
             async for item in items:
                 yield item
@@ -161,22 +209,32 @@ class Entrypoint:
         host: Runtime,
         input: Any,
         config: Mapping[str, Any] | None,
-        modes: tuple[str, ...],
-        single: bool,
+        context: Any,
+        shape: tuple[tuple[str, ...], bool, bool],
         durability: Durability,
     ) -> AsyncGenerator[Any]:
-        thread_id, strategy, cfg = self._prepare(host, config)
+        modes, single, subgraphs = shape
+        thread_id, strategy, cfg = prepare_config(
+            self.name, self.checkpointer, host, config
+        )
         store = await host.store_for(self.store)
         cfg["store"] = store
         while True:
             send, recv = open_stream()
-            emitter = Emitter(send, frozenset(modes))
-            turn = self._turn(host, input, cfg, store, emitter, durability)
+            emitter = Emitter(send, frozenset(modes), subgraphs=subgraphs)
+            turn = await self._turn(
+                host, input, cfg, store, emitter, durability, context, thread_id
+            )
             reply = await host.send(self.checkpointer, thread_id, turn, strategy)
             reply.on_done(emitter.close)
             async with recv:
-                async for mode, chunk in recv:
-                    yield chunk if single else (mode, chunk)
+                async for ns, mode, chunk in recv:
+                    item = chunk if single else (mode, chunk)
+                    yield (
+                        ((ns, *item) if not single else (ns, item))
+                        if subgraphs
+                        else item
+                    )
             try:
                 await reply.wait()
             except ActorDeadError as exc:
@@ -190,7 +248,9 @@ class Entrypoint:
         input: Any,
         config: Mapping[str, Any] | None = None,
         *,
+        context: Any = None,
         durability: Durability | None = None,
+        **kwargs: Any,
     ) -> Any:
         """Blocking twin of ``ainvoke``; blocks the calling thread only.
 
@@ -201,16 +261,22 @@ class Entrypoint:
         (see ``stores._sync.route``). Raises like ``ainvoke``; RuntimeError on
         the loop thread inside ``async with Runtime()``: await there.
         """
-        check_durability(durability)  # fail fast, in the caller
-        return run_sync(self.ainvoke, input, config, durability=durability)
+        reject_stream_kwargs(kwargs)  # fail fast, in the caller
+        check_durability(durability)
+        return run_sync(
+            self.ainvoke, input, config, context=context, durability=durability
+        )
 
     def stream(
         self,
         input: Any,
         config: Mapping[str, Any] | None = None,
         *,
+        context: Any = None,
         stream_mode: str | Sequence[str] | None = None,
         durability: Durability | None = None,
+        subgraphs: bool = False,
+        **kwargs: Any,
     ) -> Iterator[Any]:
         """Blocking twin of ``astream``: each item blocks until it arrives.
 
@@ -219,16 +285,18 @@ class Entrypoint:
         go (a short-lived one after the run ends). Raises like ``invoke``,
         the run's error after the last chunk.
         """
-        durable = check_durability(durability)  # fail fast, in the caller
+        reject_stream_kwargs(kwargs)  # fail fast, in the caller
         modes, single = normalize_modes(stream_mode)
+        durable = check_durability(durability)
+        shape = (modes, single, subgraphs)
         return iterate_sync(
             lambda: hosted(
-                lambda host: self._astream(host, input, config, modes, single, durable)
+                lambda host: self._astream(host, input, config, context, shape, durable)
             ),
             "Entrypoint.astream",
         )
 
-    def _turn(
+    async def _turn(
         self,
         host: Runtime,
         input: Any,
@@ -236,9 +304,21 @@ class Entrypoint:
         store: BaseStore | None,
         emitter: Emitter,
         durability: Durability,
+        context: Any,
+        thread_id: str | None,
     ) -> RunTurn:
         assert host.task_limiter is not None
         assert host.body_limiter is not None
+        fork = None
+        checkpoint_id = cfg["configurable"].get("checkpoint_id")
+        if checkpoint_id is not None and self.checkpointer is not None:
+            assert thread_id is not None
+            fork = await self.checkpointer.aget(thread_id, str(checkpoint_id))
+            if fork is None:
+                raise ValueError(
+                    f"checkpoint_id {checkpoint_id!r} names no checkpoint of thread "
+                    f"{thread_id!r}; list them with get_state_history(config)"
+                )
         return RunTurn(
             self.spec,
             input,
@@ -249,147 +329,12 @@ class Entrypoint:
             body_limiter=host.body_limiter,
             start_soon=host.start_soon,
             durability=durability,
+            context=coerce_context(self.context_schema, context),
+            fork=fork,
+            metadata=run_metadata(cfg),
+            checkpoint_ns="|".join(emitter.namespace),
+            cache=self.cache,
         )
-
-    def _prepare(
-        self, host: Runtime | None, config: Mapping[str, Any] | None
-    ) -> tuple[str | None, Strategy, dict[str, Any]]:
-        if config is not None and not isinstance(config, Mapping):
-            raise TypeError(
-                f"config must be a mapping like {{'configurable': {{'thread_id': ...}}}}, got {config!r}"
-            )
-        cfg = dict(config or {})
-        configurable = dict(cfg.get("configurable") or {})
-        thread_id = configurable.get("thread_id")
-        if thread_id is None and self.checkpointer is not None:
-            raise ValueError(
-                f"entrypoint {self.name!r} has a checkpointer, so it needs a thread id: "
-                "pass config={'configurable': {'thread_id': '...'}}"
-            )
-        if thread_id is not None:
-            if not isinstance(thread_id, str | int) or thread_id == "":
-                raise ValueError(
-                    f"thread_id must be a non-empty string, got {thread_id!r}"
-                )
-            thread_id = configurable["thread_id"] = str(thread_id)
-        cfg["configurable"] = configurable
-        strategy = cfg.get("multitask_strategy") or (
-            host.multitask_strategy if host else "enqueue"
-        )
-        if strategy not in STRATEGIES:
-            raise ValueError(
-                f"multitask_strategy must be one of {STRATEGIES}, got {strategy!r}"
-            )
-        return thread_id, strategy, cfg
-
-    # -- state -------------------------------------------------------------
-
-    def _saver_and_thread(
-        self, config: Mapping[str, Any] | None, what: str
-    ) -> tuple[CheckpointSaver, str, dict[str, Any]]:
-        if self.checkpointer is None:
-            raise ValueError(
-                f"{what} needs a checkpointer: use @entrypoint(checkpointer=MemorySaver())"
-            )
-        _, _, cfg = self._prepare(None, config)
-        thread_id = cfg["configurable"]["thread_id"]
-        return self.checkpointer, thread_id, cfg["configurable"]
-
-    async def aget_state(self, config: Mapping[str, Any]) -> StateSnapshot:
-        """The thread's latest state (or the one at ``configurable.checkpoint_id``).
-
-        Reads the checkpointer directly; raises ValueError without a checkpointer or thread id.
-        """
-        saver, thread_id, configurable = self._saver_and_thread(config, "get_state")
-        checkpoint_id = configurable.get("checkpoint_id")
-        if checkpoint_id is not None:
-            checkpoint = await saver.aget(thread_id, str(checkpoint_id))
-            parent = (
-                await saver.aget(thread_id, checkpoint.parent_id)
-                if checkpoint and checkpoint.parent_id
-                else None
-            )
-            return snapshot_of(self.name, thread_id, checkpoint, None, [], parent)
-        state = await saver.aload(thread_id)
-        return snapshot_of(
-            self.name, thread_id, state.latest, state.run, state.records, None
-        )
-
-    def get_state(self, config: Mapping[str, Any]) -> StateSnapshot:
-        """Blocking twin of ``aget_state``; runs where ``invoke`` runs."""
-        return run_sync(self.aget_state, config)
-
-    async def aget_state_history(
-        self,
-        config: Mapping[str, Any],
-        *,
-        limit: int | None = None,
-        before: Mapping[str, Any] | None = None,
-    ) -> AsyncIterator[StateSnapshot]:
-        """The thread's checkpoints, newest first."""
-        for snap in await self._history(config, limit, before):
-            yield snap
-
-    def get_state_history(
-        self,
-        config: Mapping[str, Any],
-        *,
-        limit: int | None = None,
-        before: Mapping[str, Any] | None = None,
-    ) -> Iterator[StateSnapshot]:
-        """Blocking twin of ``aget_state_history``; runs where ``invoke`` runs."""
-        return iter(run_sync(self._history, config, limit, before))
-
-    async def _history(
-        self,
-        config: Mapping[str, Any],
-        limit: int | None,
-        before: Mapping[str, Any] | None,
-    ) -> list[StateSnapshot]:
-        saver, thread_id, _ = self._saver_and_thread(config, "get_state_history")
-        before_version: int | None = None
-        if before is not None:
-            before_id = (before.get("configurable") or {}).get("checkpoint_id")
-            anchor = await saver.aget(thread_id, str(before_id)) if before_id else None
-            if anchor is None:
-                raise ValueError(
-                    f"before= names no checkpoint of thread {thread_id!r}: {before!r}"
-                )
-            before_version = anchor.version
-        checkpoints: list[Checkpoint] = await saver.alist(
-            thread_id, limit=limit, before=before_version
-        )
-        return history_snapshots(self.name, thread_id, checkpoints)
-
-    async def aupdate_state(
-        self, config: Mapping[str, Any], values: Any, as_node: str | None = None
-    ) -> dict[str, Any]:
-        """Make ``values`` the thread's state and the next run's ``previous``.
-
-        Queued behind the thread's runs. Returns the new checkpoint's config.
-        """
-        saver, thread_id, _ = self._saver_and_thread(config, "update_state")
-        turn = UpdateTurn(values, as_node)
-        host = current_host()
-        if host is None:
-            async with Runtime() as host:
-                checkpoint: Checkpoint = await host.ask(
-                    saver, thread_id, turn, "enqueue"
-                )
-        else:
-            checkpoint = await host.ask(saver, thread_id, turn, "enqueue")
-        return {
-            "configurable": {
-                "thread_id": thread_id,
-                "checkpoint_id": checkpoint.checkpoint_id,
-            }
-        }
-
-    def update_state(
-        self, config: Mapping[str, Any], values: Any, as_node: str | None = None
-    ) -> dict[str, Any]:
-        """Blocking twin of ``aupdate_state``; runs where ``invoke`` runs."""
-        return run_sync(self.aupdate_state, config, values, as_node)
 
     def __repr__(self) -> str:
         return f"<entrypoint {self.name}>"

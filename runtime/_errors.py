@@ -7,7 +7,8 @@ one place. Three trees, one per layer, plus the chat models' error:
 RunError                        the run itself (this module)
 ├── ReplayDivergedError         (also RuntimeError) a resumed run called different tasks
 ├── NothingToResumeError        (also ValueError) Command(resume=...) with no pending interrupt
-└── SerializationError          (also TypeError) a value cannot be checkpointed
+├── SerializationError          (also TypeError) a value cannot be checkpointed
+└── TaskTimeoutError            (also TimeoutError) a task attempt outlived its timeout=
 ActorError                      the thread's actor (actors)
 ├── ActorDeadError              the Runtime stopped before the request ran
 ├── MailboxFullError            a non-waiting send found the mailbox full
@@ -75,3 +76,7 @@ class ChatModelError(Exception):
             provider=provider,
             status_code=status,
         )
+
+
+class TaskTimeoutError(RunError, TimeoutError):
+    """A task attempt ran longer than its ``timeout=``; raise the timeout or retry it with a retry_policy."""

@@ -9,6 +9,7 @@ made outside any Runtime runs in a short-lived one with the same semantics.
 from __future__ import annotations
 
 import itertools
+import types
 from collections.abc import AsyncGenerator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any, final
@@ -80,6 +81,13 @@ class Runtime(anyio.AsyncContextManagerMixin):
     Leaving the block stops every actor: a running request finishes, queued
     ones fail with ActorDeadError. Using the Runtime again raises RuntimeError.
     """
+
+    def __class_getitem__(cls, item: Any) -> Any:
+        """``Runtime[Context]``: LangGraph's annotation for an injected ``runtime`` parameter.
+
+        The parameter receives an ``InjectedRuntime``; see runtime/_injected.py.
+        """
+        return types.GenericAlias(cls, item)
 
     def __init__(
         self,

@@ -14,6 +14,9 @@ from typing import Any, ClassVar, Final, Literal, NotRequired, TypeAlias, TypedD
 
 import msgspec
 
+from ._langchain import is_langchain_message, ready_langchain
+from ._pretty import pretty_print, pretty_repr
+
 REMOVE_ALL_MESSAGES = "__remove_all__"
 
 Content: TypeAlias = str | list[str | dict[str, Any]]
@@ -86,6 +89,14 @@ class BaseMessage(_Content, frozen=True, kw_only=True):
         return "".join(
             b if isinstance(b, str) else _block_text(b) for b in self.content
         )
+
+    def pretty_repr(self, html: bool = False) -> str:
+        """A titled text block of the message, exactly as LangChain's ``pretty_repr``."""
+        return pretty_repr(self, html)
+
+    def pretty_print(self) -> None:
+        """Print ``pretty_repr()`` (LangChain's ``pretty_print``)."""
+        pretty_print(self)
 
 
 class HumanMessage(BaseMessage, frozen=True, kw_only=True, tag="human"):
@@ -374,21 +385,31 @@ def _with_id(message: AnyMessage) -> AnyMessage:
 _FINAL_TYPES: frozenset[type] = frozenset(MESSAGE_TYPES) - {AIMessageChunk}
 
 
-def _ready(obj: Any) -> AnyMessage:
+new_message_id = _new_message_id
+
+
+def _ready(obj: Any) -> Any:
     if type(obj) in _FINAL_TYPES and obj.id is not None:
         return obj
+    if is_langchain_message(obj):
+        return ready_langchain(obj)  # kept a LangChain message, as LangGraph does
     return _with_id(coerce_message(obj))
+
+
+def _is_remove(message: Any) -> bool:
+    return message.type == "remove"  # ours or LangChain's RemoveMessage
 
 
 def add_messages(
     left: MessageLike | list[Any] | None, right: MessageLike | list[Any]
-) -> list[AnyMessage]:
+) -> list[Any]:
     """Merge two message lists the way LangGraph's ``add_messages`` reducer does.
 
     Messages without an id get a uuid4 id. A right message whose id is already
     on the left replaces it in place; ``RemoveMessage(id=...)`` deletes that
     message, and ``RemoveMessage(id=REMOVE_ALL_MESSAGES)`` drops everything
-    before it. Chunks become full messages. Inputs are not mutated.
+    before it. Chunks become full messages. LangChain messages stay
+    LangChain messages. Inputs are not mutated.
 
     Raises:
         ValueError: a RemoveMessage names an id that is not present, or a
@@ -401,7 +422,7 @@ def add_messages(
     olds = [_ready(m) for m in lefts]
     news = [_ready(m) for m in (right if isinstance(right, list) else [right])]
     for pos in range(len(news) - 1, -1, -1):
-        if isinstance(news[pos], RemoveMessage) and news[pos].id == REMOVE_ALL_MESSAGES:
+        if _is_remove(news[pos]) and news[pos].id == REMOVE_ALL_MESSAGES:
             return news[pos + 1 :]
     merged = list(olds)
     position = {m.id: i for i, m in enumerate(merged)}
@@ -409,13 +430,13 @@ def add_messages(
     for message in news:
         at = position.get(message.id)
         if at is None:
-            if isinstance(message, RemoveMessage):
+            if _is_remove(message):
                 raise ValueError(
                     f"cannot remove message {message.id!r}: no message has that id"
                 )
             position[message.id] = len(merged)
             merged.append(message)
-        elif isinstance(message, RemoveMessage):
+        elif _is_remove(message):
             removed.add(message.id)
         else:
             removed.discard(message.id)

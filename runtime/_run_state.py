@@ -338,12 +338,8 @@ class RunState:
             except GraphInterrupt:
                 raise
             except Exception as exc:
-                policy = task.retry
-                if (
-                    policy is None
-                    or attempt >= policy.max_attempts
-                    or not policy.should_retry(exc)
-                ):
+                policy = task.retry_for(exc)  # the first whose retry_on matches
+                if policy is None or attempt >= policy.max_attempts:
                     raise
                 self.emitter.debug(
                     "task_retry",

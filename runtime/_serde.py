@@ -12,13 +12,17 @@ from typing import Any
 
 import msgspec
 
+from stores._shared import set_value_decoder
+
 from ._errors import SerializationError
+from ._langchain import dump_langchain, is_langchain_message, load_langchain
 from ._messages import MESSAGE_TYPES
 from ._types import Interrupt
 
 _EXT_STRUCT = 1
 _EXT_TUPLE = 2
 _EXT_SET = 3
+_EXT_LANGCHAIN = 4  # a langchain_core message, as its message_to_dict form
 _SCALARS = frozenset({str, int, float, bool, type(None), bytes})
 
 _STRUCTS: tuple[type[msgspec.Struct], ...] = (*MESSAGE_TYPES, Interrupt)
@@ -54,6 +58,10 @@ def _wire(obj: Any) -> Any:
 
 
 def _enc_hook(obj: Any) -> Any:
+    if is_langchain_message(obj):
+        # its own encoder: this hook runs inside _ENCODER.encode
+        payload = _LC_ENCODER.encode(_wire(dump_langchain(obj)))
+        return msgspec.msgpack.Ext(_EXT_LANGCHAIN, payload)
     dump = getattr(obj, "model_dump", None)
     if callable(dump):
         return dump()  # pydantic models come back as dicts
@@ -64,6 +72,7 @@ def _enc_hook(obj: Any) -> Any:
 
 
 _ENCODER = msgspec.msgpack.Encoder(enc_hook=_enc_hook)
+_LC_ENCODER = msgspec.msgpack.Encoder(enc_hook=_enc_hook)
 
 
 def _encode(obj: Any) -> bytes:
@@ -80,6 +89,8 @@ def _ext_hook(code: int, data: memoryview) -> Any:
         return tuple(_DECODER.decode(data))
     if code == _EXT_SET:
         return set(_DECODER.decode(data))
+    if code == _EXT_LANGCHAIN:
+        return load_langchain(_DECODER.decode(data))
     raise msgspec.DecodeError(f"unknown msgpack extension type {code}")
 
 
@@ -94,3 +105,6 @@ def dumps(value: Any) -> bytes:
 def loads(data: bytes) -> Any:
     """The value ``dumps`` encoded."""
     return _DECODER.decode(data)
+
+
+set_value_decoder(loads)  # checkpointers' get_tuple()/list() decode values as we do

@@ -1,7 +1,10 @@
 """Stream modes: what a run emits and how callers receive it.
 
-A run emits ``(mode, chunk)`` events into one memory stream per request;
-only the modes the caller asked for are sent. The buffer is unbounded on
+A run emits ``(namespace, mode, chunk)`` events into one memory stream per
+request; only the modes the caller asked for are sent. ``namespace`` is
+``()`` for the run the caller started; an entrypoint invoked inside it,
+when the caller asked for ``subgraphs=True``, emits into the same stream
+under ``("parent_node:id", ...)`` (LangGraph's subgraph namespaces). The buffer is unbounded on
 purpose: ``writer(x)`` is a plain (sync) callable, as in LangGraph, so it
 cannot wait for a slow reader.
 """
@@ -18,8 +21,11 @@ import anyio
 import anyio.from_thread
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-MODES = frozenset({"values", "updates", "custom", "messages", "debug"})
-Event = tuple[str, Any]
+MODES = frozenset(
+    {"values", "updates", "custom", "messages", "debug", "checkpoints", "tasks"}
+)
+Namespace = tuple[str, ...]
+Event = tuple[Namespace, str, Any]
 
 
 def normalize_modes(
@@ -53,14 +59,39 @@ def open_stream() -> tuple[
 class Emitter:
     """Sends a run's events to its caller; safe to call from worker threads."""
 
-    __slots__ = ("_loop_thread", "_send", "modes")
+    __slots__ = ("_loop_thread", "_owner", "_send", "modes", "namespace", "subgraphs")
 
     def __init__(
-        self, send: MemoryObjectSendStream[Event] | None, modes: frozenset[str]
+        self,
+        send: MemoryObjectSendStream[Event] | None,
+        modes: frozenset[str],
+        *,
+        subgraphs: bool = False,
+        namespace: Namespace = (),
+        owner: bool = True,
     ) -> None:
         self._send = send
         self.modes = modes if send is not None else frozenset[str]()
+        self.subgraphs = subgraphs
+        self.namespace = namespace
+        self._owner = owner
         self._loop_thread = threading.get_ident()
+
+    def child(self, label: str) -> Emitter:
+        """The emitter of a run nested in this one under ``label``.
+
+        It sends into this stream when the caller asked for ``subgraphs=True``
+        and is silent otherwise; closing it leaves this stream open.
+        """
+        if not self.subgraphs or self._send is None:
+            return NO_EMITTER
+        return Emitter(
+            self._send,
+            self.modes,
+            subgraphs=True,
+            namespace=(*self.namespace, label),
+            owner=False,
+        )
 
     def wants(self, mode: str) -> bool:
         """True if the caller asked for ``mode``."""
@@ -76,7 +107,9 @@ class Emitter:
             self._put(mode, chunk)
 
     def debug(self, kind: str, payload: dict[str, Any]) -> None:
-        """Emit a ``debug`` event of ``kind`` with ``payload``."""
+        """Emit a ``debug`` event of ``kind`` with ``payload`` (and its "tasks" twin)."""
+        if "tasks" in self.modes and kind in ("task", "task_result"):
+            self.emit("tasks", task_event(kind, payload))
         if "debug" in self.modes:
             self.emit(
                 "debug", {"type": kind, "timestamp": time.time(), "payload": payload}
@@ -86,15 +119,34 @@ class Emitter:
         if self._send is None:
             return
         try:
-            self._send.send_nowait((mode, chunk))
+            self._send.send_nowait((self.namespace, mode, chunk))
         except (anyio.BrokenResourceError, anyio.ClosedResourceError):
             self.close()  # the caller stopped reading; the run goes on
 
     def close(self) -> None:
-        """End the stream; the caller's iteration finishes."""
+        """End the stream (a child emitter only detaches); the caller's iteration finishes."""
         if self._send is not None:
-            self._send.close()
+            if self._owner:
+                self._send.close()
             self._send = None
+
+
+def task_event(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """A debug task event in LangGraph's "tasks" stream-mode shape."""
+    if kind == "task":
+        return {
+            "id": payload["id"],
+            "name": payload["name"],
+            "input": payload.get("input"),
+            "triggers": (),
+        }
+    return {
+        "id": payload["id"],
+        "name": payload["name"],
+        "error": payload.get("error"),
+        "result": payload.get("result"),
+        "interrupts": payload.get("interrupts", ()),
+    }
 
 
 NO_EMITTER = Emitter(None, frozenset())

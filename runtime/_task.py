@@ -17,7 +17,7 @@ import inspect
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
 import anyio
 import anyio.from_thread
@@ -26,6 +26,12 @@ import sniffio
 from stores._shared import new_signal
 
 from ._context import current_run
+from ._task_options import CACHE_NS, CachePolicy, coerce_timeout, wrap_task_fn
+
+if TYPE_CHECKING:
+    from datetime import timedelta
+
+    from stores import BaseCache
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -58,11 +64,13 @@ def default_retry_on(exc: BaseException) -> bool:
     return not isinstance(exc, _NEVER_RETRY)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """How a failing task is retried: exponential backoff with optional jitter.
 
     ``retry_on`` is an exception class, a sequence of them, or a predicate.
+    Positional order is LangGraph's: ``RetryPolicy(initial_interval,
+    backoff_factor, max_interval, max_attempts, jitter, retry_on)``.
     """
 
     initial_interval: float = 0.5
@@ -184,18 +192,55 @@ class TaskFuture(Generic[T]):
 
 
 class TaskFunction(Generic[P, T]):
-    """A function decorated with ``@task``; calling it inside a run returns a TaskFuture."""
+    """A function decorated with ``@task``; calling it inside a run returns a TaskFuture.
+
+    ``retry_policy`` holds its policies (the first whose ``retry_on`` matches
+    an error decides, as in LangGraph); ``cache_policy`` and ``timeout``
+    wrap each attempt (see ``_task_options``).
+    """
 
     def __init__(
-        self, fn: Callable[P, Any], *, name: str | None, retry: RetryPolicy | None
+        self,
+        fn: Callable[P, Any],
+        *,
+        name: str | None,
+        retry: Sequence[RetryPolicy] = (),
+        cache_policy: CachePolicy[Any] | None = None,
+        timeout: float | timedelta | None = None,
     ) -> None:
         if not callable(fn):
             raise TypeError(f"@task needs a function, got {fn!r}")
-        self.fn = fn
+        if cache_policy is not None and not isinstance(cache_policy, CachePolicy):
+            raise TypeError(f"cache_policy must be a CachePolicy, got {cache_policy!r}")
         self.name = name or getattr(fn, "__name__", type(fn).__name__)
-        self.retry = retry
-        self.is_async = inspect.iscoroutinefunction(fn)
+        is_async = inspect.iscoroutinefunction(fn)
+        seconds = coerce_timeout(timeout, self.name, is_async)
+        self.retry_policy = tuple(retry)
+        self.retry = self.retry_policy or None
+        """None: one attempt, no retry loop (``RunState._execute``)."""
+        self.cache_policy = cache_policy
+        self.timeout = seconds
+        if cache_policy is None and seconds is None:
+            self.fn, self.is_async = fn, is_async
+        else:
+            self.fn = wrap_task_fn(fn, is_async, self.name, cache_policy, seconds)
+            self.is_async = True
         functools.update_wrapper(self, fn)
+
+    def retry_for(self, exc: BaseException) -> RetryPolicy | None:
+        """The first policy that retries ``exc``, or None."""
+        for policy in self.retry_policy:
+            if policy.should_retry(exc):
+                return policy
+        return None
+
+    def clear_cache(self, cache: BaseCache) -> None:
+        """Drop this task's cached results from ``cache`` (blocking)."""
+        cache.clear([(CACHE_NS, self.name)])
+
+    async def aclear_cache(self, cache: BaseCache) -> None:
+        """Drop this task's cached results from ``cache``."""
+        await cache.aclear([(CACHE_NS, self.name)])
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> TaskFuture[T]:
         run, scope = current_run(f"task {self.name!r}")
@@ -205,30 +250,58 @@ class TaskFunction(Generic[P, T]):
         return f"<task {self.name}>"
 
 
+_RetryArg = RetryPolicy | Sequence[RetryPolicy] | None
+
+
 @overload
 def task(fn: Callable[P, Any], /) -> TaskFunction[P, Any]: ...
 @overload
 def task(
     *,
     name: str | None = None,
-    retry: RetryPolicy | None = None,
-    retry_policy: RetryPolicy | None = None,
+    retry_policy: _RetryArg = None,
+    cache_policy: CachePolicy[Any] | None = None,
+    timeout: float | timedelta | None = None,
+    retry: _RetryArg = None,
 ) -> Callable[[Callable[P, Any]], TaskFunction[P, Any]]: ...
 def task(
     fn: Callable[P, Any] | None = None,
     /,
     *,
     name: str | None = None,
-    retry: RetryPolicy | None = None,
-    retry_policy: RetryPolicy | None = None,
+    retry_policy: _RetryArg = None,
+    cache_policy: CachePolicy[Any] | None = None,
+    timeout: float | timedelta | None = None,
+    retry: _RetryArg = None,
 ) -> Any:
-    """Decorate a sync or async function as a task: ``@task`` or ``@task(name=..., retry=...)``.
+    """Decorate a sync or async function as a task: ``@task`` or ``@task(name=..., retry_policy=...)``.
 
-    Calling the task outside a run raises RuntimeError.
+    ``retry_policy`` (or ``retry``, LangGraph's old spelling) is one
+    ``RetryPolicy`` or a sequence; ``cache_policy`` caches results in the
+    entrypoint's ``cache``; ``timeout`` (seconds or timedelta, async tasks
+    only) bounds each attempt and raises TaskTimeoutError. Calling the task
+    outside a run raises RuntimeError; a bad option raises TypeError or
+    ValueError here.
     """
-    policy = retry if retry is not None else retry_policy
-    if policy is not None and not isinstance(policy, RetryPolicy):
-        raise TypeError(f"retry must be a RetryPolicy, got {policy!r}")
-    if fn is not None:
-        return TaskFunction(fn, name=name, retry=policy)
-    return lambda f: TaskFunction(f, name=name, retry=policy)
+    policies = _policies(retry_policy if retry_policy is not None else retry)
+
+    def decorate(f: Callable[P, Any]) -> TaskFunction[P, Any]:
+        return TaskFunction(
+            f, name=name, retry=policies, cache_policy=cache_policy, timeout=timeout
+        )
+
+    return decorate(fn) if fn is not None else decorate
+
+
+def _policies(arg: object) -> tuple[RetryPolicy, ...]:
+    if arg is None:
+        return ()
+    if isinstance(arg, RetryPolicy):
+        return (arg,)
+    if isinstance(arg, Sequence) and not isinstance(arg, str):
+        items = tuple(arg)  # pyright: ignore[reportUnknownArgumentType, reportUnknownVariableType] -- checked below
+        if all(isinstance(p, RetryPolicy) for p in items):  # pyright: ignore[reportUnknownVariableType]
+            return items  # pyright: ignore[reportUnknownVariableType]
+    raise TypeError(
+        f"retry_policy must be a RetryPolicy or a sequence of them, got {arg!r}"
+    )

@@ -8,20 +8,23 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from stores import BaseStore, Checkpoint, TaskRecord
+from stores import BaseCache, BaseStore, Checkpoint, PendingRun, TaskRecord
 
-from ._context import CallScope
+from ._context import _INJECTED, CallScope
 from ._errors import NothingToResumeError
+from ._injected import ExecutionInfo, InjectedRuntime
+from ._langchain_stream import langchain_config
 from ._run_state import Durability, GraphInterrupt, RunState, durably
 from ._serde import dumps, loads
 from ._spawned import Spawned, StartSoon
-from ._stream import Emitter
+from ._stream import Emitter, task_event
 from ._types import Command, EntrypointFinal, Interrupt
+from ._views import checkpoint_event
 
 if TYPE_CHECKING:
     from actors import Journal
 
-INJECTABLE = ("previous", "store", "config", "writer")
+INJECTABLE = ("previous", "store", "config", "writer", "runtime")
 
 
 class EntrySpec:
@@ -62,8 +65,20 @@ class RunTurn:
         body_limiter: anyio.CapacityLimiter,
         start_soon: StartSoon,
         durability: Durability = "async",
+        context: Any = None,
+        fork: Checkpoint | None = None,
+        metadata: dict[str, Any] | None = None,
+        checkpoint_ns: str = "",
+        cache: BaseCache | None = None,
     ) -> None:
+        self.cache = cache
         self.spec = spec
+        self.context = context
+        self.fork = fork
+        """The older checkpoint this run starts from (time travel), or None: the latest."""
+        self.metadata = metadata or {}
+        """What the checkpoint's metadata records besides source and run id (tags, run_name, ...)."""
+        self.checkpoint_ns = checkpoint_ns
         self.start_soon = start_soon
         self.durability: Durability = durability
         self.input = input
@@ -89,6 +104,7 @@ class RunTurn:
     def _start(self, journal: Journal) -> tuple[RunState, Any, Any]:
         """The run's state, its input and ``previous``: a fresh run, or the pending one."""
         state = journal.state
+        self._check_fork(journal)
         resume = isinstance(self.input, Command)
         if resume and state.run is None:
             raise NothingToResumeError(
@@ -98,9 +114,12 @@ class RunTurn:
         if resume or (self.input is None and state.run is not None):
             assert state.run is not None
             input_value = loads(state.run.input)
+            self._resume_fork(journal.thread_id, state.run)
         else:
+            fork = self.fork  # kept with the run, so its resume forks too
+            meta = None if fork is None else {"fork_id": fork.checkpoint_id, "fork_value": fork.value}  # fmt: skip
             journal.start_run(
-                dumps(self.input) if self.input is None else self._input_bytes
+                dumps(self.input) if self.input is None else self._input_bytes, meta
             )
             input_value = self.input
         assert journal.run is not None
@@ -116,16 +135,69 @@ class RunTurn:
             tasks=Spawned(self.start_soon),
             durability=self.durability,
         )
-        previous = loads(state.latest.save) if state.latest is not None else None
+        if self.fork is not None:  # a fork's save is its value (see _check_fork)
+            previous = loads(self.fork.value)
+        else:
+            previous = loads(state.latest.save) if state.latest is not None else None
         return rs, input_value, previous
 
+    def _resume_fork(self, thread_id: str, run: PendingRun) -> None:
+        """A resumed run that forked from an older checkpoint forks from it again."""
+        fork_id, value = run.metadata.get("fork_id"), run.metadata.get("fork_value")
+        if isinstance(fork_id, str) and isinstance(value, bytes):
+            self.fork = Checkpoint(
+                thread_id=thread_id,
+                version=0,  # only its id (the commit's parent) and value are read
+                checkpoint_id=fork_id,
+                created_at=0.0,
+                value=value,
+                save=b"",
+            )
+
+    def _check_fork(self, journal: Journal) -> None:
+        """Drop a fork from the latest checkpoint (a plain run); ValueError for one we cannot make."""
+        fork, latest = self.fork, journal.state.latest
+        if fork is None:
+            return
+        if latest is not None and fork.checkpoint_id == latest.checkpoint_id:
+            self.fork = None
+            return
+        if self.input is None or isinstance(self.input, Command):
+            raise ValueError(
+                f"checkpoint {fork.checkpoint_id!r} is not the thread's latest: resuming "
+                "or replaying from an older checkpoint is not supported; invoke with a "
+                "new input to fork the thread from it"
+            )
+        if fork.metadata.get("save_differs"):
+            raise ValueError(
+                f"checkpoint {fork.checkpoint_id!r} kept entrypoint.final(save=...) apart "
+                "from its value, and a save is stored only while its checkpoint is the "
+                "latest: the thread cannot fork from it"
+            )
+
     async def _execute(self, rs: RunState, input_value: Any, previous: Any) -> Any:
+        token = _INJECTED.set(self._runtime(rs, previous))
+        try:
+            callbacks = self.config.get("callbacks")
+            async with langchain_config(rs, callbacks, input_value) as outcome:
+                outcome.value = await self._run_body(rs, input_value, previous)
+            return outcome.value
+        finally:
+            _INJECTED.reset(token)
+
+    async def _run_body(self, rs: RunState, input_value: Any, previous: Any) -> Any:
         kwargs = self._injected(rs, previous)
         error: Exception | None = None
         interrupted = False
         value: Any = None
         rs.emitter.debug(
             "run", {"run_id": rs.run_id, "name": self.spec.name, "input": input_value}
+        )
+        rs.emitter.emit(  # the body is a task of its own in LangGraph's "tasks" mode
+            "tasks",
+            task_event(
+                "task", {"id": rs.run_id, "name": self.spec.name, "input": input_value}
+            ),
         )
         tasks = rs.tasks
         try:
@@ -172,8 +244,27 @@ class RunTurn:
             "store": self.store,
             "config": self.config,
             "writer": rs.writer,
+            "runtime": _INJECTED.get(),
         }
         return {name: available[name] for name in self.spec.inject}
+
+    def _runtime(self, rs: RunState, previous: Any) -> InjectedRuntime[Any]:
+        latest = rs.journal.state.latest
+        info = ExecutionInfo(
+            checkpoint_id=latest.checkpoint_id if latest is not None else None,
+            checkpoint_ns=self.checkpoint_ns,
+            task_id=rs.run_id,
+            thread_id=rs.thread_id,
+            run_id=rs.run_id,
+        )
+        return InjectedRuntime(
+            context=self.context,
+            store=self.store,
+            stream_writer=rs.writer,
+            previous=previous,
+            execution_info=info,
+            cache=self.cache,
+        )
 
     def _interrupted(self, rs: RunState) -> dict[str, list[Interrupt]]:
         pending = rs.pending_interrupts()
@@ -188,10 +279,28 @@ class RunTurn:
             value = save = result
         value_bytes = dumps(value)
         save_bytes = value_bytes if save is value else dumps(save)
-        metadata = {"source": "loop", "run_id": rs.run_id}
-        checkpoint = await durably(rs.journal.commit, value_bytes, save_bytes, metadata)
+        metadata: dict[str, Any] = {
+            **self.metadata,
+            "source": "loop",
+            "step": rs.journal.state.version,
+            "parents": {},
+            "run_id": rs.run_id,
+        }
+        if save_bytes != value_bytes:
+            metadata["save_differs"] = True  # time travel cannot fork from it later
+        checkpoint = await durably(
+            rs.journal.commit, value_bytes, save_bytes, metadata, self.fork
+        )
+        rs.emitter.emit(
+            "tasks",
+            task_event(
+                "task_result",
+                {"id": rs.run_id, "name": self.spec.name, "result": value},
+            ),
+        )
         rs.emitter.emit("updates", {self.spec.name: value})
         rs.emitter.emit("values", value)
+        rs.emitter.emit("checkpoints", checkpoint_event(self.spec.name, checkpoint))
         rs.emitter.debug("checkpoint", _checkpoint_payload(checkpoint))
         return value
 

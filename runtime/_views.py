@@ -12,10 +12,24 @@ from ._types import Interrupt, StateSnapshot
 
 
 def _config(thread_id: str, checkpoint_id: str | None) -> dict[str, Any]:
-    configurable: dict[str, Any] = {"thread_id": thread_id}
+    configurable: dict[str, Any] = {"thread_id": thread_id, "checkpoint_ns": ""}
     if checkpoint_id is not None:
         configurable["checkpoint_id"] = checkpoint_id
     return {"configurable": configurable}
+
+
+def checkpoint_event(name: str, checkpoint: Checkpoint) -> dict[str, Any]:
+    """What stream mode "checkpoints" yields for a new checkpoint (LangGraph's shape)."""
+    parent = checkpoint.parent_id
+    return {
+        "config": _config(checkpoint.thread_id, checkpoint.checkpoint_id),
+        "parent_config": _config(checkpoint.thread_id, parent) if parent else None,
+        "values": loads(checkpoint.value),
+        "metadata": {**checkpoint.metadata, "version": checkpoint.version},
+        "next": [],
+        "tasks": [],
+        "name": name,
+    }
 
 
 def _pending_interrupts(records: list[TaskRecord]) -> tuple[Interrupt, ...]:

@@ -5,6 +5,7 @@ from ._base import (
     GetOp as GetOp,
     Item as Item,
     ListNamespacesOp as ListNamespacesOp,
+    MatchCondition as MatchCondition,
     Namespace as Namespace,
     Op as Op,
     PutOp as PutOp,
@@ -12,6 +13,8 @@ from ._base import (
     SearchItem as SearchItem,
     SearchOp as SearchOp,
 )
+from ._batched import AsyncBatchedBaseStore as AsyncBatchedBaseStore
+from ._cache import BaseCache as BaseCache, InMemoryCache as InMemoryCache
 from ._checkpoint import (
     Checkpoint as Checkpoint,
     CheckpointSaver as CheckpointSaver,
@@ -19,6 +22,7 @@ from ._checkpoint import (
     TaskRecord as TaskRecord,
     ThreadState as ThreadState,
 )
+from ._checkpoint_tuples import CheckpointTuple as CheckpointTuple
 from ._errors import (
     CheckpointConflictError as CheckpointConflictError,
     CorruptCheckpointError as CorruptCheckpointError,
@@ -30,12 +34,16 @@ from ._errors import (
     StoreError as StoreError,
     StoreUnavailableError as StoreUnavailableError,
 )
+from ._field_paths import (
+    get_text_at_path as get_text_at_path,
+    tokenize_path as tokenize_path,
+)
 from ._filters import (
     Condition as Condition,
     Filter as Filter,
     parse_filter as parse_filter,
 )
-from ._memory_saver import MemorySaver as MemorySaver
+from ._memory_saver import MemorySaver as InMemorySaver, MemorySaver as MemorySaver
 from ._memory_store import InMemoryStore as InMemoryStore
 from .embeddings import (
     Embeddings as Embeddings,
@@ -45,15 +53,19 @@ from .embeddings import (
 )
 from .redis import (
     EmbeddedRedis as EmbeddedRedis,
+    RedisCache as RedisCache,
     RedisSaver as RedisSaver,
     RedisStore as RedisStore,
 )
 
 __all__ = [
+    "AsyncBatchedBaseStore",
+    "BaseCache",
     "BaseStore",
     "Checkpoint",
     "CheckpointConflictError",
     "CheckpointSaver",
+    "CheckpointTuple",
     "Condition",
     "CorruptCheckpointError",
     "EmbeddedRedis",
@@ -62,6 +74,8 @@ __all__ = [
     "Filter",
     "GetOp",
     "HashingEmbeddings",
+    "InMemoryCache",
+    "InMemorySaver",
     "InMemoryStore",
     "InvalidFilterError",
     "InvalidIndexConfigError",
@@ -69,12 +83,14 @@ __all__ = [
     "InvalidValueError",
     "Item",
     "ListNamespacesOp",
+    "MatchCondition",
     "MemorySaver",
     "Namespace",
     "Op",
     "OpenAIEmbeddings",
     "PendingRun",
     "PutOp",
+    "RedisCache",
     "RedisSaver",
     "RedisStore",
     "Result",
@@ -85,5 +101,7 @@ __all__ = [
     "TaskRecord",
     "ThreadState",
     "ensure_embeddings",
+    "get_text_at_path",
     "parse_filter",
+    "tokenize_path",
 ]

@@ -11,19 +11,21 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, Self, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, Self, TypeAlias, TypeVar
 
 import msgspec
 
 from ._errors import InvalidNamespaceError, InvalidValueError
 from ._filters import parse_filter
+from ._match import MatchCondition, conditions_by_kind
 from ._sync import run_sync
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
     from types import TracebackType
 
 Namespace: TypeAlias = tuple[str, ...]
+T = TypeVar("T")
 
 
 class Item(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -150,8 +152,8 @@ def _as_tuple(namespace: Sequence[str], *, what: str = "namespace") -> Namespace
 # -- operations --------------------------------------------------------------
 
 
-class GetOp(msgspec.Struct, frozen=True, kw_only=True, gc=False):
-    """Read one item."""
+class GetOp(msgspec.Struct, frozen=True, gc=False):
+    """Read one item: ``GetOp(namespace, key)`` (positional as in LangGraph, or by keyword)."""
 
     namespace: Namespace
     key: str
@@ -162,8 +164,8 @@ class GetOp(msgspec.Struct, frozen=True, kw_only=True, gc=False):
         validate_key(self.key)
 
 
-class PutOp(msgspec.Struct, frozen=True, kw_only=True, gc=False):
-    """Write one item, or delete it when ``value`` is None.
+class PutOp(msgspec.Struct, frozen=True, gc=False):
+    """Write one item, or delete it when ``value`` is None: ``PutOp(namespace, key, value)``.
 
     ``index``: None uses the store's configured fields, False skips
     embedding, a list of field paths embeds those paths. ``ttl`` in minutes.
@@ -194,14 +196,18 @@ class PutOp(msgspec.Struct, frozen=True, kw_only=True, gc=False):
             )
 
 
-class SearchOp(msgspec.Struct, frozen=True, kw_only=True, gc=False):
-    """Search items under a namespace prefix, by filter and optional semantic query."""
+class SearchOp(msgspec.Struct, frozen=True, gc=False):
+    """Search items under a namespace prefix, by filter and optional semantic query.
+
+    Positional order is LangGraph's: ``SearchOp(namespace_prefix, filter,
+    limit, offset, query, refresh_ttl)``.
+    """
 
     namespace_prefix: Namespace
-    query: str | None = None
     filter: dict[str, Any] | None = None
     limit: int = 10
     offset: int = 0
+    query: str | None = None
     refresh_ttl: bool = True
 
     def __post_init__(self) -> None:
@@ -213,16 +219,24 @@ class SearchOp(msgspec.Struct, frozen=True, kw_only=True, gc=False):
             parse_filter(self.filter)
 
 
-class ListNamespacesOp(msgspec.Struct, frozen=True, kw_only=True, gc=False):
-    """List namespaces matching a prefix and/or suffix ('*' matches any one label)."""
+class ListNamespacesOp(msgspec.Struct, frozen=True, gc=False):
+    """List namespaces matching a prefix and/or suffix ('*' matches any one label).
 
-    prefix: Namespace | None = None
-    suffix: Namespace | None = None
+    Positional order is LangGraph's: ``ListNamespacesOp(match_conditions,
+    max_depth, limit, offset)``; ``prefix=``/``suffix=`` are the same
+    conditions spelled directly. At most one prefix and one suffix condition.
+    """
+
+    match_conditions: tuple[MatchCondition, ...] | None = None
     max_depth: int | None = None
     limit: int = 100
     offset: int = 0
+    prefix: Namespace | None = None
+    suffix: Namespace | None = None
 
     def __post_init__(self) -> None:
+        if self.match_conditions:
+            self._adopt_conditions(tuple(self.match_conditions))
         if self.prefix is not None:
             validate_prefix(self.prefix, what="prefix")
         if self.suffix is not None:
@@ -236,6 +250,12 @@ class ListNamespacesOp(msgspec.Struct, frozen=True, kw_only=True, gc=False):
                 f"max_depth must be a positive int or None, got {self.max_depth!r}"
             )
         _validate_paging(self.limit, self.offset)
+
+    def _adopt_conditions(self, conditions: tuple[MatchCondition, ...]) -> None:
+        found = conditions_by_kind(conditions, self.prefix, self.suffix)
+        msgspec.structs.force_setattr(self, "match_conditions", conditions)
+        for kind, path in found.items():
+            msgspec.structs.force_setattr(self, kind, path)
 
 
 Op: TypeAlias = GetOp | PutOp | SearchOp | ListNamespacesOp
@@ -265,6 +285,12 @@ class BaseStore(ABC):
     Sync methods block the calling thread (see ``stores._sync.run_sync``).
     """
 
+    def _blocking(
+        self, fn: Callable[..., Coroutine[Any, Any, T]], /, *args: Any, **kwargs: Any
+    ) -> T:
+        """Run the coroutine function ``fn`` from sync code (see ``stores._sync.route``)."""
+        return run_sync(fn, *args, **kwargs)
+
     @abstractmethod
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
         """Execute ``ops`` in order and return one result per op.
@@ -276,7 +302,7 @@ class BaseStore(ABC):
 
     def batch(self, ops: Iterable[Op]) -> list[Result]:
         """Blocking twin of ``abatch``."""
-        return run_sync(self.abatch, list(ops))
+        return self._blocking(self.abatch, list(ops))
 
     async def aget(
         self, namespace: Sequence[str], key: str, *, refresh_ttl: bool | None = None
@@ -370,7 +396,7 @@ class BaseStore(ABC):
         self, namespace: Sequence[str], key: str, *, refresh_ttl: bool | None = None
     ) -> Item | None:
         """Blocking twin of ``aget``."""
-        return run_sync(self.aget, namespace, key, refresh_ttl=refresh_ttl)
+        return self._blocking(self.aget, namespace, key, refresh_ttl=refresh_ttl)
 
     def search(
         self,
@@ -384,7 +410,7 @@ class BaseStore(ABC):
         refresh_ttl: bool | None = None,
     ) -> list[SearchItem]:
         """Blocking twin of ``asearch``."""
-        return run_sync(
+        return self._blocking(
             self.asearch,
             namespace_prefix,
             query=query,
@@ -404,11 +430,11 @@ class BaseStore(ABC):
         ttl: float | None = None,
     ) -> None:
         """Blocking twin of ``aput``."""
-        run_sync(self.aput, namespace, key, value, index, ttl=ttl)
+        self._blocking(self.aput, namespace, key, value, index, ttl=ttl)
 
     def delete(self, namespace: Sequence[str], key: str) -> None:
         """Blocking twin of ``adelete``."""
-        run_sync(self.adelete, namespace, key)
+        self._blocking(self.adelete, namespace, key)
 
     def list_namespaces(
         self,
@@ -420,7 +446,7 @@ class BaseStore(ABC):
         offset: int = 0,
     ) -> list[Namespace]:
         """Blocking twin of ``alist_namespaces``."""
-        return run_sync(
+        return self._blocking(
             self.alist_namespaces,
             prefix=prefix,
             suffix=suffix,

@@ -28,6 +28,7 @@ from ._checkpoint import (
     decode_task_record,
     encode_record,
 )
+from ._checkpoint_tuples import checkpoint_tuples
 from ._errors import CheckpointConflictError
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ class _Thread:
         return self.versions[-1][0] if self.versions else 0
 
 
+@checkpoint_tuples
 @final
 class MemorySaver:
     """A checkpointer that keeps every thread's history in process memory.

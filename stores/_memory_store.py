@@ -113,7 +113,10 @@ class InMemoryStore(BaseStore):
     ``clock`` (seconds, like ``time.time``) is injectable for tests.
 
     Operations never block on I/O; a batch awaits only its embeddings call,
-    and cancellation during it leaves the store unchanged.
+    and cancellation during it leaves the store unchanged. Its sync methods
+    also work inside a running event loop (blocking it, as LangGraph's do),
+    on a loop of their own: an ``embed`` bound to the caller's loop cannot
+    be used from there.
     """
 
     def __init__(

@@ -4,11 +4,13 @@
 from here (``tests/test_layering.py`` enforces it): the one-shot signal
 every turn sets and waits, the blocking twins (where a sync call runs, the
 process's shared sync loop, a Runtime's binding of its context to its
-loop), op validation for the store actor, and the per-event-loop client
-cache of the SDK adapters. None of it is a user API.
+loop), op validation for the store actor, the per-event-loop client cache
+of the SDK adapters, and the hook through which the runtime decodes values
+for ``get_tuple``/``list``. None of it is a user API.
 """
 
 from ._base import ensure_op as ensure_op
+from ._checkpoint_tuples import set_value_decoder as set_value_decoder
 from ._portal import shared_loop as shared_loop
 from ._signal import (
     Signal as Signal,
@@ -33,5 +35,6 @@ __all__ = [
     "new_signal",
     "route",
     "run_sync",
+    "set_value_decoder",
     "shared_loop",
 ]

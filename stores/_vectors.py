@@ -1,95 +1,30 @@
 """Index configuration, field-path extraction and cosine scoring.
 
-Field paths name the parts of a value to embed:
-
-- ``"$"``: the whole value, as JSON text;
-- ``"a.b"`` (or ``"$.a.b"``): a nested field;
-- ``"arr[*]"``: each element of a list; ``"arr[*].x"``: a field of each;
-- ``"arr[0]"``, ``"arr[-1]"``: one element.
-
-A string part is embedded as is; any other part as its JSON text. Missing
-parts, ``None`` and empty strings embed nothing. An item ranks by its best
-part (the maximum cosine similarity over its parts).
+Field paths name the parts of a value to embed, in LangGraph's syntax
+(``"$"``, ``"a.b"``, ``"a.*"``, ``"{a,b.c}"``, ``"arr[*].x"``, ``"arr[0]"``);
+``stores/_field_paths.py`` parses them and gives each part's text. An item
+ranks by its best part (the maximum cosine similarity over its parts).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
-from types import EllipsisType
 from typing import Any, Final, TypeAlias, cast
 
 import msgspec
 import numpy as np
 
 from ._errors import InvalidIndexConfigError
+from ._field_paths import (
+    STAR as STAR,
+    FieldPath as FieldPath,
+    Token as Token,
+    parse_field_path as parse_field_path,
+    texts_at as texts_at,
+)
 from .embeddings._hashing import Embeddings, HashingEmbeddings, ensure_embeddings
 
-Token: TypeAlias = str | int | EllipsisType
-"""One step of a field path: a dict key, a list index, or ``...`` for ``[*]``."""
-FieldPath: TypeAlias = tuple[Token, ...]
-"""A parsed field path; the empty tuple is ``"$"``."""
 Matrix: TypeAlias = np.ndarray[Any, np.dtype[np.float32]]
-
-_SEGMENT: Final = re.compile(r"([^.\[\]]+)((?:\[(?:\*|-?\d+)\])*)")
-_BRACKET: Final = re.compile(r"\[(\*|-?\d+)\]")
-_JSON: Final = msgspec.json.Encoder()
-
-
-def parse_field_path(path: object) -> FieldPath:
-    """Parse a field path such as ``"$"``, ``"a.b"``, ``"arr[*].x"`` or ``"arr[0]"``.
-
-    Raises:
-        InvalidIndexConfigError: if ``path`` is not a non-empty string in that syntax.
-    """
-    if not isinstance(path, str) or not path:
-        raise InvalidIndexConfigError(
-            f"field paths must be non-empty strings, got {path!r}"
-        )
-    if path == "$":
-        return ()
-    path = path.removeprefix("$.")  # JSONPath spelling of a top-level field
-    tokens: list[Token] = []
-    for segment in path.split("."):
-        match = _SEGMENT.fullmatch(segment)
-        if match is None:
-            raise InvalidIndexConfigError(
-                f"bad field path {path!r}: use '$', 'a.b', 'arr[*]', 'arr[*].x' or 'arr[0]'"
-            )
-        tokens.append(match.group(1))
-        tokens.extend(
-            ... if index == "*" else int(index)
-            for index in _BRACKET.findall(match.group(2))
-        )
-    return tuple(tokens)
-
-
-def _step(nodes: list[Any], token: Token) -> list[Any]:
-    out: list[Any] = []
-    for node in nodes:
-        if isinstance(token, str):
-            if isinstance(node, Mapping) and token in node:
-                out.append(cast("Mapping[str, Any]", node)[token])
-        elif isinstance(node, list):
-            items = cast("list[Any]", node)  # JSON data
-            if token is ...:
-                out.extend(items)
-            elif -len(items) <= token < len(items):
-                out.append(items[token])
-    return out
-
-
-def texts_at(value: Mapping[str, Any], path: FieldPath) -> list[str]:
-    """The texts to embed for ``path`` in ``value``: strings as is, other data as JSON."""
-    nodes: list[Any] = [value]
-    for token in path:
-        nodes = _step(nodes, token)
-    texts: list[str] = []
-    for node in nodes:
-        if node is None or node == "":
-            continue
-        texts.append(node if isinstance(node, str) else _JSON.encode(node).decode())
-    return texts
 
 
 def texts_for(value: Mapping[str, Any], paths: Sequence[FieldPath]) -> list[str]:
@@ -98,12 +33,34 @@ def texts_for(value: Mapping[str, Any], paths: Sequence[FieldPath]) -> list[str]
 
 
 class IndexConfig(msgspec.Struct, frozen=True, kw_only=True):
-    """A validated index configuration."""
+    """A validated index configuration; ``config["dims"]`` reads it as LangGraph's mapping."""
 
     dims: int
     embed: Embeddings
     fields: tuple[str, ...] = ("$",)
     paths: tuple[FieldPath, ...] = ((),)
+    given_embed: Any = None
+    """The ``embed`` the user passed (``config["embed"]`` returns it, as LangGraph does)."""
+
+    def __getitem__(self, key: str) -> Any:
+        if key == "embed":
+            return self.embed if self.given_embed is None else self.given_embed
+        if key == "fields":
+            return list(self.fields)
+        if key == "dims":
+            return self.dims
+        raise KeyError(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """``config[key]``, or ``default`` for a key LangGraph's mapping may lack."""
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def keys(self) -> list[str]:
+        """The keys of LangGraph's index-config mapping."""
+        return ["dims", "embed", "fields"]
 
 
 _INDEX_KEYS: Final = frozenset({"dims", "embed", "fields"})
@@ -149,7 +106,11 @@ def parse_index_config(index: object) -> IndexConfig | None:
     names = tuple(cast("Sequence[object]", fields))
     paths = tuple(parse_field_path(p) for p in names)  # checks each is a str
     return IndexConfig(
-        dims=dims, embed=embed, fields=cast("tuple[str, ...]", names), paths=paths
+        dims=dims,
+        embed=embed,
+        fields=cast("tuple[str, ...]", names),
+        paths=paths,
+        given_embed=config["embed"],
     )
 
 

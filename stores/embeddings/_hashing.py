@@ -203,26 +203,45 @@ def _is_async_callable(fn: object) -> bool:
     return call is not None and inspect.iscoroutinefunction(call)
 
 
+def _inherits_langchain_default(obj: object) -> bool:
+    """True when ``aembed_documents`` is langchain_core's default (asyncio's executor).
+
+    That default cannot run on trio; the sync ``embed_documents`` in a worker
+    thread does the same on either backend.
+    """
+    for cls in type(obj).__mro__:
+        if "aembed_documents" in vars(cls):
+            return cls.__module__.startswith("langchain_core.")
+    return False
+
+
 def ensure_embeddings(obj: object) -> Embeddings:
     """Return ``obj`` as an ``Embeddings``.
 
     Accepts an Embeddings object (anything with async ``aembed_documents``),
     an object with a sync ``embed_documents`` (LangChain style, run in a
-    worker thread), or a plain sync or async function
-    ``fn(texts: list[str]) -> list[list[float]]``.
+    worker thread), a plain sync or async function
+    ``fn(texts: list[str]) -> list[list[float]]``, or a ``"provider:model"``
+    string (``"openai:text-embedding-3-small"``; other providers through
+    LangChain's ``init_embeddings``).
 
     Raises:
-        InvalidIndexConfigError: for anything else (e.g. a model name string
+        InvalidIndexConfigError: for anything else (e.g. a bare model name
             or a class instead of an instance).
     """
+    if isinstance(obj, str):
+        from ._providers import embeddings_from_string
+
+        obj = embeddings_from_string(obj)
     if isinstance(obj, type):
         raise InvalidIndexConfigError(
             f"embed must be an instance, not the class {obj.__name__}; e.g. {obj.__name__}()"
         )
-    if isinstance(obj, Embeddings):
+    langchain_default = _inherits_langchain_default(obj)
+    if isinstance(obj, Embeddings) and not langchain_default:
         return obj
     adocs = getattr(obj, "aembed_documents", None)
-    if callable(adocs):
+    if callable(adocs) and not langchain_default:
         return _AsyncFnEmbeddings(adocs)
     docs = getattr(obj, "embed_documents", None)
     if callable(docs):

@@ -2,11 +2,12 @@
 
 Connection and wire protocol, the one pipeline every command goes through,
 the embedded server, ``RedisSaver`` (one stream per thread) and
-``RedisStore`` (a RediSearch index).
+``RedisStore`` (a RediSearch index), ``RedisCache`` (task results).
 """
 
+from ._cache import RedisCache as RedisCache
 from ._embedded import EmbeddedRedis as EmbeddedRedis
 from ._saver import RedisSaver as RedisSaver
 from ._store import RedisStore as RedisStore
 
-__all__ = ["EmbeddedRedis", "RedisSaver", "RedisStore"]
+__all__ = ["EmbeddedRedis", "RedisCache", "RedisSaver", "RedisStore"]

@@ -52,6 +52,7 @@ from stores._checkpoint import (
     decode_checkpoint,
     encode_record,
 )
+from stores._checkpoint_tuples import checkpoint_tuples
 from stores._errors import CheckpointConflictError, StoreUnavailableError
 from stores._namespaces import parse_ttl_config
 
@@ -74,6 +75,7 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
 
+@checkpoint_tuples
 @final
 class RedisSaver:
     """A checkpointer on Redis: every write one fenced XADD, one round trip per call.

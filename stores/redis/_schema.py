@@ -29,6 +29,7 @@ from typing import Any, Final, Literal, TypeAlias, cast
 import msgspec
 
 from stores._errors import InvalidIndexConfigError
+from stores._field_paths import multi_part
 from stores._filters import is_missing, lookup
 from stores._vectors import IndexConfig, parse_index_config
 
@@ -93,7 +94,7 @@ class RedisIndexSettings(msgspec.Struct, frozen=True, kw_only=True):
         if self.vectors is None:
             return False
         paths = self.vectors.paths
-        return len(paths) > 1 or any(... in p for p in paths)
+        return len(paths) > 1 or any(multi_part(p) for p in paths)
 
     def field(self, path: tuple[str, ...]) -> FilterField | None:
         """The filterable field at ``path``, if declared."""

@@ -64,7 +64,7 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
     from stores._base import Op, Result
-    from stores._vectors import FieldPath, Matrix
+    from stores._vectors import FieldPath, IndexConfig, Matrix
 
     from ._schema import RedisIndexSettings
 
@@ -170,6 +170,11 @@ class RedisStore(BaseStore):
     def prefix(self) -> str:
         """The first part of every key."""
         return self._prefix
+
+    @property
+    def index_config(self) -> IndexConfig | None:
+        """The validated index configuration (``["dims"]`` etc. as in LangGraph), or None."""
+        return self._settings.vectors
 
     @property
     def round_trips(self) -> int:

@@ -623,7 +623,7 @@ async def test_bad_ttl_config_is_rejected(
         ({"embed": HashingEmbeddings(8)}, "needs 'dims' and 'embed'"),
         ({"dims": 8}, "needs 'dims' and 'embed'"),
         ({"dims": 0, "embed": HashingEmbeddings(8)}, "positive int"),
-        ({"dims": 8, "embed": "openai:text-embedding-3-small"}, "embed must be"),
+        ({"dims": 8, "embed": "text-embedding-3-small"}, "'provider:model'"),
         ({"dims": 8, "embed": HashingEmbeddings(8), "fields": "text"}, "list of paths"),
         (
             {"dims": 8, "embed": HashingEmbeddings(8), "fields": ["a..b"]},

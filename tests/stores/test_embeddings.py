@@ -178,7 +178,8 @@ async def test_sync_embedders_run_in_a_worker_thread() -> None:
 @pytest.mark.parametrize(
     ("obj", "match"),
     [
-        ("openai:text-embedding-3-small", "embed must be an Embeddings object"),
+        ("text-embedding-3-small", "'provider:model'"),
+        ("cohere:embed-english-v3.0", "pip install langchain langchain-cohere"),
         (42, "embed must be an Embeddings object"),
         (None, "embed must be an Embeddings object"),
         (HashingEmbeddings, "instance, not the class HashingEmbeddings"),

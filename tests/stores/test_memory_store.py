@@ -208,7 +208,8 @@ async def test_texts_are_embedded_once_per_part() -> None:
             SearchOp(namespace_prefix=("e",), query="x"),
         ]
     )
-    assert calls == [["x", "y", "3", '{"a":"x","b":["y","",null,3]}', "x"]]
+    # LangGraph's texts: json.dumps(value, sort_keys=True, ensure_ascii=False)
+    assert calls == [["x", "y", "3", '{"a": "x", "b": ["y", "", null, 3]}', "x"]]
 
 
 def test_sync_api_outside_an_event_loop() -> None:

@@ -193,8 +193,8 @@ DOC = {
         ("none", []),
         ("missing", []),
         ("meta.a.b", ["nested"]),
-        ("meta.a", ['{"b":"nested"}']),
-        ("arr[*]", ["one", '{"x":"deep"}', "7"]),
+        ("meta.a", ['{"b": "nested"}']),
+        ("arr[*]", ["one", '{"x": "deep"}', "7"]),
         ("arr[0]", ["one"]),
         ("arr[-1]", ["7"]),
         ("arr[9]", []),
@@ -207,7 +207,7 @@ def test_texts_at_extracts_each_part(path: str, texts: list[str]) -> None:
 
 
 def test_whole_value_path_is_json_text() -> None:
-    assert texts_at({"a": 1, "b": "x"}, parse_field_path("$")) == ['{"a":1,"b":"x"}']
+    assert texts_at({"b": "x", "a": 1}, parse_field_path("$")) == ['{"a": 1, "b": "x"}']
 
 
 # -- TTL config --------------------------------------------------------------------
