@@ -9,7 +9,6 @@ finishes, and commits the result. ``RunState`` is what tasks and
 
 from __future__ import annotations
 
-import asyncio  # noqa: TID251 -- the asyncio fast path: a task awaited at once runs in place
 import hashlib
 import threading
 from collections.abc import Awaitable, Callable
@@ -20,14 +19,13 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 import anyio
 import anyio.from_thread
 import anyio.to_thread
-import sniffio
 
 from actors import RunCancelledError
 from stores import BaseStore, TaskRecord
 
 from ._context import _RUN, _SCOPE, CallScope, current_run
 from ._errors import ReplayDivergedError
-from ._inline import run_in_context
+from ._inline import drive
 from ._serde import dumps, loads
 from ._spawned import Spawned
 from ._stream import Emitter
@@ -80,13 +78,6 @@ async def durably(fn: Callable[..., Awaitable[T]], *args: Any) -> T:
     raise AssertionError("unreachable: a shielded scope is never cancelled")
 
 
-def _on_asyncio() -> bool:
-    try:
-        return sniffio.current_async_library() == "asyncio"
-    except sniffio.AsyncLibraryNotFoundError:
-        return False
-
-
 def interrupt(value: Any) -> Any:
     """Pause the run and surface ``value`` to the caller; returns the answer on resume.
 
@@ -134,8 +125,11 @@ class RunState:
         self.interrupts: dict[str, Interrupt] = {}
         self.tasks = tasks
         self.body_scope: anyio.CancelScope | None = None
+        self.pending = False
+        """Set while tasks wait to start or a record waits to be written behind:
+        the run's code tells ``before_yield`` when it next yields (``drive``)."""
+        self._behind = False
         self._loop_thread = threading.get_ident()
-        self._loop = asyncio.get_running_loop() if _on_asyncio() else None
         self._unstarted: list[
             tuple[Context, TaskFunction[Any, Any], Any, Any, TaskFuture[Any]]
         ] = []
@@ -167,13 +161,27 @@ class RunState:
     def call_task(
         self, task: TaskFunction[Any, Any], scope: CallScope, args: Any, kwargs: Any
     ) -> TaskFuture[Any]:
-        """Schedule ``task`` (or replay its recorded result); callable from worker threads."""
+        """Schedule ``task`` (or replay its recorded result); callable from worker threads.
+
+        On the loop, the task starts when the caller first awaits it (in
+        place) or next yields, whichever comes first; from a worker thread
+        (a sync body or task) it starts at once.
+        """
         if threading.get_ident() != self._loop_thread:
-            return anyio.from_thread.run_sync(self._schedule, task, scope, args, kwargs)
+            # Run on the loop by anyio (which tells sniffio); nobody on the loop
+            # would see this caller yield, so the task starts at once.
+            return anyio.from_thread.run_sync(
+                self._schedule, task, scope, args, kwargs, True
+            )
         return self._schedule(task, scope, args, kwargs)
 
     def _schedule(
-        self, task: TaskFunction[Any, Any], scope: CallScope, args: Any, kwargs: Any
+        self,
+        task: TaskFunction[Any, Any],
+        scope: CallScope,
+        args: Any,
+        kwargs: Any,
+        start: bool = False,
     ) -> TaskFuture[Any]:
         task_id = scope.next_call_id()
         future: TaskFuture[Any] = TaskFuture(task.name, task_id)
@@ -187,23 +195,20 @@ class RunState:
                 )
             future.set_result(loads(recorded.payload))
             return future
-        if self._loop is None:
-            self.tasks.start_soon(
-                self._execute, task, task_id, args, kwargs, future, name=task.name
-            )
+        if start:
+            self._spawn(task, future, args, kwargs)
             return future
-        # asyncio: the first ``await`` of the future runs the task in place
-        # (no task, no wake-ups); whatever is still unclaimed when the caller
-        # next yields to the loop starts then, as tasks of their own.
+        # The first ``await`` of the future runs the task in place (no task,
+        # no wake-ups); whatever is still unclaimed when the run's code next
+        # yields starts then, as a task of its own (``before_yield``).
         # Either way the task runs in a copy of the context as of this call,
         # as it would in a task of its own.
         ctx = copy_context()
         future._start = partial(  # pyright: ignore[reportPrivateUsage]
             self._in_place, ctx, task, args, kwargs, future
         )
-        if not self._unstarted:
-            self._loop.call_soon(self.start_unstarted)
         self._unstarted.append((ctx, task, args, kwargs, future))
+        self.pending = True
         return future
 
     def _in_place(
@@ -215,23 +220,40 @@ class RunState:
         future: TaskFuture[Any],
     ) -> Awaitable[None]:
         coro = self._execute(task, future.task_id, args, kwargs, future, in_place=True)
-        return run_in_context(ctx, coro)
+        return drive(coro, ctx)
+
+    def before_yield(self) -> None:
+        """The run's code is about to yield: start unclaimed tasks, write records behind.
+
+        Called by ``drive`` inside the yielding task's step, so anyio may be
+        used here (never from a bare loop callback).
+        """
+        self.pending = False
+        self.start_unstarted()
+        if self._behind:
+            self._behind = False
+            # The body ran on until it yielded: if it has finished, its
+            # commit carries the record; else the record is written now.
+            if not self.body_done:
+                self.tasks.start_soon(self._write_remembered)
 
     def start_unstarted(self) -> None:
         """Start every scheduled task nobody has awaited yet, each as a task of its own."""
         unstarted, self._unstarted = self._unstarted, []
         for ctx, task, args, kwargs, future in unstarted:
-            if future.claim() is not None:
-                ctx.run(  # the new task copies the context current at its creation
-                    self.tasks.start_soon,
-                    self._execute,
-                    task,
-                    future.task_id,
-                    args,
-                    kwargs,
-                    future,
-                    name=task.name,
-                )
+            if future.claim() is not None:  # the new task copies the context
+                ctx.run(self._spawn, task, future, args, kwargs)
+
+    def _spawn(
+        self,
+        task: TaskFunction[Any, Any],
+        future: TaskFuture[Any],
+        args: Any,
+        kwargs: Any,
+    ) -> None:
+        self.tasks.start_soon(
+            self._execute, task, future.task_id, args, kwargs, future, name=task.name
+        )
 
     async def _execute(
         self,
@@ -274,9 +296,8 @@ class RunState:
             )
             future.set_result(value)
             if self.durability == "async":
-                if in_place:  # the caller goes on once this returns: decide after
-                    assert self._loop is not None
-                    self._loop.call_soon(self._write_behind_soon)
+                if in_place:  # the caller goes on: decide when the run next yields
+                    self._behind = self.pending = True
                 else:
                     await self._write_behind()
         finally:
@@ -285,19 +306,12 @@ class RunState:
                     RunCancelledError(f"task {task.name!r} was cancelled")
                 )
 
-    def _write_behind_soon(self) -> None:
-        # The body ran on until it yielded to the loop: if it has finished,
-        # its commit carries the record; else the record is written now.
-        if not self.body_done:
-            self.tasks.start_soon(self._write_remembered)
-
     async def _write_behind(self) -> None:
         # Let the body run first: one that finishes now commits the remembered
-        # records with its checkpoint, and nothing is written here. asyncio
-        # runs the woken body before this task; trio may not, within a step.
+        # records with its checkpoint, and nothing is written here. Two steps:
+        # trio may run this task before the woken body within one.
         await anyio.lowlevel.checkpoint()
-        if sniffio.current_async_library() != "asyncio":
-            await anyio.lowlevel.checkpoint()
+        await anyio.lowlevel.checkpoint()
         if not self.body_done:
             await self._write_remembered()
 
@@ -357,7 +371,7 @@ class RunState:
         scope_token = _SCOPE.set(scope)
         try:
             if is_async:
-                return await fn(*args, **kwargs)
+                return await drive(fn(*args, **kwargs), None, self)
             return await anyio.to_thread.run_sync(
                 lambda: fn(*args, **kwargs), limiter=limiter or self.limiter
             )

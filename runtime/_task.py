@@ -2,9 +2,10 @@
 
 Calling a task inside a run schedules it and returns a ``TaskFuture``:
 ``await fut`` in async code, ``fut.result()`` in sync code; several can run
-at the same time. On asyncio a task awaited before its caller yields to the
-loop runs in place, in a copy of the caller's context, without a task of its
-own; any other starts as a task of its own at the caller's next yield. Each call has a deterministic id (its
+at the same time. A task awaited before its caller yields to the loop runs
+in place, in a copy of the caller's context, without a task of its own; any
+other starts as a task of its own at the caller's next yield (on every
+backend alike). Each call has a deterministic id (its
 position among the calls of its caller), so a resumed run finds the recorded
 result of a finished task instead of running it again.
 """

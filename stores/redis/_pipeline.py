@@ -44,13 +44,31 @@ class Reconnected(Exception):
 
 
 class _Call:
-    __slots__ = ("command", "done", "epoch", "error", "lead", "reply", "seen")
+    """One queued command: its reply, and the two things its caller waits for.
+
+    A waiting caller wakes for either of two reasons, told apart by flags:
+    its command was answered (``finished``), or the previous leader handed
+    it the turn to lead the next batch (``lead``). A wake-up is one signal,
+    renewed once consumed, so neither reason can be lost to the other.
+    """
+
+    __slots__ = (
+        "_wake",
+        "command",
+        "epoch",
+        "error",
+        "finished",
+        "lead",
+        "reply",
+        "seen",
+    )
 
     def __init__(self, command: tuple[Any, ...], epoch: int | None) -> None:
         self.command = command
         self.epoch = epoch
         self.seen = 0
-        self.done = new_signal()
+        self._wake = new_signal()
+        self.finished = False
         self.lead = False
         self.reply: Any = None
         self.error: BaseException | None = None
@@ -60,7 +78,19 @@ class _Call:
             self.error = reply
         else:
             self.reply = reply
-        self.done.set()
+        self.finished = True
+        self._wake.set()
+
+    def hand_lead(self) -> None:
+        """Tell the caller it leads the next batch (it may be running: it checks ``lead``)."""
+        self.lead = True
+        self._wake.set()
+
+    async def wait(self) -> None:
+        """Until ``finish`` or ``hand_lead`` (at once if one came since the last wait)."""
+        await self._wake.wait()
+        if not self.finished:
+            self._wake = new_signal()
 
 
 @final
@@ -107,16 +137,19 @@ class GroupWriter:
         try:
             if not self._sending:
                 await self._lead()
-            while not call.done.is_set():
-                await call.done.wait()
-                if call.lead and not call.done.is_set():
+            while not call.finished:
+                if call.lead:
+                    # Handed the turn to lead: by the last leader, or by itself,
+                    # when it led a full batch that its own command missed.
                     call.lead = False
                     if not self._sending:  # else the current leader hands over again
                         await self._lead()
+                    continue
+                await call.wait()
         except BaseException:
             # Cancelled before its batch went out: it leaves the queue, and a
             # turn to lead that it was handed passes on, so nobody waits forever.
-            if not call.done.is_set() and call in self._queue:
+            if not call.finished and call in self._queue:
                 self._queue.remove(call)
             if not self._sending:
                 self._hand_over()
@@ -143,10 +176,7 @@ class GroupWriter:
 
     def _hand_over(self) -> None:
         if self._queue:  # the next queued caller leads the next batch
-            nxt = self._queue[0]
-            nxt.lead = True
-            nxt.done.set()
-            nxt.done = new_signal()
+            self._queue[0].hand_lead()
 
     async def _send(self, batch: list[_Call]) -> None:
         try:

@@ -65,3 +65,32 @@ async def test_a_command_from_before_a_reconnect_is_refused_unsent(
     assert admin().get(key) == b"1"  # never sent
     assert (await writer.call_seen(("SET", key, "3"), epoch=1))[1] == 1
     assert admin().get(key) == b"3"
+
+
+async def test_a_leader_whose_own_command_missed_its_batch_is_not_left_waiting(
+    client: Redis, redis_prefix: str
+) -> None:
+    # The hang of two processes taking turns on 500 threads (58 commits never
+    # answered): a caller that leads while a full batch waits ahead of it
+    # sends that batch without its own command; the lead then passes to the
+    # queue's first call, which is its own, and it must lead again, not wait.
+    writer = GroupWriter(client, [], max_batch=2)
+    key = f"{redis_prefix}:n"
+    replies: list[object] = []
+
+    async def first_then_second() -> None:
+        replies.append(await writer.call(("INCR", key)))  # others queue meanwhile
+        # It goes on before the call it handed the lead to runs, and leads
+        # again, with the two queued calls ahead of it: a full batch.
+        replies.append(await writer.call(("INCR", key)))
+
+    async def queued() -> None:
+        replies.append(await writer.call(("INCR", key)))
+
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(first_then_second)
+            await anyio.lowlevel.checkpoint()  # its first call is out
+            tg.start_soon(queued)
+            tg.start_soon(queued)
+    assert sorted(replies) == [1, 2, 3, 4]  # type: ignore[type-var] -- ints
