@@ -9,6 +9,7 @@ and httpx leaves its generators to trio's finalizer when a reader hangs up.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import signal
@@ -266,7 +267,7 @@ async def test_fifty_concurrent_conversations_stream_and_remember(
     assert len(conversations) == 50
     async with _client(server) as client:
         before = (await client.get("/health")).json()
-        with anyio.fail_after(40):
+        with anyio.fail_after(30):
             async with anyio.create_task_group() as tg:
                 tg.start_soon(_all_set, list(told.values()), everyone_told)
                 for thread, user, turns, sync in conversations:
@@ -332,3 +333,23 @@ async def test_bad_input_is_a_422_naming_the_field(server: Server) -> None:
         response = await client.get("/threads/never-used")
         assert response.status_code == 404
         assert "never-used" in response.json()["detail"]
+
+
+def test_the_example_uses_the_public_api_only() -> None:
+    private: list[str] = []
+    for path in sorted((ROOT / "examples" / "service").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom) and node.level == 0
+                else [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
+            for name in names:
+                parts = name.split(".")
+                if parts[0] in {"runtime", "actors", "stores"} and any(
+                    p.startswith("_") for p in parts[1:]
+                ):
+                    private.append(f"{path.name}: {name}")
+    assert private == []

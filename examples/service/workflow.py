@@ -1,10 +1,12 @@
 """The service's conversation workflow: the walkthrough's graph with a real chat-model adapter.
 
 One entrypoint run per user message: the thread's earlier messages arrive as
-``previous`` (from the checkpointer), the ``call_model`` task looks up the
-user's memories under ``("memories", user_id)`` in the store (semantic
-search, so any thread of the same user finds them), stores a new one when
-the user says "remember", and calls the chat model. The reply is returned
+``previous`` (from the checkpointer). Two tasks run in parallel: ``recall``
+searches the user's memories under ``("memories", user_id)`` in the store
+(semantic search, so any thread of the same user finds them) and
+``memorize`` stores a new one when the user says "remember". Then
+``call_model`` asks the chat model, with the memories in the system prompt.
+Each task's result is checkpointed as it finishes. The reply is returned
 and the conversation, with the reply appended, is saved for the next run.
 """
 
@@ -45,26 +47,38 @@ def build(checkpointer: CheckpointSaver, store: BaseStore, model: ChatModel) -> 
     """
 
     @task
-    async def call_model(messages: list[BaseMessage], user_id: str) -> AIMessage:
-        memories = get_store()
-        namespace = memory_namespace(user_id)
-        last = messages[-1].text
-        found = await memories.asearch(namespace, query=last, limit=5)
-        info = "\n".join(m.value["data"] for m in found)
+    async def recall(user_id: str, query: str) -> list[str]:
+        found = await get_store().asearch(
+            memory_namespace(user_id), query=query, limit=5
+        )
+        return [m.value["data"] for m in found]
+
+    @task
+    async def memorize(user_id: str, text: str) -> str | None:
+        if "remember" not in text.lower():
+            return None
+        name = re.search(r"my name is (\w+)", text, re.IGNORECASE)
+        memory = f"User name is {name.group(1)}" if name else text
+        key = str(uuid.uuid5(uuid.NAMESPACE_URL, memory))  # told twice: one item
+        await get_store().aput(memory_namespace(user_id), key, {"data": memory})
+        return memory
+
+    @task
+    async def call_model(messages: list[BaseMessage], memories: list[str]) -> AIMessage:
+        info = "\n".join(memories)
         system = SystemMessage(
             content=f"You are a helpful assistant talking to the user. User info: {info}"
         )
-        if "remember" in last.lower():
-            name = re.search(r"my name is (\w+)", last, re.IGNORECASE)
-            memory = f"User name is {name.group(1)}" if name else last
-            key = str(uuid.uuid5(uuid.NAMESPACE_URL, memory))  # told twice: one item
-            await memories.aput(namespace, key, {"data": memory})
         return await model.ainvoke([system, *messages])
 
     @entrypoint(checkpointer=checkpointer, store=store, name="conversation")
     async def conversation(inputs: Any, *, previous: Any = None, config: Any) -> Any:
         messages = add_messages(previous or [], inputs)
-        reply = await call_model(messages, config["configurable"]["user_id"])
+        user_id, last = config["configurable"]["user_id"], messages[-1].text
+        found, stored = recall(user_id, last), memorize(user_id, last)  # in parallel
+        memories = await found
+        await stored
+        reply = await call_model(messages, memories)
         return entrypoint.final(value=reply, save=add_messages(messages, reply))
 
     return conversation
