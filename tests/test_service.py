@@ -60,20 +60,21 @@ def _free_port() -> int:
 def _command(loop: str, port: int) -> list[str]:
     if loop == "asyncio":  # the uvicorn command line, asyncio's own loop
         app = ["-m", "uvicorn", "examples.service.app:app", "--loop", "asyncio"]
-        return [sys.executable, *app, "--host", "127.0.0.1", "--port", str(port)]
-    return [
-        sys.executable,
-        "-m",
-        "examples.service",
-        "--loop",
-        loop,
-        "--port",
-        str(port),
-    ]
+        return [
+            sys.executable,
+            *app,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+        ]
+    main = ["-m", "examples.service", "--loop", loop, "--no-access-log"]
+    return [sys.executable, *main, "--port", str(port)]
 
 
 def _wait_until_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 40
     while True:
         assert proc.poll() is None, f"the server exited:\n{log.read_text()}"
         try:
@@ -81,7 +82,7 @@ def _wait_until_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> N
                 return
         except httpx.TransportError:
             pass  # not listening yet
-        assert time.monotonic() < deadline, f"no answer in 30 s:\n{log.read_text()}"
+        assert time.monotonic() < deadline, f"no answer in 40 s:\n{log.read_text()}"
         time.sleep(0.05)  # a poll interval: the process gives no other signal
 
 

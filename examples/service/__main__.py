@@ -1,4 +1,4 @@
-"""``python -m examples.service [--host H] [--port P] [--loop auto|asyncio|uvloop]``: serve the app with uvicorn."""
+"""``python -m examples.service [--host H] [--port P] [--loop auto|asyncio|uvloop] [--no-access-log]``: serve the app with uvicorn."""
 
 from __future__ import annotations
 
@@ -17,9 +17,19 @@ def main(argv: list[str] | None = None) -> None:
         default="auto",
         help="event loop (auto: uvloop when installed)",
     )
+    parser.add_argument(
+        "--access-log",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="log every request",
+    )
     args = parser.parse_args(argv)
     uvicorn.run(
-        "examples.service.app:app", host=args.host, port=args.port, loop=args.loop
+        "examples.service.app:app",
+        host=args.host,
+        port=args.port,
+        loop=args.loop,
+        access_log=args.access_log,
     )
 
 
