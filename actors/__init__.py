@@ -1,12 +1,10 @@
-"""Actor core: mailboxes, refs, the actor system, thread and store actors."""
+"""Actor core: mailboxes, refs, the actor system, thread and store actors.
 
-from stores._signal import (
-    Signal as Signal,
-    SignalLike as SignalLike,
-    new_signal as new_signal,
-)
+``__all__`` holds what ``runtime`` builds on; the rest (mailboxes, refs,
+envelopes) stays in the private modules, for the actors' own use and tests.
+"""
 
-from ._actor import ActorRef as ActorRef, Envelope as Envelope, Reply as Reply
+from ._actor import Reply as Reply
 from ._errors import (
     ActorDeadError as ActorDeadError,
     ActorError as ActorError,
@@ -14,15 +12,14 @@ from ._errors import (
     RunCancelledError as RunCancelledError,
     ThreadBusyError as ThreadBusyError,
 )
-from ._journal import Journal as Journal, new_id as new_id
-from ._mailbox import Mailbox as Mailbox, MailboxStats as MailboxStats
+from ._journal import Journal as Journal
 from ._registry import Registry as Registry, RegistryStats as RegistryStats
 from ._store_actor import (
     ActorStore as ActorStore,
     StoreActor as StoreActor,
     StoreStats as StoreStats,
 )
-from ._system import Actor as Actor, ActorSystem as ActorSystem
+from ._system import ActorSystem as ActorSystem
 from ._thread import (
     STRATEGIES as STRATEGIES,
     Strategy as Strategy,
@@ -34,23 +31,16 @@ from ._thread import (
 
 __all__ = [
     "STRATEGIES",
-    "Actor",
     "ActorDeadError",
     "ActorError",
-    "ActorRef",
     "ActorStore",
     "ActorSystem",
-    "Envelope",
     "Journal",
-    "Mailbox",
     "MailboxFullError",
-    "MailboxStats",
     "Registry",
     "RegistryStats",
     "Reply",
     "RunCancelledError",
-    "Signal",
-    "SignalLike",
     "StoreActor",
     "StoreStats",
     "Strategy",
@@ -59,6 +49,4 @@ __all__ = [
     "ThreadBusyError",
     "ThreadStats",
     "Turn",
-    "new_id",
-    "new_signal",
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from stores._signal import SignalLike, new_signal
+from stores._shared import SignalLike, new_signal
 
 from ._errors import ActorDeadError
 from ._mailbox import MailboxLike, MailboxStats

@@ -26,7 +26,7 @@ from stores import (
     TaskRecord,
     ThreadState,
 )
-from stores._signal import SignalLike, new_signal
+from stores._shared import SignalLike, new_signal
 
 _PROCESS = os.urandom(4).hex()  # tells processes apart
 _SEQUENCE = itertools.count()

@@ -17,7 +17,7 @@ from typing import Generic, TypeVar
 
 import anyio
 
-from stores._signal import SignalLike, new_signal
+from stores._shared import SignalLike, new_signal
 
 from ._errors import ActorDeadError, MailboxFullError
 from ._mailbox import MailboxStats

@@ -23,8 +23,7 @@ import anyio
 import msgspec
 
 from stores import BaseStore, Op, Result
-from stores._base import ensure_op
-from stores._signal import SignalLike, new_signal
+from stores._shared import SignalLike, ensure_op, new_signal
 
 from ._actor import ActorRef, Envelope
 from ._system import Actor

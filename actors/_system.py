@@ -20,7 +20,7 @@ from typing import Any, Generic, TypeVar
 import anyio
 from anyio.abc import TaskStatus
 
-from stores._signal import new_signal
+from stores._shared import new_signal
 
 from ._actor import ActorRef, Envelope, fail_all
 from ._mailbox import Mailbox, MailboxLike

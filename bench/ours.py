@@ -98,7 +98,7 @@ async def open_side(
     *,
     redis_url: str | None,
     pool_size: int,
-    tune_gc: bool | None = None,
+    tune_gc: Any = "aligned",
 ) -> AsyncGenerator[OursSide]:
     """Open ``ours-redis`` or ``ours-memory`` inside a Runtime; close everything on exit."""
     del pool_size  # our Redis connection handling is the library's own business

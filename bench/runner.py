@@ -55,15 +55,15 @@ class RunConfig:
 
 @asynccontextmanager
 async def _with_tuned_gc(
-    tune: bool | None, side: AbstractAsyncContextManager[Any]
+    tune: Any, side: AbstractAsyncContextManager[Any]
 ) -> AsyncGenerator[Any]:
-    # LangGraph gets the collector settings our Runtime(tune_gc=tune) uses:
-    # by default CPython 3.13's young threshold, with --tune-gc the tuned ones.
-    from runtime._gc import tuned_gc
+    # LangGraph gets the collector settings our Runtime(tune_gc=tune) uses
+    # (by default CPython 3.13's young threshold, with --tune-gc the tuned
+    # ones): they are process-wide and hold while any Runtime runs.
+    from runtime import Runtime
 
-    with tuned_gc(tune):
-        async with side as opened:
-            yield opened
+    async with Runtime(tune_gc=tune), side as opened:
+        yield opened
 
 
 def open_side(
@@ -74,7 +74,8 @@ def open_side(
         from bench import langgraph_side as side
     else:
         from bench import ours as side  # type: ignore[no-redef]
-    tune = True if cfg.extra.get("tune_gc") else None  # None: the Runtime's default
+    # The library leaves the collector alone unless asked; the bench asks.
+    tune: bool | str = True if cfg.extra.get("tune_gc") else "aligned"
     if not cfg.system.startswith("langgraph"):
         return side.open_side(  # type: ignore[call-arg]
             cfg.system,

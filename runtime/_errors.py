@@ -1,9 +1,30 @@
-"""Errors raised by the runtime.
+"""Errors raised by the runtime, and the tree of everything a caller can catch.
 
-RunError
-├── ReplayDivergedError     (also RuntimeError) a resumed run called different tasks
-├── NothingToResumeError    (also ValueError) Command(resume=...) with no pending interrupt
-└── SerializationError      (also TypeError) a value cannot be checkpointed
+``runtime`` exports every error that ``invoke``/``ainvoke``/``stream``/
+``astream`` and the state methods can raise, so a caller imports them from
+one place. Three trees, one per layer, plus the chat models' error:
+
+RunError                        the run itself (this module)
+├── ReplayDivergedError         (also RuntimeError) a resumed run called different tasks
+├── NothingToResumeError        (also ValueError) Command(resume=...) with no pending interrupt
+└── SerializationError          (also TypeError) a value cannot be checkpointed
+ActorError                      the thread's actor (actors)
+├── ActorDeadError              the Runtime stopped before the request ran
+├── MailboxFullError            a non-waiting send found the mailbox full
+├── ThreadBusyError             (also RuntimeError) multitask_strategy="reject" on a busy thread
+└── RunCancelledError           a newer request interrupted or rolled back this run
+StoreError                      a store or checkpointer (stores)
+├── StoreUnavailableError       Redis unreachable (or the embedded one failed to start)
+│   └── EmbeddedRedisError
+├── InvalidNamespaceError       (also ValueError) a bad namespace or key
+├── InvalidValueError           (also TypeError) a store value that is not a JSON dict
+├── InvalidFilterError          (also ValueError) a filter that cannot be parsed
+├── InvalidIndexConfigError     (also ValueError) a bad index configuration
+├── CheckpointConflictError     another writer moved the thread on
+└── CorruptCheckpointError      stored bytes failed to decode
+ChatModelError                  a chat model call failed after the SDK's retries (runtime.models)
+
+Errors raised by your own entrypoint or task code reach you as they are.
 """
 
 from __future__ import annotations

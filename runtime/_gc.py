@@ -5,14 +5,17 @@ young-generation collections and is promoted; full collections then come
 often and scan every live coroutine of every warm thread (a third of the
 CPU at C=1,000 with CPython's pre-3.13 default threshold of 700).
 
-- ``tune_gc=None`` (the default): if the collector still has the stock
-  pre-3.13 thresholds ``(700, 10, 10)``, use CPython 3.13's young-generation
+A library does not change its host process's collector unless asked, so
+the default leaves it alone; a service opts in:
+
+- ``tune_gc=False`` (the default): never touch the collector.
+- ``tune_gc="aligned"``: if the collector still has the stock pre-3.13
+  thresholds ``(700, 10, 10)``, use CPython 3.13's young-generation
   threshold of 2,000 instead: +25% turns/s at C=1,000. Any other setting
   (Python 3.13+, or one the application chose) is left alone.
 - ``tune_gc=True``: freeze what is alive when the first such Runtime starts
   (after one full collection, so nothing dead is frozen) and raise the
   thresholds to ``(50_000, 50, 100)``: +50% at C=1,000.
-- ``tune_gc=False``: never touch the collector.
 
 The settings are process-wide, so they are shared by every Runtime of the
 process (counted, thread-safe): the strongest one asked for applies while
@@ -27,12 +30,12 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Final
+from typing import Final, Literal, TypeAlias
 
 STOCK_THRESHOLDS: Final = (700, 10, 10)
 """CPython's thresholds before 3.13."""
 ALIGNED_THRESHOLDS: Final = (2_000, 10, 10)
-"""CPython 3.13's young-generation threshold, the default here."""
+"""CPython 3.13's young-generation threshold: ``tune_gc="aligned"``."""
 TUNED_THRESHOLDS: Final = (50_000, 50, 100)
 """``tune_gc=True``."""
 
@@ -42,11 +45,19 @@ _saved: tuple[int, ...] | None = None
 _frozen = False
 
 
-def check_tune_gc(value: object) -> bool | None:
-    """``value`` if it is None, True or False; ValueError otherwise."""
-    if value is None or isinstance(value, bool):
+TuneGC: TypeAlias = bool | Literal["aligned"]
+"""``Runtime(tune_gc=...)``: False (default), "aligned" or True."""
+
+
+def check_tune_gc(value: object) -> TuneGC:
+    """``value`` if it is False, "aligned" or True; ValueError otherwise."""
+    if isinstance(value, bool):
         return value
-    raise ValueError(f"tune_gc must be None, True or False, got {value!r}")
+    if value == "aligned":
+        return "aligned"
+    raise ValueError(
+        f"tune_gc must be False (leave the collector alone), 'aligned' or True, got {value!r}"
+    )
 
 
 def _apply() -> None:
@@ -69,13 +80,13 @@ def _apply() -> None:
 
 
 @contextmanager
-def tuned_gc(mode: bool | None) -> Iterator[None]:
+def tuned_gc(mode: TuneGC) -> Iterator[None]:
     """Hold the collector settings of ``mode`` for the duration of the block."""
     global _saved
     if mode is False:
         yield
         return
-    key = "tuned" if mode else "aligned"
+    key = "tuned" if mode is True else "aligned"
     with _lock:
         if not _modes:
             _saved = gc.get_threshold()

@@ -15,7 +15,7 @@ from typing import Any
 
 import anyio
 
-from actors import SignalLike, new_signal
+from stores._shared import SignalLike, new_signal
 
 StartSoon = Callable[..., None]
 """``start_soon(fn, *args, name=...)`` of a task group that outlives the run."""

@@ -10,7 +10,7 @@ import anyio
 import anyio.from_thread
 from anyio.streams.memory import MemoryObjectSendStream
 
-from stores._sync import run_sync as run_sync
+from stores._shared import run_sync as run_sync
 
 T = TypeVar("T")
 

@@ -23,7 +23,7 @@ import anyio
 import anyio.from_thread
 import sniffio
 
-from actors import new_signal
+from stores._shared import new_signal
 
 from ._context import current_run
 

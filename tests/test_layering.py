@@ -170,3 +170,56 @@ def test_scanner_resolves_relative_imports_in_a_package_init() -> None:
 def test_module_names() -> None:
     assert module_name(ROOT / "stores" / "_base.py", ROOT) == "stores._base"
     assert module_name(ROOT / "actors" / "__init__.py", ROOT) == "actors"
+
+
+# -- private modules stay private -----------------------------------------------
+
+SHARED = {"stores._shared"}
+"""The one private module that other packages may import (see its docstring)."""
+
+
+def private_imports(package: str, root: Path = ROOT) -> dict[str, list[str]]:
+    """Module path -> private modules of *other* project packages it imports.
+
+    ``runtime.models`` may use ``runtime._messages`` (same package); nothing
+    may reach into another package's ``_private`` modules except SHARED.
+    bench/ and examples/ use the public API only.
+    """
+    found: dict[str, list[str]] = {}
+    for path in sources(package, root):
+        bad = sorted(
+            {
+                private
+                for m in scan(path, root)
+                if m.split(".")[0] in {"runtime", "actors", "stores"} - {package}
+                and (private := _private_part(m)) is not None
+                and private not in SHARED
+            }
+        )
+        if bad:
+            found[str(path.relative_to(root))] = bad
+    return found
+
+
+def _private_part(module: str) -> str | None:
+    """``stores._base.ensure_op`` -> ``stores._base``; None for a public module."""
+    parts = module.split(".")
+    for i, part in enumerate(parts[1:], start=1):
+        if part.startswith("_"):
+            return ".".join(parts[: i + 1])
+    return None
+
+
+@pytest.mark.parametrize(
+    "package", ["runtime", "actors", "stores", "bench", "examples"]
+)
+def test_no_package_imports_another_packages_private_modules(package: str) -> None:
+    assert private_imports(package) == {}
+
+
+def test_a_private_import_across_packages_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "actors").mkdir()
+    (tmp_path / "actors" / "_ok.py").write_text(
+        "from stores._shared import new_signal\nfrom stores._base import ensure_op\n"
+    )
+    assert private_imports("actors", tmp_path) == {"actors/_ok.py": ["stores._base"]}

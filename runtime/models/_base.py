@@ -29,7 +29,7 @@ from runtime._messages import (
     coerce_message,
     message_chunk_to_message,
 )
-from stores.embeddings._openai import LoopClients, run_sync_scoped
+from stores._shared import LoopClients, run_sync_scoped
 
 if typing.TYPE_CHECKING:
     import httpx2

@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from actors import Actor, ActorRef, Journal, ThreadActor
+from actors import Journal, ThreadActor
+from actors._actor import ActorRef
+from actors._system import Actor
 from stores import BaseStore, CheckpointSaver, Op, PutOp, Result, TaskRecord
 
 if TYPE_CHECKING:

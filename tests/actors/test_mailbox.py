@@ -5,7 +5,8 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from actors import ActorDeadError, Mailbox, MailboxFullError, MailboxStats
+from actors import ActorDeadError, MailboxFullError
+from actors._mailbox import Mailbox, MailboxStats
 
 
 def test_size_must_be_positive() -> None:

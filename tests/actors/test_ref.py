@@ -5,7 +5,8 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from actors import ActorDeadError, ActorSystem, Envelope, MailboxFullError, Reply
+from actors import ActorDeadError, ActorSystem, MailboxFullError, Reply
+from actors._actor import Envelope
 
 from ._support import Echo, Fail, Hold
 

@@ -9,7 +9,6 @@ import anyio
 import pytest
 
 from actors import (
-    Actor,
     ActorDeadError,
     ActorSystem,
     Journal,
@@ -18,6 +17,7 @@ from actors import (
     Submit,
     ThreadActor,
 )
+from actors._system import Actor
 from stores import MemorySaver
 
 from ._support import Echo, Fail, Hold, Turns, close_mailboxes

@@ -6,7 +6,7 @@ import anyio
 import pytest
 import sniffio
 
-from actors import Signal, new_signal
+from stores._signal import Signal, new_signal
 
 
 async def test_set_wakes_every_waiter_once() -> None:

@@ -7,7 +7,8 @@ import logging
 import anyio
 import pytest
 
-from actors import ActorDeadError, ActorRef, ActorSystem
+from actors import ActorDeadError, ActorSystem
+from actors._actor import ActorRef
 
 from ._support import Crash, Echo, Hold, close_mailboxes
 

@@ -7,7 +7,6 @@ import pytest
 
 from actors import (
     ActorDeadError,
-    ActorRef,
     ActorSystem,
     Journal,
     RunCancelledError,
@@ -15,6 +14,7 @@ from actors import (
     ThreadBusyError,
     ThreadStats,
 )
+from actors._actor import ActorRef
 from stores import CheckpointConflictError, MemorySaver, ThreadState
 
 from ._support import Turns, record, thread_actor

@@ -34,8 +34,16 @@ def _counter() -> Any:
 
 
 @pytest.mark.usefixtures("stock")
-async def test_the_default_uses_python_3_13s_young_threshold_then_restores() -> None:
+async def test_by_default_the_collector_is_left_alone() -> None:
     async with Runtime():
+        assert gc.get_threshold() == STOCK_THRESHOLDS
+        assert await _counter().ainvoke(None, thread()) == 1
+    assert gc.get_threshold() == STOCK_THRESHOLDS
+
+
+@pytest.mark.usefixtures("stock")
+async def test_aligned_uses_python_3_13s_young_threshold_then_restores() -> None:
+    async with Runtime(tune_gc="aligned"):
         assert gc.get_threshold() == ALIGNED_THRESHOLDS
         assert await _counter().ainvoke(None, thread()) == 1
     assert gc.get_threshold() == STOCK_THRESHOLDS
@@ -44,7 +52,7 @@ async def test_the_default_uses_python_3_13s_young_threshold_then_restores() -> 
 @pytest.mark.usefixtures("stock")
 async def test_an_applications_own_thresholds_are_left_alone() -> None:
     gc.set_threshold(1234, 5, 6)
-    async with Runtime():
+    async with Runtime(tune_gc="aligned"):
         assert gc.get_threshold() == (1234, 5, 6)
     async with Runtime(tune_gc=False):
         assert gc.get_threshold() == (1234, 5, 6)
@@ -59,12 +67,12 @@ async def test_tune_gc_false_never_touches_the_collector() -> None:
 
 @pytest.mark.usefixtures("stock")
 async def test_tune_gc_true_freezes_and_raises_until_the_last_runtime_exits() -> None:
-    async with Runtime():
+    async with Runtime(tune_gc="aligned"):
         async with Runtime(tune_gc=True):
             assert gc.get_threshold() == TUNED_THRESHOLDS
             assert gc.get_freeze_count() > 0
             assert await _counter().ainvoke(None, thread()) == 1
-        # the tuned Runtime left; the default one still runs
+        # the tuned Runtime left; the aligned one still runs
         assert gc.get_threshold() == ALIGNED_THRESHOLDS
         assert gc.get_freeze_count() == 0
     assert gc.get_threshold() == STOCK_THRESHOLDS
@@ -80,7 +88,7 @@ async def test_overlapping_short_lived_runtimes_restore_the_settings() -> None:
     assert gc.get_freeze_count() == 0
 
 
-@pytest.mark.parametrize("bad", ["yes", 1, 0.5])
+@pytest.mark.parametrize("bad", ["yes", 1, 0.5, None])
 def test_a_bad_tune_gc_is_a_clear_error(bad: Any) -> None:
-    with pytest.raises(ValueError, match="tune_gc must be None, True or False"):
+    with pytest.raises(ValueError, match="tune_gc must be False"):
         Runtime(tune_gc=bad)
