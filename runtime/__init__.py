@@ -26,6 +26,7 @@ from ._context import (
 )
 from ._entrypoint import Entrypoint as Entrypoint, entrypoint as entrypoint
 from ._errors import (
+    ChatModelError as ChatModelError,
     NothingToResumeError as NothingToResumeError,
     ReplayDivergedError as ReplayDivergedError,
     RunError as RunError,
@@ -64,7 +65,6 @@ from ._types import (
     Interrupt as Interrupt,
     StateSnapshot as StateSnapshot,
 )
-from .models._base import ChatModelError as ChatModelError
 
 __all__ = [
     "MESSAGE_TYPES",

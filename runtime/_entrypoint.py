@@ -20,7 +20,7 @@ from ._context import current_host
 from ._host import Runtime
 from ._run_state import Durability, check_durability
 from ._stream import NO_EMITTER, Emitter, normalize_modes, open_stream
-from ._sync import iterate_sync, run_sync
+from ._sync import hosted, iterate_sync, run_sync
 from ._turns import EntrySpec, RunTurn, UpdateTurn
 from ._types import EntrypointFinal, StateSnapshot
 from ._views import history_snapshots, snapshot_of
@@ -192,7 +192,15 @@ class Entrypoint:
         *,
         durability: Durability | None = None,
     ) -> Any:
-        """Blocking twin of ``ainvoke``."""
+        """Blocking twin of ``ainvoke``; blocks the calling thread only.
+
+        From plain sync code or a thread that runs a loop of its own (a
+        notebook cell, sync code called from asyncio or trio) the run goes to
+        a short-lived Runtime on the process's shared sync loop; from a run's
+        worker thread (a sync ``@task``) back to that run's loop and Runtime
+        (see ``stores._sync.route``). Raises like ``ainvoke``; RuntimeError on
+        the loop thread inside ``async with Runtime()``: await there.
+        """
         check_durability(durability)  # fail fast, in the caller
         return run_sync(self.ainvoke, input, config, durability=durability)
 
@@ -204,13 +212,20 @@ class Entrypoint:
         stream_mode: str | Sequence[str] | None = None,
         durability: Durability | None = None,
     ) -> Iterator[Any]:
-        """Blocking twin of ``astream`` (runs the stream on a private event loop)."""
-        normalize_modes(stream_mode)  # fail fast, in the caller
-        check_durability(durability)
+        """Blocking twin of ``astream``: each item blocks until it arrives.
+
+        Runs where ``invoke`` runs. Leaving early (``break``) stops reading,
+        not the run: ``close()`` returns once the stream's Runtime has let
+        go (a short-lived one after the run ends). Raises like ``invoke``,
+        the run's error after the last chunk.
+        """
+        durable = check_durability(durability)  # fail fast, in the caller
+        modes, single = normalize_modes(stream_mode)
         return iterate_sync(
-            lambda: self.astream(
-                input, config, stream_mode=stream_mode, durability=durability
-            )
+            lambda: hosted(
+                lambda host: self._astream(host, input, config, modes, single, durable)
+            ),
+            "Entrypoint.astream",
         )
 
     def _turn(
@@ -301,7 +316,7 @@ class Entrypoint:
         )
 
     def get_state(self, config: Mapping[str, Any]) -> StateSnapshot:
-        """Blocking twin of ``aget_state``."""
+        """Blocking twin of ``aget_state``; runs where ``invoke`` runs."""
         return run_sync(self.aget_state, config)
 
     async def aget_state_history(
@@ -322,7 +337,7 @@ class Entrypoint:
         limit: int | None = None,
         before: Mapping[str, Any] | None = None,
     ) -> Iterator[StateSnapshot]:
-        """Blocking twin of ``aget_state_history``."""
+        """Blocking twin of ``aget_state_history``; runs where ``invoke`` runs."""
         return iter(run_sync(self._history, config, limit, before))
 
     async def _history(
@@ -373,7 +388,7 @@ class Entrypoint:
     def update_state(
         self, config: Mapping[str, Any], values: Any, as_node: str | None = None
     ) -> dict[str, Any]:
-        """Blocking twin of ``aupdate_state``."""
+        """Blocking twin of ``aupdate_state``; runs where ``invoke`` runs."""
         return run_sync(self.aupdate_state, config, values, as_node)
 
     def __repr__(self) -> str:

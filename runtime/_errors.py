@@ -44,3 +44,34 @@ class NothingToResumeError(RunError, ValueError):
 
 class SerializationError(RunError, TypeError):
     """A value returned by a task or entrypoint cannot be checkpointed; return msgpack-able data."""
+
+
+_HINTS = {401: "check the API key", 404: "check the model and base_url"}
+
+
+class ChatModelError(Exception):
+    """A chat-model call failed after the SDK's own retries; the message says what to check.
+
+    ``status_code`` is the HTTP status (None for connection errors and
+    malformed responses) and ``provider`` is "anthropic" or "openai".
+    """
+
+    def __init__(
+        self, message: str, *, provider: str, status_code: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.status_code = status_code
+
+    @classmethod
+    def from_exception(cls, provider: str, exc: BaseException) -> ChatModelError:
+        """Translate an SDK, transport or decoding error (raise the result ``from exc``)."""
+        status = getattr(exc, "status_code", None)
+        detail = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+        what = f"HTTP {status}" if isinstance(status, int) else type(exc).__name__
+        hint = _HINTS.get(status or 0, "check base_url and the server, or retry later")
+        return cls(
+            f"{provider} request failed ({what}): {detail}; {hint}",
+            provider=provider,
+            status_code=status,
+        )

@@ -37,6 +37,7 @@ from stores import (
     TaskRecord,
     ThreadState,
 )
+from stores._shared import bound_to_loop
 
 from ._context import _HOST
 from ._gc import TuneGC, check_tune_gc, tuned_gc
@@ -129,7 +130,10 @@ class Runtime(anyio.AsyncContextManagerMixin):
             self._system = system
             token = _HOST.set(self)
             try:
-                yield self
+                # Sync twins called in this context run on this loop (see
+                # stores._sync.route): its actors live here.
+                with bound_to_loop("a Runtime", self.start_soon):
+                    yield self
             finally:
                 _HOST.reset(token)
                 for registry in self._threads.values():

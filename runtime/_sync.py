@@ -1,51 +1,146 @@
-"""Sync twins: every blocking method is a thin adapter over its async twin."""
+"""Sync twins: every blocking method is a thin adapter over its async twin.
+
+Where they run is decided in ``stores._sync.route`` (the caller's own loop
+from a worker thread, a Runtime's loop from a context bound to it, else
+the process's shared loop).
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import aclosing
-from typing import Any, TypeVar
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
+from contextlib import (
+    AbstractAsyncContextManager,
+    AsyncExitStack,
+    aclosing,
+    asynccontextmanager,
+)
+from typing import Generic, TypeVar, final
 
 import anyio
-import anyio.from_thread
-from anyio.streams.memory import MemoryObjectSendStream
 
-from stores._shared import run_sync as run_sync
+from stores._shared import PortalHop, route, run_sync as run_sync, shared_loop
+
+from ._context import current_host
+from ._host import Runtime
 
 T = TypeVar("T")
 
 
-def iterate_sync(make: Callable[[], AsyncIterator[T]]) -> Iterator[T]:
-    """Iterate the async iterator ``make()`` from sync code, item by item.
+def iterate_sync(
+    open_items: Callable[[], AbstractAsyncContextManager[AsyncIterator[T]]], what: str
+) -> Iterator[T]:
+    """Iterate, from sync code, the async iterator that ``open_items()`` yields.
 
-    The async iterator runs whole in one task of a private event loop (a
-    blocking portal), so its cancel scopes and task groups stay in one task.
-    Leaving the loop early cancels it.
+    The context and its iterator run whole in one task of the serving loop
+    (see ``stores._sync.route``; the shared loop from a bare worker thread),
+    so their cancel scopes and task groups stay in one task. Each item
+    blocks the caller until it arrives. Leaving early (``break``,
+    ``close()``, an error in the loop body) stops reading: the context then
+    exits normally, and ``close()`` returns once it has. Raises what the
+    iterator or context raises, after the items before it; RuntimeError
+    where ``route`` refuses (``what`` names the async method to await).
     """
-    with anyio.from_thread.start_blocking_portal() as portal:
-        send, recv = portal.call(_stream_pair)
-        future = portal.start_task_soon(_pump, make, send)
+    hop = route(what)
+    pump = _Pump(open_items)
+    try:
+        if not hop.spawn(pump.run):
+            hop = PortalHop(shared_loop())
+            hop.spawn(pump.run)
+    except BaseException:
+        pump.abandon()  # it never started: nothing else will close its streams
+        raise
+    try:
+        while True:
+            try:
+                item = hop.call(pump.receive)
+            except anyio.EndOfStream:
+                break
+            yield item
+        hop.call(pump.result)
+    finally:
+        if not hop.cleanup(pump.aclose):
+            pump.abandon()  # the loop is gone (interpreter exit): just free the streams
+
+
+@asynccontextmanager
+async def hosted(
+    make: Callable[[Runtime], AsyncGenerator[T]],
+) -> AsyncGenerator[AsyncIterator[T]]:
+    """The items of ``make(host)``, on the current Runtime or a short-lived one.
+
+    A context, not an async generator, holds the short-lived Runtime: leaving
+    the block early exits the Runtime normally (its runs finish) instead of
+    throwing GeneratorExit into its task group.
+    """
+    async with AsyncExitStack() as stack:
+        host = current_host() or await stack.enter_async_context(Runtime())
+        yield await stack.enter_async_context(aclosing(make(host)))
+
+
+@final
+class _Pump(Generic[T]):
+    """One async iterator run in one task of a loop; a sync thread pulls its items.
+
+    Every async method runs on that loop, so the fields need no lock.
+    """
+
+    __slots__ = ("_closed", "_done", "_error", "_finished", "_open", "_recv", "_send")
+
+    def __init__(
+        self, open_items: Callable[[], AbstractAsyncContextManager[AsyncIterator[T]]]
+    ) -> None:
+        self._open = open_items
+        self._send, self._recv = anyio.create_memory_object_stream[T](0)
+        self._done: anyio.Event | None = None
+        self._error: Exception | None = None
+        self._finished = False
+        self._closed = False
+
+    async def run(self) -> None:
+        """Send every item until the end or until the reader leaves; keep the error for ``result``."""
+        if self._closed:  # the reader left before this task started
+            self._send.close()
+            return
+        self._done = anyio.Event()
         try:
-            while True:
-                try:
-                    item: T = portal.call(recv.receive)
-                except anyio.EndOfStream:
-                    break
-                yield item
-            future.result()
+            async with self._send, self._open() as items:
+                async for item in items:
+                    try:
+                        await self._send.send(item)
+                    except anyio.BrokenResourceError:  # the reader left
+                        break
+            self._finished = True
+        # The second boundary beside Actor._handle: the iterator's error is
+        # the reader's, raised in its thread by ``result``, not this task's.
+        except Exception as exc:  # noqa: BLE001
+            self._error = exc
         finally:
-            if not future.done():
-                future.cancel()
-            portal.call(recv.aclose)
+            self._done.set()
 
+    async def receive(self) -> T:
+        """The next item; EndOfStream after the last."""
+        return await self._recv.receive()
 
-def _stream_pair() -> Any:
-    return anyio.create_memory_object_stream[Any](0)
+    async def result(self) -> None:
+        """Wait for the end; raise the error, or RuntimeError if the task was cancelled."""
+        if self._done is not None:
+            await self._done.wait()
+        if self._error is not None:
+            raise self._error
+        if not self._finished:
+            raise RuntimeError(
+                "the stream stopped before its end: the event loop serving it is shutting down"
+            )
 
+    def abandon(self) -> None:
+        """Close both stream ends from any thread, once the loop has stopped."""
+        self._send.close()
+        self._recv.close()
 
-async def _pump(
-    make: Callable[[], AsyncIterator[T]], send: MemoryObjectSendStream[T]
-) -> None:
-    async with send, aclosing(make()) as items:  # pyright: ignore[reportArgumentType] -- an async generator
-        async for item in items:
-            await send.send(item)
+    async def aclose(self) -> None:
+        """Stop reading and wait until the context has exited. Idempotent."""
+        self._closed = True
+        self._recv.close()
+        if self._done is not None:
+            with anyio.CancelScope(shield=True):
+                await self._done.wait()

@@ -1,26 +1,209 @@
 """Blocking twins of async methods: one helper, never a second body.
 
-A sync call made from an anyio worker thread (a sync ``@task`` or a sync
-entrypoint run by the runtime) hops back to the event loop that started the
-thread; a sync call from plain sync code with no loop runs its own
-``anyio.run``. A sync call from inside a running event loop would deadlock,
-so it fails with a clear error instead.
+``route()`` decides on which event loop a blocking twin runs its coroutine:
+
+1. From an anyio worker thread (a sync ``@task`` or sync entrypoint body
+   run by the runtime, or ``anyio.to_thread.run_sync``): on the loop that
+   started the thread, through ``anyio.from_thread``; cancelling the task
+   that waits for the thread cancels the call.
+2. From a context bound to a loop (inside ``async with Runtime()``: see
+   ``bound_to_loop``) in another thread (``asyncio.to_thread``): on that
+   loop, whose actors the call needs. On that loop's own thread the call
+   would block the very loop it has to run on, so it raises RuntimeError:
+   await the async twin there.
+3. Anywhere else, plain sync code or a thread that runs an event loop with
+   nothing bound to it (a notebook cell, sync code called from asyncio or
+   trio code): on the process's shared loop (``stores._portal``), in a copy
+   of the caller's context, blocking only the calling thread.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+import threading
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, final
 
 import anyio
 import anyio.from_thread
-import sniffio
+import anyio.lowlevel
+
+from ._portal import SharedLoop, running_shared_loop, shared_loop
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Coroutine
+    from collections.abc import Awaitable, Callable, Coroutine, Iterator
 
 P = ParamSpec("P")
 T = TypeVar("T")
+
+
+@final
+class LoopBinding:
+    """A context's tie to the running loop of ``owner`` (a Runtime)."""
+
+    __slots__ = ("owner", "spawn", "thread", "token")
+
+    def __init__(
+        self,
+        owner: str,
+        spawn: Callable[[Callable[[], Coroutine[Any, Any, object]]], None],
+    ) -> None:
+        self.owner = owner
+        self.spawn = spawn
+        self.token = anyio.lowlevel.current_token()
+        self.thread = threading.get_ident()
+
+
+_BOUND: ContextVar[LoopBinding | None] = ContextVar(
+    "actorgraph_loop_binding", default=None
+)
+
+
+@contextmanager
+def bound_to_loop(
+    owner: str, spawn: Callable[[Callable[[], Coroutine[Any, Any, object]]], None]
+) -> Iterator[None]:
+    """Tie the current context to the running loop while the block runs.
+
+    Sync twins called in this context (or in a thread it was copied to) run
+    on this loop; ``spawn(fn)`` must start ``fn()`` as a task there (called
+    on the loop). Never blocks; raises NoEventLoopError outside a loop.
+    """
+    token = _BOUND.set(LoopBinding(owner, spawn))
+    try:
+        yield
+    finally:
+        _BOUND.reset(token)
+
+
+class Hop(Protocol):
+    """How a sync caller reaches the loop that serves it."""
+
+    def call(self, fn: Callable[[], Awaitable[T]]) -> T:
+        """Run ``fn()`` on the loop and block until it returns (or raises)."""
+        ...
+
+    def spawn(self, fn: Callable[[], Coroutine[Any, Any, object]]) -> bool:
+        """Start ``fn()`` as a task on the loop; False if this hop cannot."""
+        ...
+
+    def cleanup(self, fn: Callable[[], Coroutine[Any, Any, object]]) -> bool:
+        """``call(fn)`` and True, or False if the loop has already stopped."""
+        ...
+
+
+@final
+class _WorkerHop:
+    """From an anyio worker thread back to its loop (``anyio.from_thread``)."""
+
+    __slots__ = ("_binding",)
+
+    def __init__(self, binding: LoopBinding | None) -> None:
+        self._binding = binding
+
+    def call(self, fn: Callable[[], Awaitable[T]]) -> T:
+        return anyio.from_thread.run(_awaited, fn)
+
+    def spawn(self, fn: Callable[[], Coroutine[Any, Any, object]]) -> bool:
+        if self._binding is None:  # a bare worker thread: no task group to start in
+            return False
+        anyio.from_thread.run_sync(self._binding.spawn, fn)
+        return True
+
+    def cleanup(self, fn: Callable[[], Coroutine[Any, Any, object]]) -> bool:
+        try:
+            self.call(fn)
+        except anyio.RunFinishedError:
+            return False
+        return True
+
+
+@final
+class _BoundHop:
+    """From another thread to the loop a context is bound to (by its token)."""
+
+    __slots__ = ("_binding",)
+
+    def __init__(self, binding: LoopBinding) -> None:
+        self._binding = binding
+
+    def call(self, fn: Callable[[], Awaitable[T]]) -> T:
+        return anyio.from_thread.run(_awaited, fn, token=self._binding.token)
+
+    def spawn(self, fn: Callable[[], Coroutine[Any, Any, object]]) -> bool:
+        anyio.from_thread.run_sync(self._binding.spawn, fn, token=self._binding.token)
+        return True
+
+    def cleanup(self, fn: Callable[[], Coroutine[Any, Any, object]]) -> bool:
+        try:
+            self.call(fn)
+        except anyio.RunFinishedError:
+            return False
+        return True
+
+
+@final
+class PortalHop:
+    """To the process's shared loop."""
+
+    __slots__ = ("_loop",)
+
+    def __init__(self, loop: SharedLoop) -> None:
+        self._loop = loop
+
+    def call(self, fn: Callable[[], Awaitable[T]]) -> T:
+        return self._loop.portal.call(_awaited, fn)
+
+    def spawn(self, fn: Callable[[], Coroutine[Any, Any, object]]) -> bool:
+        self._loop.portal.start_task_soon(fn)
+        return True
+
+    def cleanup(self, fn: Callable[[], Coroutine[Any, Any, object]]) -> bool:
+        if self._loop.closed:
+            return False
+        self.call(fn)
+        return True
+
+
+async def _awaited(fn: Callable[[], Awaitable[T]]) -> T:
+    return await fn()
+
+
+def _in_worker_thread() -> bool:
+    try:
+        anyio.from_thread.check_cancelled()
+    except anyio.NoEventLoopError:
+        return False
+    return True
+
+
+def route(what: str) -> Hop:
+    """Where a sync call made here runs (see the module docstring); never blocks.
+
+    Starts the shared loop on first use. Raises RuntimeError on the thread
+    of a loop the call would need (``what`` names the async method to await
+    instead), and the caller's cancellation in a cancelled worker thread.
+    """
+    binding = _BOUND.get()
+    if _in_worker_thread():
+        return _WorkerHop(binding)
+    if binding is not None:
+        if binding.thread == threading.get_ident():
+            raise RuntimeError(
+                f"a blocking twin of {what} was called on the event loop thread of "
+                f"{binding.owner}, whose actors run on that loop: the call would "
+                f"block them; await its async twin ({what}) instead, or call the "
+                "blocking one from a worker thread (anyio.to_thread.run_sync)"
+            )
+        return _BoundHop(binding)
+    if running_shared_loop() is not None:
+        raise RuntimeError(
+            f"a blocking twin of {what} was called on the thread of the shared "
+            "sync loop (from async code run by a sync call); await its async "
+            f"twin ({what}) instead"
+        )
+    return PortalHop(shared_loop())
 
 
 def run_sync(
@@ -28,19 +211,9 @@ def run_sync(
 ) -> T:
     """Run the coroutine function ``fn`` to completion from synchronous code.
 
-    Blocks the calling thread. Raises RuntimeError when called on an event
-    loop thread (use the ``a``-prefixed async method there).
+    Blocks the calling thread (never an event loop other than the caller's
+    own, when the caller runs one). Raises what ``fn`` raises, and
+    RuntimeError where the call would deadlock (see ``route``).
     """
-    call = functools.partial(fn, *args, **kwargs)
-    try:
-        return anyio.from_thread.run(call)
-    except anyio.NoEventLoopError:
-        pass
-    try:
-        sniffio.current_async_library()
-    except sniffio.AsyncLibraryNotFoundError:
-        return anyio.run(call)
-    raise RuntimeError(
-        f"{getattr(fn, '__qualname__', fn)!s} was called synchronously inside a running "
-        "event loop; await its async twin (the 'a'-prefixed method) instead"
-    )
+    hop = route(getattr(fn, "__qualname__", repr(fn)))
+    return hop.call(functools.partial(fn, *args, **kwargs))

@@ -21,6 +21,7 @@ import anyio
 import msgspec
 
 from runtime._context import emit_message, wants_messages
+from runtime._errors import ChatModelError as ChatModelError
 from runtime._messages import (
     AIMessage,
     AIMessageChunk,
@@ -29,7 +30,7 @@ from runtime._messages import (
     coerce_message,
     message_chunk_to_message,
 )
-from stores._shared import LoopClients, run_sync_scoped
+from stores._shared import LoopClients, run_sync
 
 if typing.TYPE_CHECKING:
     import httpx2
@@ -37,36 +38,6 @@ if typing.TYPE_CHECKING:
 MessagesInput: TypeAlias = str | MessageLike | Sequence[MessageLike]
 ToolLike: TypeAlias = Mapping[str, Any] | Callable[..., Any]
 ToolChoice: TypeAlias = str | Mapping[str, Any] | None
-
-_HINTS = {401: "check the API key", 404: "check the model and base_url"}
-
-
-class ChatModelError(Exception):
-    """A chat-model call failed after the SDK's own retries.
-
-    ``status_code`` is the HTTP status (None for connection errors and
-    malformed responses) and ``provider`` is "anthropic" or "openai".
-    """
-
-    def __init__(
-        self, message: str, *, provider: str, status_code: int | None = None
-    ) -> None:
-        super().__init__(message)
-        self.provider = provider
-        self.status_code = status_code
-
-    @classmethod
-    def from_exception(cls, provider: str, exc: BaseException) -> ChatModelError:
-        """Translate an SDK, transport or decoding error (raise the result ``from exc``)."""
-        status = getattr(exc, "status_code", None)
-        detail = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-        what = f"HTTP {status}" if isinstance(status, int) else type(exc).__name__
-        hint = _HINTS.get(status or 0, "check base_url and the server, or retry later")
-        return cls(
-            f"{provider} request failed ({what}): {detail}; {hint}",
-            provider=provider,
-            status_code=status,
-        )
 
 
 @runtime_checkable
@@ -359,19 +330,17 @@ class BaseChatModel:
     def invoke(
         self, messages: MessagesInput, config: Any = None, **kwargs: Any
     ) -> AIMessage:
-        """Blocking twin of ``ainvoke``; RuntimeError inside a running event loop."""
-        return run_sync_scoped(self._clients, self.ainvoke, messages, config, **kwargs)
+        """Blocking twin of ``ainvoke``; runs where ``Entrypoint.invoke`` runs."""
+        return run_sync(self.ainvoke, messages, config, **kwargs)
 
     def stream(
         self, messages: MessagesInput, config: Any = None, **kwargs: Any
     ) -> Iterator[AIMessageChunk]:
         """Blocking twin of ``astream``: the chunks arrive once the reply is complete.
 
-        RuntimeError inside a running event loop.
+        Runs where ``Entrypoint.invoke`` runs.
         """
-        yield from run_sync_scoped(
-            self._clients, self._collect, messages, config, kwargs
-        )
+        yield from run_sync(self._collect, messages, config, kwargs)
 
     async def _collect(
         self, messages: MessagesInput, config: Any, kwargs: dict[str, Any]

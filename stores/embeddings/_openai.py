@@ -2,25 +2,26 @@
 
 An SDK client owns an httpx connection pool, and a pool belongs to the event
 loop that opened its connections. ``LoopClients`` therefore keeps one client
-per running loop; a sync twin called from plain sync code runs its own
-short-lived loop (``anyio.run``) and uses a client scoped to that call. The
-chat-model adapters in ``runtime.models`` share this helper.
+per running loop. Sync twins run on the process's shared sync loop (see
+``stores._sync``), whose client is closed when that loop shuts down at
+interpreter exit. The chat-model adapters in ``runtime.models`` share this
+helper.
 """
 
 from __future__ import annotations
 
 import threading
-from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar, final
 
 import anyio
 import anyio.lowlevel
 
 from stores._errors import StoreError, StoreUnavailableError
+from stores._portal import running_shared_loop
 from stores._sync import run_sync
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+    from collections.abc import Callable, Sequence
 
     import openai
 
@@ -58,9 +59,13 @@ class LoopClients(Generic[C]):
         key = _loop_key()
         with self._lock:
             client = self._clients.get(key)
-            if client is None:
-                client = self._clients[key] = self._factory()
-            return client
+            if client is not None:
+                return client
+            client = self._clients[key] = self._factory()
+        shared = running_shared_loop()
+        if shared is not None:  # this loop lives until exit: close the client then
+            shared.on_exit(self.aclose)
+        return client
 
     async def aclose(self) -> None:
         """Close the current loop's client, if any; a later call makes a new one."""
@@ -69,46 +74,6 @@ class LoopClients(Generic[C]):
         if client is not None:
             with anyio.CancelScope(shield=True):
                 await client.close()
-
-    @asynccontextmanager
-    async def scoped(self) -> AsyncGenerator[None]:
-        """Give the current loop a client that is closed when the block exits."""
-        key, client = _loop_key(), self._factory()
-        with self._lock:
-            self._clients[key] = client
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._clients.pop(key, None)
-            with anyio.CancelScope(shield=True):
-                await client.close()
-
-
-def run_sync_scoped(
-    clients: LoopClients[Any],
-    fn: Callable[P, Awaitable[T]],
-    /,
-    *args: P.args,
-    **kwargs: P.kwargs,
-) -> T:
-    """``run_sync(fn, ...)``, with a call-scoped client when it runs its own event loop.
-
-    Blocks the calling thread. Raises RuntimeError inside a running event loop.
-    """
-    caller = threading.get_ident()
-
-    async def call() -> T:
-        # Another thread means run_sync hopped onto a long-lived loop: share its
-        # client. The same thread means anyio.run's loop, which ends with this call.
-        if threading.get_ident() != caller:
-            return await fn(*args, **kwargs)
-        async with clients.scoped():
-            return await fn(*args, **kwargs)
-
-    # run_sync's "called inside a running event loop" error names the method.
-    call.__qualname__ = getattr(fn, "__qualname__", call.__qualname__)
-    return run_sync(call)
 
 
 _RETRIABLE = frozenset({408, 409, 429})
@@ -209,12 +174,12 @@ class OpenAIEmbeddings:
         return (await self._embed_batch([text]))[0]
 
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
-        """Blocking twin of ``aembed_documents``; RuntimeError inside an event loop."""
-        return run_sync_scoped(self._clients, self.aembed_documents, texts)
+        """Blocking twin of ``aembed_documents`` (see ``stores._sync.route``)."""
+        return run_sync(self.aembed_documents, texts)
 
     def embed_query(self, text: str) -> list[float]:
-        """Blocking twin of ``aembed_query``; RuntimeError inside an event loop."""
-        return run_sync_scoped(self._clients, self.aembed_query, text)
+        """Blocking twin of ``aembed_query`` (see ``stores._sync.route``)."""
+        return run_sync(self.aembed_query, text)
 
     async def aclose(self) -> None:
         """Close the HTTP connections this event loop opened (a later call reopens)."""

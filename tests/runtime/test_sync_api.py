@@ -1,12 +1,14 @@
-"""The sync twins, called from plain sync code (no event loop running)."""
+"""The sync twins, called from plain sync code and from inside running loops."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import anyio
+import anyio.to_thread
 import pytest
 
-from runtime import Command, entrypoint, get_store, interrupt, task
+from runtime import Command, Runtime, entrypoint, get_store, interrupt, task
 from stores import InMemoryStore, MemorySaver
 
 from .conftest import thread
@@ -59,12 +61,35 @@ def test_sync_interrupt_and_resume(saver: MemorySaver) -> None:
     assert approve.invoke(Command(resume="yes"), cfg) == "ship: yes"
 
 
-async def test_sync_twin_inside_an_event_loop_is_a_clear_error(
-    saver: MemorySaver,
+async def test_sync_twins_inside_a_running_loop_return_the_result(
+    saver: MemorySaver, store: InMemoryStore
 ) -> None:
-    @entrypoint(checkpointer=saver)
-    def wf(x: int) -> int:
-        return x
+    # A notebook cell or sync code called from async code: the call runs on
+    # the shared sync loop and blocks only this (loop) thread, as in LangGraph.
+    chat = _workflow(saver, store)
+    cfg = {"configurable": {"thread_id": "in-loop", "user": "v"}}
+    assert chat.invoke("hello", cfg) == "1 memories"
+    assert list(chat.stream("again", cfg)) == [{"remember": 2}, {"chat": "2 memories"}]
+    assert chat.get_state(cfg).values == "2 memories"
+    store.put(("notes",), "k", {"v": 1})
+    item = store.get(("notes",), "k")
+    assert item is not None and item.value == {"v": 1}
 
-    with pytest.raises(RuntimeError, match="await its async twin"):
-        wf.invoke(1, thread())
+
+async def test_sync_twin_on_the_loop_thread_of_a_runtime_is_a_clear_error(
+    saver: MemorySaver, store: InMemoryStore
+) -> None:
+    chat = _workflow(saver, store)
+    cfg = {"configurable": {"thread_id": "in-runtime", "user": "w"}}
+    async with Runtime():
+        with pytest.raises(
+            RuntimeError, match=r"event loop thread of a Runtime.*await"
+        ):
+            chat.invoke("hello", cfg)
+        with pytest.raises(RuntimeError, match=r"Entrypoint\.astream"):
+            next(iter(chat.stream("hello", cfg)))
+        with pytest.raises(RuntimeError, match=r"aget_state"):
+            chat.get_state(cfg)
+        # From a worker thread the sync twin hops back to this Runtime.
+        assert await anyio.to_thread.run_sync(chat.invoke, "hello", cfg) == "1 memories"
+        assert await chat.ainvoke("more", cfg) == "2 memories"

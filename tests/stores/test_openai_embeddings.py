@@ -196,11 +196,11 @@ async def test_sync_twins_from_a_worker_thread(
     )
 
 
-async def test_sync_twin_inside_the_loop_is_refused(
+async def test_sync_twin_inside_the_loop_runs_on_the_shared_loop(
     embeddings: OpenAIEmbeddings,
 ) -> None:
-    with pytest.raises(RuntimeError, match="aembed_query"):
-        embeddings.embed_query("x")
+    # A notebook cell: the call blocks this loop and runs on the shared one.
+    assert embeddings.embed_query("x") == fake_vector("x", 8)
 
 
 def test_sync_twins_from_plain_sync_code(server: FakeLLMServer) -> None:
@@ -211,7 +211,7 @@ def test_sync_twins_from_plain_sync_code(server: FakeLLMServer) -> None:
     ]
     assert model.embed_query("c") == fake_vector(
         "c", 8
-    )  # a second private loop works too
+    )  # a second call reuses the shared loop's client
     assert len(server.requests) == 3
 
 

@@ -260,9 +260,11 @@ async def test_sync_twins_from_a_worker_thread(
     assert "".join(c.text for c in chunks) == "st"
 
 
-async def test_sync_twin_inside_the_event_loop_is_refused(model: BaseChatModel) -> None:
-    with pytest.raises(RuntimeError, match="ainvoke"):
-        model.invoke("hi")
+async def test_sync_twin_inside_the_event_loop_runs_on_the_shared_loop(
+    provider: Provider, server: FakeLLMServer, model: BaseChatModel
+) -> None:
+    server.script(provider.path, provider.reply("in a loop"))
+    assert model.invoke("hi").content == "in a loop"
 
 
 @pytest.mark.parametrize("name", ["anthropic", "openai"])
