@@ -1,6 +1,9 @@
 """The runtime's implicit state: one ContextVar per concern, nothing else.
 
-- ``_HOST``: the ``Runtime`` that hosts calls made in this context;
+- ``_HOST``: the ``Runtime`` that hosts calls made in this context (else
+  the innermost running Runtime entered on this event loop with
+  ``serve_loop=True``: a web framework runs request handlers in tasks that
+  do not inherit the context of the lifespan that entered the Runtime);
 - ``_RUN``: the run being executed (config, store, stream, task scheduler);
 - ``_SCOPE``: the call being executed inside that run (entrypoint body or
   task), which numbers its child task calls and interrupts deterministically;
@@ -12,9 +15,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
+
+import anyio
+import anyio.lowlevel
 
 from ._stream import NO_EMITTER, Emitter
 
@@ -58,9 +65,35 @@ _INJECTED: ContextVar[InjectedRuntime[Any] | None] = ContextVar(
 )
 
 
+_LOOP_HOSTS: dict[object, list[Runtime]] = {}
+"""Event loop (its native token) -> running Runtimes that serve it, innermost last."""
+
+
 def current_host() -> Runtime | None:
-    """The Runtime hosting this context, if any."""
-    return _HOST.get()
+    """The Runtime hosting this context, else the one serving this event loop, if any."""
+    host = _HOST.get()
+    if host is None and _LOOP_HOSTS:
+        try:
+            loop = anyio.lowlevel.current_token().native_token
+        except anyio.NoEventLoopError:  # sync code: no loop to serve
+            return None
+        hosts = _LOOP_HOSTS.get(loop)
+        host = hosts[-1] if hosts else None
+    return host
+
+
+@contextmanager
+def serving_loop(host: Runtime) -> Iterator[None]:
+    """Make ``host`` the Runtime of calls on this loop made outside its context."""
+    loop = anyio.lowlevel.current_token().native_token
+    hosts = _LOOP_HOSTS.setdefault(loop, [])
+    hosts.append(host)
+    try:
+        yield
+    finally:
+        hosts.remove(host)
+        if not hosts:
+            del _LOOP_HOSTS[loop]
 
 
 def current_run(what: str) -> tuple[RunState, CallScope]:

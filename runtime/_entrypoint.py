@@ -139,7 +139,7 @@ class Entrypoint(StateAccess):
         durability = check_durability(durability)
         host = current_host()
         if host is None:
-            async with Runtime() as host:
+            async with Runtime(serve_loop=False) as host:
                 return await self._ainvoke(host, input, config, context, durability)
         return await self._ainvoke(host, input, config, context, durability)
 
@@ -190,7 +190,7 @@ class Entrypoint(StateAccess):
         host = current_host()
         if host is None:
             async with (
-                Runtime() as host,
+                Runtime(serve_loop=False) as host,
                 aclosing(
                     self._astream(host, input, config, context, shape, durable)
                 ) as items,

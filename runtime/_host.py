@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import types
 from collections.abc import AsyncGenerator, Callable, Coroutine
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from typing import Any, final
 
 import anyio
@@ -40,7 +40,7 @@ from stores import (
 )
 from stores._shared import bound_to_loop
 
-from ._context import _HOST
+from ._context import _HOST, serving_loop
 from ._gc import TuneGC, check_tune_gc, tuned_gc
 
 _EPHEMERAL = itertools.count()
@@ -77,6 +77,12 @@ class Runtime(anyio.AsyncContextManagerMixin):
             one (700), +25% turns/s at C=1,000. True: freeze the start-up
             heap and raise the thresholds much further, for services that
             keep thousands of threads warm.
+        serve_loop: also host entrypoint calls made on this event loop from
+            tasks that do not run inside this block (True, the default): a
+            web framework enters the Runtime in its lifespan and runs each
+            request in a task of its own, which does not inherit that
+            context. The innermost such Runtime still running wins; calls
+            inside a block always use that block's Runtime.
 
     Leaving the block stops every actor: a running request finishes, queued
     ones fail with ActorDeadError. Using the Runtime again raises RuntimeError.
@@ -99,6 +105,7 @@ class Runtime(anyio.AsyncContextManagerMixin):
         max_store_batch: int = 64,
         max_sync_threads: int = 64,
         tune_gc: TuneGC = False,
+        serve_loop: bool = True,
     ) -> None:
         if multitask_strategy not in STRATEGIES:
             raise ValueError(
@@ -113,6 +120,7 @@ class Runtime(anyio.AsyncContextManagerMixin):
         self.max_store_batch = max_store_batch
         self._max_sync_threads = max_sync_threads
         self._tune_gc: TuneGC = check_tune_gc(tune_gc)
+        self._serve_loop = serve_loop
         self._system: ActorSystem | None = None
         self._threads: dict[int, Registry[str, Submit]] = {}
         self._stores: dict[int, tuple[StoreActor, ActorStore]] = {}
@@ -140,7 +148,10 @@ class Runtime(anyio.AsyncContextManagerMixin):
             try:
                 # Sync twins called in this context run on this loop (see
                 # stores._sync.route): its actors live here.
-                with bound_to_loop("a Runtime", self.start_soon):
+                with (
+                    bound_to_loop("a Runtime", self.start_soon),
+                    serving_loop(self) if self._serve_loop else nullcontext(),
+                ):
                     yield self
             finally:
                 _HOST.reset(token)

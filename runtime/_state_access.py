@@ -172,7 +172,7 @@ class StateAccess:
         turn = UpdateTurn(values, as_node)
         host = current_host()
         if host is None:
-            async with Runtime() as host:
+            async with Runtime(serve_loop=False) as host:
                 checkpoint: Checkpoint = await host.ask(
                     saver, thread_id, turn, "enqueue"
                 )

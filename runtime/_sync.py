@@ -73,7 +73,9 @@ async def hosted(
     throwing GeneratorExit into its task group.
     """
     async with AsyncExitStack() as stack:
-        host = current_host() or await stack.enter_async_context(Runtime())
+        host = current_host() or await stack.enter_async_context(
+            Runtime(serve_loop=False)
+        )
         yield await stack.enter_async_context(aclosing(make(host)))
 
 

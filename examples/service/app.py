@@ -20,7 +20,6 @@ Endpoints (see README.md in this folder):
 
 from __future__ import annotations
 
-import contextvars
 import json
 import os
 from collections.abc import AsyncIterator
@@ -32,7 +31,6 @@ import anyio.lowlevel
 from fastapi import FastAPI, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from runtime import Runtime
 from runtime.models import ChatModelError
@@ -52,7 +50,6 @@ class Service:
     store: RedisStore
     runtime: Runtime
     model_name: str
-    context: tuple[tuple[contextvars.ContextVar[Any], Any], ...]
 
 
 @asynccontextmanager
@@ -72,57 +69,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Service]]:
             RedisStore(index=index, prefix=f"{prefix}-store")
         )
         model, model_name = await stack.enter_async_context(chat_model())
-        before = contextvars.copy_context()
+        # Request handlers run in tasks of their own, outside this block: the
+        # Runtime serves them too, as it serves every call on its event loop.
         runtime = await stack.enter_async_context(Runtime())
         service = Service(
             workflow=build(checkpointer, store, model),
             store=store,
             runtime=runtime,
             model_name=model_name,
-            context=_set_since(before),
         )
         yield {"service": service}
-
-
-def _set_since(
-    before: contextvars.Context,
-) -> tuple[tuple[contextvars.ContextVar[Any], Any], ...]:
-    """The context variables whose value changed since ``before`` (the Runtime's)."""
-    missing = object()
-    now = contextvars.copy_context()
-    return tuple(
-        (var, value)
-        for var, value in now.items()
-        if before.get(var, missing) is not value
-    )
-
-
-class RuntimeContext:
-    """Runs every request in the context the lifespan entered the Runtime in.
-
-    Entrypoints find their Runtime through a context variable. An ASGI
-    server runs the lifespan and each request in separate tasks, so what
-    ``async with Runtime()`` set in the lifespan is not visible to handlers:
-    without this middleware each call would silently run in a short-lived
-    Runtime of its own (no warm threads, no store batching). It sets those
-    variables again at the start of each request (the request's task owns
-    its context; nothing leaks between requests).
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        service = scope.get("state", {}).get("service")
-        if scope["type"] != "http" or service is None:
-            await self.app(scope, receive, send)
-            return
-        tokens = [(var, var.set(value)) for var, value in service.context]
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            for var, token in reversed(tokens):
-                var.reset(token)
 
 
 class UserMessage(BaseModel):
@@ -162,7 +118,6 @@ UserId = Annotated[str, Path(pattern=NAME)]
 def create_app() -> FastAPI:
     """The FastAPI app; settings are read from the environment when its lifespan starts."""
     app = FastAPI(title="actorgraph conversation service", lifespan=lifespan)
-    app.add_middleware(RuntimeContext)
 
     @app.exception_handler(ChatModelError)
     async def model_failed(request: Request, exc: ChatModelError) -> JSONResponse:
