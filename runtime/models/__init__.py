@@ -1,13 +1,21 @@
-"""Chat-model adapters on the official SDKs, behind the ChatModel protocol."""
+"""Chat-model adapters on the official SDKs, behind the ChatModel protocol.
 
-from ._anthropic import ChatAnthropic as ChatAnthropic
+``ChatAnthropic`` and ``ChatOpenAI`` are imported on first use: each SDK
+takes a second or more to import, and a service needs at most one of them.
+"""
+
+from typing import TYPE_CHECKING, Any
+
 from ._base import (
     ChatModel as ChatModel,
     ChatModelError as ChatModelError,
     ToolSpec as ToolSpec,
     to_tool_spec as to_tool_spec,
 )
-from ._openai import ChatOpenAI as ChatOpenAI
+
+if TYPE_CHECKING:
+    from ._anthropic import ChatAnthropic as ChatAnthropic
+    from ._openai import ChatOpenAI as ChatOpenAI
 
 __all__ = [
     "ChatAnthropic",
@@ -17,3 +25,15 @@ __all__ = [
     "ToolSpec",
     "to_tool_spec",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ChatAnthropic":
+        from ._anthropic import ChatAnthropic
+
+        return ChatAnthropic
+    if name == "ChatOpenAI":
+        from ._openai import ChatOpenAI
+
+        return ChatOpenAI
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
