@@ -27,6 +27,7 @@ from ._errors import (
     InvalidIndexConfigError as InvalidIndexConfigError,
     InvalidNamespaceError as InvalidNamespaceError,
     InvalidValueError as InvalidValueError,
+    SearchLimitError as SearchLimitError,
     StoreError as StoreError,
     StoreUnavailableError as StoreUnavailableError,
 )
@@ -79,6 +80,7 @@ __all__ = [
     "RedisStore",
     "Result",
     "SearchItem",
+    "SearchLimitError",
     "SearchOp",
     "StoreError",
     "StoreUnavailableError",
