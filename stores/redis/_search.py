@@ -74,6 +74,13 @@ class _Row(msgspec.Struct, frozen=True):
         )
 
 
+class _Scored(msgspec.Struct, frozen=True):
+    rows: list[_Row]  # best part first, ties newest first; filtered
+    complete: bool  # every scored candidate is among them
+    total: int
+    farthest: float = 0.0  # the largest distance the KNN returned
+
+
 class SearchPlan:
     """One SearchOp, run over one or more round trips; each round gives commands, then replies."""
 
@@ -185,41 +192,51 @@ class SearchPlan:
         else:
             self._window = self._grow(self._window, total)
 
-    def _scored_rows(self, reply: list[Any]) -> tuple[list[_Row], bool, int] | None:
-        """The scored items (filtered), whether they are all the candidates, and how
-        many there are; None to read again."""
+    def _scored_rows(self, reply: list[Any]) -> _Scored | None:
+        """The scored items of a reply (filtered); None to read it again."""
         total, hits, gone = parse_search(reply)
         if self._reread(gone):
             return None
         if self._zero:
             rows = [_Row(d, decode_value(d[b"v"]), 0.0) for d in hits]
-            return self._keep(rows), total <= self._window, total
-        return self._keep(self._best_parts(hits)), len(hits) < self._k, total
+            return _Scored(self._keep(rows), total <= self._window, total)
+        rows = self._keep(self._best_parts(hits))
+        farthest = max((float(d[b"d"]) for d in hits), default=0.0)
+        return _Scored(rows, len(hits) < self._k, total, farthest)
+
+    def _fills(self, scored: _Scored) -> bool:
+        """Whether the scored rows make the page, ties at its end broken newest
+        first as in InMemoryStore: parts past the k read may tie the last row."""
+        rows = scored.rows
+        if len(rows) < self.end:
+            return False
+        if scored.complete or self._zero or self._k >= self._cap:
+            return True  # past MAXSEARCHRESULTS, ties are broken as RediSearch did
+        return float(rows[self.end - 1].doc[b"d"]) < scored.farthest
 
     def _feed_scored(self, reply: list[Any]) -> None:
-        found = self._scored_rows(reply)
-        if found is None:
+        scored = self._scored_rows(reply)
+        if scored is None:
             return
-        rows, complete, total = found
-        if len(rows) >= self.end:
-            self._page = rows[self.op.offset : self.end]
-        elif not complete:
-            self._widen_scored(total)
+        if self._fills(scored):
+            self._page = scored.rows[self.op.offset : self.end]
+        elif not scored.complete:
+            self._widen_scored(scored.total)
         else:  # every scored item is known and the page needs the others too
             self._both = True
 
-    def _feed_both(self, scored: list[Any], plain: list[Any]) -> None:
-        found = self._scored_rows(scored)
+    def _feed_both(self, scored_reply: list[Any], plain: list[Any]) -> None:
+        scored = self._scored_rows(scored_reply)
         total, docs, gone = parse_search(plain)
-        if found is None or self._reread(gone):
+        if scored is None or self._reread(gone):
             return
-        rows, complete, scored_total = found
-        if len(rows) >= self.end:
-            self._page = rows[self.op.offset : self.end]
+        if self._fills(scored):
+            self._page = scored.rows[self.op.offset : self.end]
             return
-        if not complete:  # more scored items appeared since the last round
-            self._widen_scored(scored_total)
+        if not scored.complete:  # more scored items appeared since the last round
+            self._widen_scored(scored.total)
             return
+        rows = scored.rows
         rest = self._keep([_Row(d, decode_value(d[b"v"]), None) for d in docs])
         if len(rows) + len(rest) >= self.end or total <= self._window:
             self._page = (rows + rest)[self.op.offset : self.end]
