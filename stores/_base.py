@@ -9,6 +9,7 @@ namespace, key, value or filter is rejected before any store sees it.
 from __future__ import annotations
 
 import math
+import reprlib
 from abc import ABC, abstractmethod
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, Literal, Self, TypeAlias
@@ -200,7 +201,9 @@ def _not_json(value: object) -> str:
                 if isinstance(node, tuple | set | frozenset)
                 else "convert it yourself, e.g. to a str"
             )
-            return f"{path} is a {type(node).__qualname__} ({node!r:.60}); {hint}"
+            return (
+                f"{path} is a {type(node).__qualname__} ({reprlib.repr(node)}); {hint}"
+            )
     return "it does not survive a JSON round trip unchanged"
 
 

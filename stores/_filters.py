@@ -20,6 +20,7 @@ so another backend (RediSearch) can compile it without re-parsing.
 from __future__ import annotations
 
 import math
+import reprlib
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, cast
 
@@ -166,7 +167,7 @@ def _check_json(key: str, operand: object) -> None:
         raise InvalidFilterError(
             f"filter value for {key!r} must be JSON data (None, bool, number, "
             f"valid Unicode str, list, dict with str keys, nested at most "
-            f"{MAX_DEPTH} levels), got {operand!r:.200}"
+            f"{MAX_DEPTH} levels), got {reprlib.repr(operand)}"
         )
 
 

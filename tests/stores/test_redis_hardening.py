@@ -10,11 +10,13 @@ range, MAXSEARCHRESULTS, and the minor ones.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.lowlevel
+import numpy as np
 import pytest
 
 from stores._base import ListNamespacesOp, PutOp, SearchOp
@@ -552,19 +554,36 @@ async def test_a_query_without_words_ranks_newest_first(
     assert [r[3] for r in found[1]] == [0.0] * 8 + [None]
 
 
+class Scattered:
+    """Vectors of any length and direction, a fixed one per text (float32 rounding shows)."""
+
+    dims = 5
+
+    def _one(self, text: str) -> list[float]:
+        seed = int(hashlib.blake2b(text.encode(), digest_size=4).hexdigest(), 16)
+        rng = np.random.default_rng(seed)
+        scale = 10.0 ** int(rng.integers(-3, 3))
+        return [float(x) * scale for x in rng.standard_normal(self.dims)]
+
+    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
+        return [self._one(t) for t in texts]
+
+    async def aembed_query(self, text: str) -> list[float]:
+        return self._one(text)
+
+
 async def test_an_exact_match_scores_at_most_one(
     pair: Callable[..., Awaitable[Pair]],
 ) -> None:
-    embed = HashingEmbeddings(64)
-    memory, redis_store = await pair(
-        index={"dims": 64, "embed": embed, "fields": ["text"]}
-    )
-    texts = ["my name is Bob", "I like pizza", "dark mode", "x y z"]
-    for store in (memory, redis_store):
-        for i, text in enumerate(texts):
-            await store.aput(("s",), f"k{i}", {"text": text})
+    stores = await pair(index={"dims": 5, "embed": Scattered(), "fields": ["text"]})
+    texts = [f"t{i}" for i in range(40)]
+    for store in stores:
+        await store.abatch(
+            [PutOp(namespace=("s",), key=t, value={"text": t}) for t in texts]
+        )
         for text in texts:
             (hit,) = await store.asearch(("s",), query=text, limit=1)
+            assert hit.key == text
             assert hit.score is not None and hit.score <= 1.0
             assert hit.score == pytest.approx(1.0, abs=1e-6)
 
