@@ -28,9 +28,9 @@ from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
-from stores._base import SearchItem
+from stores._base import PutOp, SearchItem
 from stores._errors import SearchLimitError
-from stores._namespaces import decode_namespace
+from stores._namespaces import decode_namespace, has_prefix
 
 from ._connection import Packed
 from ._query import (
@@ -45,7 +45,9 @@ from ._query import (
 from ._schema import PRIMARY_KINDS
 
 if TYPE_CHECKING:
-    from stores._base import SearchOp
+    from collections.abc import Sequence
+
+    from stores._base import Op, SearchOp
     from stores._filters import Filter
 
     from ._schema import RedisIndexSettings
@@ -102,8 +104,9 @@ class SearchPlan:
         exact = not residual.conditions
         window = self.end if exact else max(_GROW * self.end, _MIN_WINDOW)
         self._window = min(window, max_results)
+        # one part past the page shows whether a tie crosses its end
         multi = exact and settings.multi_part
-        self._k = min(self._window * (2 if multi else 1), max_results)
+        self._k = min(self._window * (2 if multi else 1) + 1, max_results)
         self._page: list[_Row] | None = [] if self.end == 0 else None
         self._both = False  # read the scored items and the others in one snapshot
         self._rereads = _REREADS
@@ -112,6 +115,11 @@ class SearchPlan:
     def done(self) -> bool:
         """Whether the page is known."""
         return self._page is not None
+
+    @property
+    def may_widen(self) -> bool:
+        """Whether the search may need another round (a query, or a filter applied here)."""
+        return self._vector is not None or bool(self._residual.conditions)
 
     def result(self) -> list[SearchItem]:
         """The page, once done."""
@@ -281,3 +289,30 @@ class SearchPlan:
         if not self._residual.conditions:
             return rows
         return [r for r in rows if self._residual.matches(r.value)]
+
+
+def admitted(ops: Sequence[Op], steps: Sequence[object], start: int) -> int:
+    """How many of the batch's ops may be sent now (``start`` of them already are).
+
+    A put or delete is held back while a search before it in the batch, under
+    whose prefix it writes, is not done and may read again (a query, or a
+    filter applied in Python): that search must not see a later op of its
+    batch. Every op after a held-back one waits too, to keep the batch's
+    order. Writes elsewhere (other users' namespaces, as in the store actor's
+    batches) go out at once. A search without either reads its page in one
+    command; only a document expiring under that read makes it read again.
+    """
+    prefixes = [
+        step.op.namespace_prefix
+        for step in steps[:start]
+        if isinstance(step, SearchPlan) and step.may_widen and not step.done
+    ]
+    end = start
+    while end < len(ops):
+        op, step = ops[end], steps[end]
+        if isinstance(op, PutOp) and any(has_prefix(op.namespace, p) for p in prefixes):
+            break
+        if isinstance(step, SearchPlan) and step.may_widen and not step.done:
+            prefixes.append(step.op.namespace_prefix)
+        end += 1
+    return end

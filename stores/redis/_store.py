@@ -64,7 +64,7 @@ from ._schema import (
     parse_settings,
     tag,
 )
-from ._search import SearchPlan
+from ._search import SearchPlan, admitted
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -250,7 +250,7 @@ class RedisStore(BaseStore):
         with translate_errors(self._conn, "a store batch"):
             client: Redis = await self._conn.client()
             await self._ensure_index(client)
-            await self._run(client, steps)
+            await self._run(client, steps, checked)
             await self._refresh_searched(client, checked, steps)
         return [step.result() for step in steps]
 
@@ -360,10 +360,19 @@ class RedisStore(BaseStore):
 
     # -- execution -----------------------------------------------------------
 
-    async def _run(self, client: Redis, steps: Sequence[_Step]) -> None:
-        """Round trips until every step is done: the first carries every op."""
+    async def _run(
+        self, client: Redis, steps: Sequence[_Step], ops: Sequence[Op]
+    ) -> None:
+        """Round trips until every step is done: the first carries every op it can.
+
+        A write waits while an earlier search of the batch under whose prefix
+        it writes may need another round (``admitted``), so no search sees a
+        later op of its batch; the ops after it wait too.
+        """
+        sent = 0
         while True:
-            pending = [(step, step.commands()) for step in steps if not step.done]
+            sent = admitted(ops, steps, sent)
+            pending = [(s, s.commands()) for s in steps[:sent] if not s.done]
             if not pending:
                 return
             commands = [c for _, cs in pending for c in cs]

@@ -26,48 +26,16 @@ from stores.embeddings._hashing import HashingEmbeddings
 from stores.redis._store import RedisStore
 from tests.redis_server import admin, drop_prefix, new_prefix
 
+from ._differential import one_hot_index, view
+
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
-    from stores._base import BaseStore, Result
+    from stores._base import BaseStore
 
 pytestmark = pytest.mark.redis
 
 Pair = tuple[InMemoryStore, RedisStore]
-
-
-class OneHot:
-    """Embeds a text as the one-hot vector of its first letter among a-h (zero if none).
-
-    Scores are then exactly 0 or 1 in float32 and float64 alike, so both
-    stores rank the same way, ties broken newest first.
-    """
-
-    dims = 8
-
-    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
-        return [self._one(t) for t in texts]
-
-    async def aembed_query(self, text: str) -> list[float]:
-        return self._one(text)
-
-    def _one(self, text: str) -> list[float]:
-        row = [0.0] * self.dims
-        for ch in text.lower():
-            if "a" <= ch <= "h":
-                row[ord(ch) - ord("a")] = 1.0
-                break
-        return row
-
-
-def one_hot_index(**extra: Any) -> dict[str, Any]:
-    return {
-        "dims": 8,
-        "embed": OneHot(),
-        "fields": ["text"],
-        "algorithm": "flat",
-        **extra,
-    }
 
 
 @pytest.fixture
@@ -94,25 +62,6 @@ async def pair(redis_url: str) -> AsyncIterator[Callable[..., Awaitable[Pair]]]:
     for store, prefix in opened:
         await store.aclose()
         drop_prefix(prefix)
-
-
-def view(result: Result) -> Any:
-    """A result as plain data both stores must agree on (timestamps aside)."""
-    if isinstance(result, list):
-        return [
-            (
-                r.namespace,
-                r.key,
-                r.value,
-                None if r.score is None else round(r.score, 5),
-            )
-            if hasattr(r, "key")
-            else r
-            for r in result  # pyright: ignore[reportUnknownVariableType]
-        ]
-    if result is None:
-        return None
-    return (result.namespace, result.key, result.value)  # type: ignore[union-attr]
 
 
 async def agree(stores: Pair, ops: list[Any]) -> list[Any]:
@@ -269,6 +218,35 @@ async def test_a_query_search_lists_each_item_once_while_writers_reput_them(
                 bad.append(("page", found))
         tg.cancel_scope.cancel()
     assert bad == []
+
+
+async def test_a_search_never_sees_the_later_writes_of_its_batch(
+    pair: Callable[..., Awaitable[Pair]],
+) -> None:
+    stores = await pair(index=one_hot_index(), filterable={"kind": "tag"})
+    ns = ("b", "1")
+    await agree(stores, [PutOp(namespace=ns, key="k1", value={})])
+    await agree(
+        stores,
+        [
+            PutOp(namespace=ns, key="k1", value={"text": "apple"}),
+            # the scored item does not fill the page: the search reads again
+            SearchOp(namespace_prefix=("b",), query="apple", limit=2),
+            SearchOp(namespace_prefix=("b",), filter={"other": 1}, limit=2),
+            PutOp(namespace=ns, key="k1", value={"other": 1}, index=False),
+            PutOp(namespace=ns, key="k2", value={"text": "apple", "other": 1}),
+            SearchOp(namespace_prefix=("b",), query="apple", limit=3),
+        ],
+    )
+    _, redis_store = stores
+    before = redis_store.round_trips
+    await redis_store.abatch(  # writes elsewhere are not held back: one round trip
+        [
+            SearchOp(namespace_prefix=("b",), limit=5),
+            PutOp(namespace=("c",), key="k", value={"v": 1}),
+        ]
+    )
+    assert redis_store.round_trips - before == 1
 
 
 # -- 4: reopening a prefix with other settings ------------------------------------------
