@@ -12,7 +12,8 @@ from typing import Final, cast
 
 import msgspec
 
-from ._base import MAX_TTL_MINUTES, ListNamespacesOp, Namespace, validate_ttl
+from ._base import ListNamespacesOp, Namespace
+from ._validation import MAX_TTL_MINUTES, validate_ttl
 
 WILDCARD: Final = "*"
 """In a ``list_namespaces`` prefix or suffix, matches any one label."""
