@@ -9,7 +9,9 @@ namespace listing one FT.AGGREGATE. Replies come back in op order, so a get
 after a put in the same batch sees the put. Extra round trips happen only
 when a search must widen its window (a filter on a field not declared
 filterable, items with many parts, or a query whose scored items do not
-fill the page) and to refresh the TTL of searched items that have one.
+fill the page), when a write must wait for such a search before it
+(``_search.admitted``), and to refresh the TTL of searched items that have
+one.
 The layout is described in ``_schema``, the index in ``_index``.
 """
 
