@@ -300,7 +300,8 @@ def admitted(ops: Sequence[Op], steps: Sequence[object], start: int) -> int:
     batch. Every op after a held-back one waits too, to keep the batch's
     order. Writes elsewhere (other users' namespaces, as in the store actor's
     batches) go out at once. A search without either reads its page in one
-    command; only a document expiring under that read makes it read again.
+    command; only a document expiring under that read makes it read again
+    (and that second read, a rare race with a TTL, may see later writes).
     """
     prefixes = [
         step.op.namespace_prefix

@@ -15,10 +15,10 @@ Three targets, each of which finds one of the defects the first fuzz found:
   (item 3).
 
 Hypothesis settings (profiles registered here; ``make test`` runs
-``fuzz-ci``, about 10 s of the suite on an idle machine)::
+``fuzz-ci``: about 10 s of the suite here, 2 shared cores)::
 
-    fuzz-ci    max_examples: 40 (differential), 12 (expiring TTLs),
-               8 (concurrent writers); deadline=None; derandomize=True
+    fuzz-ci    max_examples: 80 (differential), 15 (expiring TTLs),
+               10 (concurrent writers); deadline=None; derandomize=True
                (the same examples every run); database=None;
                suppress_health_check=[too_slow, data_too_large,
                function_scoped_fixture]
@@ -223,7 +223,7 @@ def scenarios(draw: st.DrawFn) -> tuple[dict[str, Any], list[list[Op]]]:
 # -- the targets ---------------------------------------------------------------------------
 
 
-@fuzz(40)
+@fuzz(80)
 @given(scenario=scenarios())
 async def test_redis_store_agrees_with_the_memory_store(
     redis_url: str, scenario: tuple[dict[str, Any], list[list[Op]]]
@@ -244,7 +244,7 @@ async def test_redis_store_agrees_with_the_memory_store(
         drop_prefix(prefix)
 
 
-@fuzz(12)
+@fuzz(15)
 @given(
     pools=label_pools(),
     ttls=st.lists(st.none() | st.integers(1, 15), min_size=1, max_size=40),
@@ -291,7 +291,7 @@ async def test_searches_survive_ttls_that_run_out(
         drop_prefix(prefix)
 
 
-@fuzz(8)
+@fuzz(10)
 @given(
     count=st.integers(2, 8),
     pattern=st.lists(
