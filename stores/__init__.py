@@ -31,6 +31,7 @@ from ._errors import (
     InvalidIndexConfigError as InvalidIndexConfigError,
     InvalidNamespaceError as InvalidNamespaceError,
     InvalidValueError as InvalidValueError,
+    SearchLimitError as SearchLimitError,
     StoreError as StoreError,
     StoreUnavailableError as StoreUnavailableError,
 )
@@ -95,6 +96,7 @@ __all__ = [
     "RedisStore",
     "Result",
     "SearchItem",
+    "SearchLimitError",
     "SearchOp",
     "StoreError",
     "StoreUnavailableError",

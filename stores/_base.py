@@ -8,7 +8,6 @@ namespace, key, value or filter is rejected before any store sees it.
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Self, TypeAlias, TypeVar
@@ -19,6 +18,16 @@ from ._errors import InvalidNamespaceError, InvalidValueError
 from ._filters import parse_filter
 from ._match import MatchCondition, conditions_by_kind
 from ._sync import run_sync
+from ._validation import (
+    MAX_DEPTH as MAX_DEPTH,
+    MAX_TTL_MINUTES as MAX_TTL_MINUTES,
+    check_text as check_text,
+    validate_key as validate_key,
+    validate_namespace as validate_namespace,
+    validate_prefix as validate_prefix,
+    validate_ttl as validate_ttl,
+    validate_value as validate_value,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
@@ -58,73 +67,7 @@ class SearchItem(Item, frozen=True, kw_only=True):
         return {**super().dict(), "score": self.score}
 
 
-# -- validation --------------------------------------------------------------
-
-
-def validate_namespace(namespace: object, *, what: str = "namespace") -> Namespace:
-    """Return ``namespace`` as a tuple, or raise InvalidNamespaceError naming the problem."""
-    if isinstance(namespace, list):
-        namespace = tuple(namespace)  # pyright: ignore[reportUnknownArgumentType, reportUnknownVariableType] -- checked below
-    if not isinstance(namespace, tuple) or not namespace:
-        raise InvalidNamespaceError(
-            f"{what} must be a non-empty tuple of strings, got {namespace!r}"
-        )
-    for label in namespace:  # pyright: ignore[reportUnknownVariableType] -- checked below
-        if not isinstance(label, str) or not label:
-            raise InvalidNamespaceError(
-                f"{what} labels must be non-empty strings, got {label!r} in {namespace!r}"
-            )
-        if "." in label:
-            raise InvalidNamespaceError(
-                f"{what} labels must not contain '.', got {label!r} in {namespace!r}"
-            )
-    return namespace  # pyright: ignore[reportUnknownVariableType] -- validated above
-
-
-def validate_prefix(prefix: object, *, what: str = "namespace prefix") -> Namespace:
-    """Like validate_namespace, but the empty tuple (match everything) is allowed."""
-    if prefix is None or prefix == () or prefix == []:
-        return ()
-    return validate_namespace(prefix, what=what)
-
-
-def validate_key(key: object) -> str:
-    """Return ``key``, or raise InvalidNamespaceError if it is not a non-empty string."""
-    if not isinstance(key, str) or not key:
-        raise InvalidNamespaceError(f"key must be a non-empty string, got {key!r}")
-    return key
-
-
-def validate_value(value: object) -> dict[str, Any]:
-    """Return ``value`` if it is a dict with string keys of JSON data, else raise InvalidValueError."""
-    if not isinstance(value, dict):
-        raise InvalidValueError(
-            f"store values must be dicts, got {type(value).__name__}: wrap it, e.g. {{'data': value}}"
-        )
-    try:
-        msgspec.json.encode(value)
-    except (TypeError, msgspec.EncodeError) as exc:
-        raise InvalidValueError(f"store value is not JSON-serializable: {exc}") from exc
-    for k in value:  # pyright: ignore[reportUnknownVariableType] -- checked here
-        if not isinstance(k, str):
-            raise InvalidValueError(f"store value keys must be strings, got {k!r}")
-    return value  # pyright: ignore[reportUnknownVariableType] -- validated above
-
-
-def validate_ttl(ttl: object) -> float | None:
-    """Return ``ttl`` (minutes) or None; raise ValueError for a non-positive or non-number."""
-    if ttl is None:
-        return None
-    if (
-        isinstance(ttl, bool)
-        or not isinstance(ttl, int | float)
-        or not ttl > 0
-        or math.isinf(ttl)
-    ):
-        raise ValueError(
-            f"ttl is in minutes and must be a positive number or None, got {ttl!r}"
-        )
-    return float(ttl)
+# -- validation (the checks live in _validation) -----------------------------
 
 
 def _validate_paging(limit: object, offset: object) -> None:
@@ -266,12 +209,30 @@ _OP_TYPES = (GetOp, PutOp, SearchOp, ListNamespacesOp)
 
 
 def ensure_op(op: object) -> Op:
-    """Return ``op`` if it is one of the four operation types, else raise TypeError."""
+    """Return ``op`` if it is one of the four operation types, else raise TypeError.
+
+    An op built with list namespaces (validation accepts them) comes back
+    with tuples, so every store sees the same op.
+    """
     if not isinstance(op, _OP_TYPES):
         raise TypeError(
             f"batch operations must be GetOp, PutOp, SearchOp or ListNamespacesOp, got {op!r}"
         )
-    return op
+    match op:
+        case GetOp(namespace=list()) | PutOp(namespace=list()):
+            return msgspec.structs.replace(op, namespace=tuple(op.namespace))
+        case SearchOp(namespace_prefix=list()):
+            return msgspec.structs.replace(
+                op, namespace_prefix=tuple(op.namespace_prefix)
+            )
+        case ListNamespacesOp(prefix=list()) | ListNamespacesOp(suffix=list()):
+            return msgspec.structs.replace(
+                op,
+                prefix=None if op.prefix is None else tuple(op.prefix),
+                suffix=None if op.suffix is None else tuple(op.suffix),
+            )
+        case _:
+            return op
 
 
 # -- the contract ------------------------------------------------------------

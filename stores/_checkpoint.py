@@ -165,9 +165,17 @@ class CheckpointSaver(Protocol):
 
 
 def check_thread_id(thread_id: object) -> str:
-    """``thread_id`` if it is a non-empty string, else ValueError."""
+    """``thread_id`` if it is a non-empty string of valid Unicode, else ValueError."""
     if not isinstance(thread_id, str) or not thread_id:
         raise ValueError(f"thread_id must be a non-empty string, got {thread_id!r}")
+    if not thread_id.isascii():
+        try:
+            thread_id.encode()
+        except UnicodeEncodeError as exc:
+            raise ValueError(
+                f"thread_id {thread_id!r} is not valid Unicode text: it holds the "
+                f"lone surrogate {thread_id[exc.start]!r} at position {exc.start}"
+            ) from None
     return thread_id
 
 

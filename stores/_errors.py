@@ -6,7 +6,10 @@ StoreError
 ├── InvalidNamespaceError         (also ValueError) a bad namespace or key
 ├── InvalidValueError             (also TypeError) a store value that is not a JSON dict
 ├── InvalidFilterError            (also ValueError) a filter that cannot be parsed
-├── InvalidIndexConfigError       (also ValueError) a bad index configuration
+├── InvalidIndexConfigError       (also ValueError) a bad index configuration, or
+│                                 one that differs from the existing index's
+├── SearchLimitError              (also ValueError) a search past what the backend
+│                                 can reach in one query (RediSearch MAXSEARCHRESULTS)
 ├── CheckpointConflictError       a fenced write lost to a newer writer
 └── CorruptCheckpointError        bytes in the checkpointer failed to decode
 """
@@ -39,7 +42,11 @@ class InvalidFilterError(StoreError, ValueError):
 
 
 class InvalidIndexConfigError(StoreError, ValueError):
-    """An index configuration is malformed; it needs 'dims' and 'embed'."""
+    """An index configuration is malformed (it needs 'dims' and 'embed'), or differs from the index already in Redis."""
+
+
+class SearchLimitError(StoreError, ValueError):
+    """A search needs more results than one backend query can reach; narrow it, or declare its filter fields filterable."""
 
 
 class CheckpointConflictError(StoreError):

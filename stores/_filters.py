@@ -20,12 +20,20 @@ so another backend (RediSearch) can compile it without re-parsing.
 from __future__ import annotations
 
 import math
+import reprlib
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, cast
 
 import msgspec
 
 from ._errors import InvalidFilterError
+
+MAX_DEPTH: Final = 100
+"""How deeply a store value or a filter operand may nest dicts and lists.
+
+Deeper data is refused up front: decoding it later, from a deep call stack,
+could fail with RecursionError and break every read of a shared prefix.
+"""
 
 OPERATORS: Final = frozenset({"$eq", "$ne", "$gt", "$gte", "$lt", "$lte"})
 """Every operator a filter may use."""
@@ -75,7 +83,8 @@ def parse_filter(filter: Mapping[str, Any] | None) -> Filter:
         InvalidFilterError: (also a ValueError) for a non-mapping, a
             non-string or empty key, an empty path segment, an unknown
             operator, an operator dict mixed with plain keys, a non-JSON
-            operand, or a range operand that is not a number or string.
+            operand (NaN, bytes, a lone surrogate, deeper than MAX_DEPTH),
+            or a range operand that is not a number or string.
     """
     if filter is None:
         return Filter()
@@ -114,6 +123,10 @@ def _parse_path(key: object) -> tuple[str, ...]:
         raise InvalidFilterError(
             f"operator {key!r} must be inside a field's dict, e.g. {{'field': {{{key!r}: x}}}}"
         )
+    if not _is_text(key):
+        raise InvalidFilterError(
+            f"filter key {key!r} holds a lone surrogate; keys must be valid Unicode text"
+        )
     path = tuple(key.split("."))
     if not all(path):
         raise InvalidFilterError(
@@ -150,22 +163,41 @@ def _parse_ops(
 
 
 def _check_json(key: str, operand: object) -> None:
-    if not _is_json(operand):
+    if not _is_json(operand, MAX_DEPTH):
         raise InvalidFilterError(
             f"filter value for {key!r} must be JSON data (None, bool, number, "
-            f"str, list, dict with str keys), got {operand!r}"
+            f"valid Unicode str, list, dict with str keys, nested at most "
+            f"{MAX_DEPTH} levels), got {reprlib.repr(operand)}"
         )
 
 
-def _is_json(obj: object) -> bool:
-    if obj is None or isinstance(obj, bool | int | str):
+def _is_text(text: str) -> bool:
+    # a lone surrogate (which json.loads can produce) is not valid Unicode
+    if text.isascii():
+        return True
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _is_json(obj: object, depth: int) -> bool:
+    if isinstance(obj, str):
+        return _is_text(obj)
+    if obj is None or isinstance(obj, bool | int):
         return True
     if isinstance(obj, float):
         return math.isfinite(obj)
+    if depth <= 0:
+        return False
     if (items := _as_sequence(obj)) is not None:
-        return all(_is_json(x) for x in items)
+        return all(_is_json(x, depth - 1) for x in items)
     if (fields := _as_mapping(obj)) is not None:
-        return all(isinstance(k, str) and _is_json(v) for k, v in fields.items())
+        return all(
+            isinstance(k, str) and _is_text(k) and _is_json(v, depth - 1)
+            for k, v in fields.items()
+        )
     return False
 
 

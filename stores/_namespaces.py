@@ -12,7 +12,8 @@ from typing import Final, cast
 
 import msgspec
 
-from ._base import ListNamespacesOp, Namespace, validate_ttl
+from ._base import ListNamespacesOp, Namespace
+from ._validation import MAX_TTL_MINUTES, validate_ttl
 
 WILDCARD: Final = "*"
 """In a ``list_namespaces`` prefix or suffix, matches any one label."""
@@ -122,9 +123,12 @@ def _minutes(value: object, what: str) -> float:
         minutes = validate_ttl(value)
     except ValueError:
         raise ValueError(
-            f"{what} is in minutes and must be a positive number, got {value!r}"
+            f"{what} is in minutes and must be a positive number up to "
+            f"{MAX_TTL_MINUTES:.0e}, got {value!r}"
         ) from None
-    if minutes is None or not math.isfinite(minutes):
+    if minutes is None or not math.isfinite(
+        minutes
+    ):  # pragma: no cover - validate_ttl refuses both
         raise ValueError(
             f"{what} is in minutes and must be a positive number, got {value!r}"
         )

@@ -17,7 +17,12 @@ best part and returns it in the same reply; other searches ask for ``m``
 
 TAG values are written in a private alphabet (``[A-Za-z0-9_]``, everything
 else as ``_XX`` hex), so separators, spaces, case and query syntax in
-labels or values can never break or widen a match.
+labels or values can never break or widen a match. An encoding longer than
+``TAG_LIMIT`` characters is replaced by a digest of the text (see ``tag``):
+RediSearch cuts indexed TAG values at 4,096 characters but not queried ones,
+so long values compared by their first 4,096 characters, and a namespace
+could see another's items. The index itself (FT.CREATE, and checking an
+existing one against the store's settings) is in ``_index``.
 """
 
 from __future__ import annotations
@@ -50,13 +55,43 @@ PRIMARY_KINDS: Final = "pv|pn"
 """The ``m`` TAG values of an item's own document (with / without a vector)."""
 
 
-def tag(text: str) -> str:
-    """``text`` in the TAG alphabet: safe to index and to query without escaping.
+TAG_LIMIT: Final = 128
+"""The longest TAG value written in the plain alphabet; longer ones become a digest."""
 
-    The empty string becomes ``_empty``: an escape is ``_`` and two
-    uppercase hex digits, so no other text encodes to that.
+
+def tag(text: str) -> str:
+    """``text`` in the TAG alphabet: safe to index and to query, distinct texts never equal.
+
+    Each UTF-8 byte outside ``[A-Za-z0-9]`` is ``_`` and two uppercase hex
+    digits. The empty string becomes ``_empty``; an encoding longer than
+    ``TAG_LIMIT`` becomes ``_h`` and the 128-bit blake2b digest of the
+    text, in lowercase hex. An escape never has a lowercase letter after
+    the ``_``, so neither form can equal a plain encoding, and every value
+    stays far below RediSearch's 4,096-character cut. Callers validate that
+    ``text`` is valid Unicode (no lone surrogates).
     """
-    return "".join([_TAG_TABLE[b] for b in text.encode()]) or "_empty"
+    data = text.encode()
+    encoded = "".join([_TAG_TABLE[b] for b in data])
+    if len(encoded) > TAG_LIMIT:
+        return "_h" + hashlib.blake2b(data, digest_size=16).hexdigest()
+    return encoded or "_empty"
+
+
+def untag(value: str) -> str:
+    """The text of a plain ``tag`` encoding (for messages); a digest comes back as ``<digest …>``."""
+    if value == "_empty":
+        return ""
+    if value.startswith("_h"):
+        return f"<digest {value[2:10]}…>"
+    out, i = bytearray(), 0
+    while i < len(value):
+        if value[i] == "_":
+            out.append(int(value[i + 1 : i + 3], 16))
+            i += 3
+        else:
+            out += value[i].encode()
+            i += 1
+    return out.decode(errors="replace")
 
 
 class FilterField(msgspec.Struct, frozen=True, kw_only=True):
@@ -68,6 +103,9 @@ class FilterField(msgspec.Struct, frozen=True, kw_only=True):
     kind: FilterKind
     attr: str
     """The document field: ``f0``, ``f1``, ..."""
+    alias: str
+    """The index attribute queries name: ``f_`` and the name in the TAG
+    alphabet, so the index records which path each field holds."""
 
 
 class RedisIndexSettings(msgspec.Struct, frozen=True, kw_only=True):
@@ -85,8 +123,18 @@ class RedisIndexSettings(msgspec.Struct, frozen=True, kw_only=True):
         return _METRICS[self.distance]
 
     def score(self, distance: float) -> float:
-        """Cosine similarity from a RediSearch distance between unit vectors."""
-        return 1.0 - distance / 2.0 if self.distance == "l2" else 1.0 - distance
+        """Cosine similarity from a RediSearch distance between unit vectors, in [-1, 1].
+
+        float32 rounding can put an exact match a hair past 1.0; InMemoryStore
+        clips the same way.
+        """
+        sim = 1.0 - distance / 2.0 if self.distance == "l2" else 1.0 - distance
+        return min(1.0, max(-1.0, sim))
+
+    @property
+    def ef_runtime(self) -> int | None:
+        """The HNSW ``ef_runtime`` to pass with every KNN query, if configured."""
+        return self.hnsw.get("ef_runtime") if self.algorithm == "hnsw" else None
 
     @property
     def multi_part(self) -> bool:
@@ -184,13 +232,15 @@ def _parse_filterable(spec: object) -> tuple[FilterField, ...]:
             raise InvalidIndexConfigError(
                 f"'filterable' kinds are 'tag' or 'numeric', got {name!r}: {kind!r}"
             )
+        name = cast("str", name)
+        try:
+            alias = f"f_{tag(name)}"
+        except UnicodeEncodeError:
+            raise InvalidIndexConfigError(
+                f"'filterable' key {name!r} holds a lone surrogate; use valid Unicode text"
+            ) from None
         fields.append(
-            FilterField(
-                name=cast("str", name),
-                path=path,
-                kind=kind,
-                attr=f"f{i}",
-            )
+            FilterField(name=name, path=path, kind=kind, attr=f"f{i}", alias=alias)
         )
     return tuple(fields)
 
@@ -200,9 +250,34 @@ def is_number(x: object) -> bool:
     return isinstance(x, int | float) and not isinstance(x, bool)
 
 
+def as_double(x: float) -> float | None:
+    """``x`` as the double RediSearch compares, or None past the double range.
+
+    A float is itself (store values are finite); an int is rounded to the
+    nearest double, so 2**53 + 1 compares as 2**53.
+    """
+    try:
+        return float(x)
+    except OverflowError:
+        return None
+
+
 def number_text(x: float) -> str:
-    """A number as RediSearch parses it, exactly (shortest round-trip repr)."""
-    return str(x) if isinstance(x, int) else repr(float(x))
+    """A number as RediSearch parses it: the double nearest ``x``, in its shortest repr.
+
+    Callers pass numbers within the double range (see ``as_double``).
+    """
+    if isinstance(x, int) and -(2**53) <= x <= 2**53:
+        return str(x)  # exact, and how people write it
+    return repr(float(x))
+
+
+def indexed_number(x: float) -> str:
+    """A value's number as written to a NUMERIC field: an int past the double
+    range is +-inf (RediSearch drops a document whose number it cannot parse)."""
+    if as_double(x) is None:
+        return "inf" if x > 0 else "-inf"
+    return number_text(x)
 
 
 def filter_values(settings: RedisIndexSettings, value: Mapping[str, Any]) -> list[str]:
@@ -220,7 +295,7 @@ def filter_values(settings: RedisIndexSettings, value: Mapping[str, Any]) -> lis
         if f.kind == "tag" and isinstance(found, str):
             out += [f.attr, tag(found)]
         elif f.kind == "numeric" and is_number(found):
-            out += [f.attr, number_text(found)]
+            out += [f.attr, indexed_number(found)]
     return out
 
 
@@ -235,33 +310,6 @@ def item_key(prefix: str, namespace: tuple[str, ...], key: str) -> str:
         _MSGPACK.encode((namespace, key)), digest_size=12
     ).hexdigest()
     return f"{prefix}:d:{{{digest}}}"
-
-
-def schema_dict(name: str, prefix: str, settings: RedisIndexSettings) -> dict[str, Any]:
-    """The redisvl IndexSchema (as a dict) of a store."""
-    exact = {"case_sensitive": True}
-    fields: list[dict[str, Any]] = [
-        {"name": "p", "type": "tag", "attrs": {**exact, "separator": ","}},
-        {"name": "m", "type": "tag", "attrs": exact},
-        {"name": "ua", "type": "numeric", "attrs": {"sortable": True}},
-    ]
-    for f in settings.filterable:
-        attrs = exact if f.kind == "tag" else {}
-        fields.append({"name": f.attr, "type": f.kind, "attrs": attrs})
-    if settings.vectors is not None:
-        vector: dict[str, Any] = {
-            "dims": settings.vectors.dims,
-            "algorithm": settings.algorithm,
-            "distance_metric": settings.metric.lower(),
-            "datatype": "float32",
-        }
-        if settings.algorithm == "hnsw":
-            vector.update(settings.hnsw)
-        fields.append({"name": "vec", "type": "vector", "attrs": vector})
-    return {
-        "index": {"name": name, "prefix": f"{prefix}:d:", "storage_type": "hash"},
-        "fields": fields,
-    }
 
 
 # -- the Lua scripts that write and read that layout, one item each -----------
@@ -306,7 +354,7 @@ return 1
 GET_SCRIPT: Final = Script("""
 local f = redis.call('HMGET', KEYS[1], 'v', 'ca', 'ua', 't', 'n')
 if ARGV[1] == '1' and f[4] then
-  local ms = math.floor(tonumber(f[4]) * 60000)
+  local ms = math.max(1, math.ceil(tonumber(f[4]) * 60000))
   redis.call('PEXPIRE', KEYS[1], ms)
   for i = 1, tonumber(f[5] or '0') do redis.call('PEXPIRE', KEYS[1] .. ':' .. i, ms) end
 end

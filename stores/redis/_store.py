@@ -4,19 +4,22 @@
 A batch embeds every text of its puts and queries in one call, then sends
 all its operations in one pipeline: each put, delete and get is one Lua
 script (atomic per item: ``created_at`` kept, stale parts removed, TTL set
-on every document), each search one FT.SEARCH (two with a query: nearest
-parts, and items without vectors), each namespace listing one
-FT.AGGREGATE. Replies come back in op order, so a get after a put in the
-same batch sees the put. Extra round trips happen only when a search must
-widen its window (a filter on a field not declared filterable, or items
-with many parts) and to refresh the TTL of searched items that have one.
-The layout is described in ``_schema``.
+on every document), each search one FT.SEARCH (see ``_search``), each
+namespace listing one FT.AGGREGATE. Replies come back in op order, so a get
+after a put in the same batch sees the put. Extra round trips happen only
+when a search must widen its window (a filter on a field not declared
+filterable, items with many parts, or a query whose scored items do not
+fill the page), when a write must wait for such a search before it
+(``_search.admitted``), and to refresh the TTL of searched items that have
+one.
+The layout is described in ``_schema``, the index in ``_index``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import time
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, Self, TypeAlias, final
 
@@ -24,7 +27,7 @@ import msgspec
 from redis.exceptions import ResponseError
 
 from stores._base import BaseStore, GetOp, ListNamespacesOp, PutOp, SearchOp, ensure_op
-from stores._errors import StoreUnavailableError
+from stores._errors import InvalidIndexConfigError, StoreUnavailableError
 from stores._filters import parse_filter
 from stores._namespaces import parse_ttl_config
 from stores._vectors import embed_texts, parse_field_path, texts_for, warm_up
@@ -34,10 +37,17 @@ from ._connection import (
     RedisConnection,
     load_scripts,
     run_pipeline,
+    send_commands,
     translate_errors,
 )
+from ._index import (
+    DEFAULT_MAX_RESULTS,
+    MAX_RESULTS_COMMAND,
+    check_created,
+    parse_max_results,
+    plan_index,
+)
 from ._query import (
-    SearchPlan,
     compile_filter,
     decode_item,
     decode_namespaces,
@@ -54,9 +64,9 @@ from ._schema import (
     item_key,
     namespace_tags,
     parse_settings,
-    schema_dict,
     tag,
 )
+from ._search import SearchPlan, admitted
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -125,9 +135,11 @@ class RedisStore(BaseStore):
     still before offset and limit). ``filterable=`` declares them for a
     store without vectors. ``ttl``: minutes, or ``{"default_ttl": m,
     "refresh_on_read": bool}``. ``prefix`` starts every key and names the
-    index ``<prefix>:idx``.
+    index ``<prefix>:idx``; the index keeps the settings it was made with
+    (another configuration on the same prefix is InvalidIndexConfigError).
 
-    Numeric filter fields compare as doubles (exact up to 2**53). Calls
+    Numeric filter fields compare as doubles (exact up to 2**53; an int past
+    the double range is +-infinity in the index). Calls
     wait on Redis; put deadlines around them (``anyio.fail_after``). Each
     put or delete is atomic; a batch cancelled mid-flight may have applied
     some of its writes, never half of one. Redis failures raise
@@ -160,6 +172,7 @@ class RedisStore(BaseStore):
         self._conn = RedisConnection(url, name="RedisStore")
         self._stamps = _Stamps()
         self._index_ready = False
+        self._max_results = DEFAULT_MAX_RESULTS
 
     @property
     def index_name(self) -> str:
@@ -191,14 +204,22 @@ class RedisStore(BaseStore):
         The first batch then pays no set-up. A Redis that cannot be reached
         is not an error here: each call reports it (StoreUnavailableError),
         and works once Redis is back.
+
+        Raises:
+            InvalidIndexConfigError: the prefix's index was made with other
+                settings (the store is closed then).
         """
-        with (
-            contextlib.suppress(StoreUnavailableError),
-            translate_errors(self._conn, "connecting"),
-        ):
-            client: Redis = await self._conn.client()
-            await self._ensure_index(client)
-            await load_scripts(client, SCRIPTS)
+        try:
+            with (
+                contextlib.suppress(StoreUnavailableError),
+                translate_errors(self._conn, "connecting"),
+            ):
+                client: Redis = await self._conn.client()
+                await self._ensure_index(client)
+                await load_scripts(client, SCRIPTS)
+        except InvalidIndexConfigError:
+            await self.aclose()
+            raise
         if self._settings.vectors is not None:
             warm_up(self._settings.vectors.dims)
         return self
@@ -213,7 +234,10 @@ class RedisStore(BaseStore):
         Raises:
             TypeError: for an object that is not an operation.
             InvalidIndexConfigError: for a bad ``index`` path or a
-                misbehaving embedder (nothing is written then).
+                misbehaving embedder (nothing is written then), or an index
+                made with other settings.
+            SearchLimitError: for a search that needs more results than
+                one RediSearch query reaches (MAXSEARCHRESULTS).
             StoreUnavailableError: if Redis cannot be reached or fails.
         """
         checked = [ensure_op(op) for op in ops]
@@ -233,7 +257,7 @@ class RedisStore(BaseStore):
         with translate_errors(self._conn, "a store batch"):
             client: Redis = await self._conn.client()
             await self._ensure_index(client)
-            await self._run(client, steps)
+            await self._run(client, steps, checked)
             await self._refresh_searched(client, checked, steps)
         return [step.result() for step in steps]
 
@@ -293,7 +317,13 @@ class RedisStore(BaseStore):
                 vector = rows[0].tobytes() if rows is not None and len(rows) else None
                 conds = where(op.namespace_prefix, conds)
                 return SearchPlan(
-                    op, self._index_name, self._settings, conds, residual, vector
+                    op,
+                    self._index_name,
+                    self._settings,
+                    conds,
+                    residual,
+                    vector,
+                    self._max_results,
                 )
             case ListNamespacesOp():
                 return _Single(
@@ -315,7 +345,8 @@ class RedisStore(BaseStore):
             fields += ["t", repr(ttl)]
         fields += filter_values(self._settings, copy)
         keys = [key, *(f"{key}:{i}" for i in range(1, len(vectors)))]
-        ttl_ms = round(ttl * 60_000) if ttl is not None else 0
+        # at least 1 ms: "0" means no TTL to the script
+        ttl_ms = max(1, math.ceil(ttl * 60_000)) if ttl is not None else 0
         return PUT_SCRIPT.command(
             keys, [stamp, ttl_ms, len(vectors), len(fields) // 2, *fields, *vectors]
         )
@@ -336,10 +367,19 @@ class RedisStore(BaseStore):
 
     # -- execution -----------------------------------------------------------
 
-    async def _run(self, client: Redis, steps: Sequence[_Step]) -> None:
-        """Round trips until every step is done: the first carries every op."""
+    async def _run(
+        self, client: Redis, steps: Sequence[_Step], ops: Sequence[Op]
+    ) -> None:
+        """Round trips until every step is done: the first carries every op it can.
+
+        A write waits while an earlier search of the batch under whose prefix
+        it writes may need another round (``admitted``), so no search sees a
+        later op of its batch; the ops after it wait too.
+        """
+        sent = 0
         while True:
-            pending = [(step, step.commands()) for step in steps if not step.done]
+            sent = admitted(ops, steps, sent)
+            pending = [(s, s.commands()) for s in steps[:sent] if not s.done]
             if not pending:
                 return
             commands = [c for _, cs in pending for c in cs]
@@ -365,30 +405,26 @@ class RedisStore(BaseStore):
         return await run_pipeline(client, commands, SCRIPTS)
 
     async def _ensure_index(self, client: Redis) -> None:
+        """Find the index and check it fits this store, or make it.
+
+        One round trip when it exists (made by an earlier process, usually),
+        which also reads the server's cap on search results.
+
+        Raises:
+            InvalidIndexConfigError: the index was made with other settings.
+        """
         if self._index_ready:
             return
-        try:  # most starts find the index made by an earlier process: one round trip
-            await client.execute_command("FT.INFO", self._index_name)
-        except ResponseError:
-            pass
-        else:
-            self._index_ready = True
-            return
-        # redisvl is imported only to create an index (a tenth of a second of imports)
-        from redisvl.exceptions import RedisSearchError
-        from redisvl.index import AsyncSearchIndex
-        from redisvl.schema import IndexSchema
-
-        schema = IndexSchema.from_dict(
-            schema_dict(self._index_name, self._prefix, self._settings)
+        name, prefix, settings = self._index_name, self._prefix, self._settings
+        info, limit = await send_commands(
+            client, [("FT.INFO", name), MAX_RESULTS_COMMAND]
         )
-        index = AsyncSearchIndex(schema, redis_client=client, owns_client=False)
-        try:
-            await index.create(overwrite=False)
-        except RedisSearchError as exc:
-            if "already exists" not in str(exc).lower():
-                raise
-            # another process created it between our check and FT.CREATE
+        self._max_results = parse_max_results(limit)
+        plan = plan_index(info, name, prefix, settings)
+        if plan and check_created(await send_commands(client, plan)):
+            # another process made it between our look and FT.CREATE: check theirs
+            (info,) = await send_commands(client, [("FT.INFO", name)])
+            plan_index(info, name, prefix, settings)
         self._index_ready = True
 
     async def _refresh_searched(

@@ -23,7 +23,7 @@ from stores.redis._embedded import EmbeddedRedis, free_port
 from stores.redis._query import compile_filter
 from stores.redis._schema import parse_settings, tag
 from stores.redis._store import RedisStore
-from tests.redis_server import admin, keys_of
+from tests.redis_server import admin, drop_prefix, keys_of, new_prefix
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -50,17 +50,28 @@ def text_index(embedder: Any, *fields: str, **extra: Any) -> dict[str, Any]:
 async def make_redis(
     redis_url: str, redis_prefix: str
 ) -> AsyncIterator[Callable[..., RedisStore]]:
-    """RedisStores under this test's prefix (one index), closed at teardown."""
-    stores: list[RedisStore] = []
+    """RedisStores under this test's prefix (one index), closed at teardown.
 
-    def make(**kwargs: Any) -> RedisStore:
-        store = RedisStore(redis_url, prefix=redis_prefix, **kwargs)
+    ``make(own_prefix=True, ...)`` puts the store on a prefix of its own
+    (dropped at teardown): an index keeps the settings it was made with.
+    """
+    stores: list[RedisStore] = []
+    extra: list[str] = []
+
+    def make(*, own_prefix: bool = False, **kwargs: Any) -> RedisStore:
+        prefix = redis_prefix
+        if own_prefix:
+            prefix = new_prefix()
+            extra.append(prefix)
+        store = RedisStore(redis_url, prefix=prefix, **kwargs)
         stores.append(store)
         return store
 
     yield make
     for store in stores:
         await store.aclose()
+    for prefix in extra:
+        drop_prefix(prefix)
 
 
 async def put_both(
@@ -216,9 +227,9 @@ async def test_filters_agree_with_the_memory_store(
 ) -> None:
     memory = InMemoryStore()
     pushed = make_redis(filterable=FILTERABLE)
-    plain = make_redis()  # same documents and index, nothing declared: all in Python
+    plain = make_redis(own_prefix=True)  # nothing declared: all in Python
     for key, value in FILTER_ITEMS.items():
-        await put_both([memory, pushed], ("f",), key, value)
+        await put_both([memory, pushed, plain], ("f",), key, value)
     expected = keys(await memory.asearch(("f",), filter=flt, limit=20))
     assert keys(await pushed.asearch(("f",), filter=flt, limit=20)) == expected
     assert keys(await plain.asearch(("f",), filter=flt, limit=20)) == expected
@@ -237,10 +248,10 @@ def test_only_exact_conditions_are_pushed_down() -> None:
     )
     clauses, residual = compile_filter(flt, settings)
     assert clauses == [
-        f"@f0:{{{tag('a b')}}}",
-        "@f1:[(1 +inf]",
-        "@f1:[-inf 9]",
-        f"-@f3:{{{tag('en')}}}",
+        f"@f_kind:{{{tag('a b')}}}",
+        "@f_n:[(1 +inf]",
+        "@f_n:[-inf 9]",
+        f"-@f_meta_2Elang:{{{tag('en')}}}",
     ]
     assert [(c.path, c.operand) for c in residual.conditions] == [
         (("other",), 1),
@@ -255,7 +266,7 @@ async def test_pushed_down_filter_needs_one_round_trip_python_filter_widens(
     make_redis: Callable[..., RedisStore],
 ) -> None:
     pushed = make_redis(filterable={"kind": "tag"})
-    plain = make_redis()
+    plain = make_redis(own_prefix=True)
     ops = [
         PutOp(
             namespace=("w",),
@@ -265,7 +276,7 @@ async def test_pushed_down_filter_needs_one_round_trip_python_filter_widens(
         for i in range(300)
     ]
     await pushed.abatch(ops)
-    await plain.aget(("w",), "k000")  # its first call checks the index exists
+    await plain.abatch(ops)
     results = {}
     for store in (pushed, plain):
         before = store.round_trips
@@ -423,15 +434,15 @@ async def test_a_batch_of_twenty_mixed_ops_is_one_round_trip(
                 index=False,
             ),
             GetOp(namespace=ns, key="a"),
-            SearchOp(
-                namespace_prefix=("r",),
+            SearchOp(  # each user's own, as the store actor batches them
+                namespace_prefix=ns,
                 query="what is my name",
                 filter={"kind": "x", "n": {"$gte": 1}},
             ),
         ]
     ops += [
         SearchOp(namespace_prefix=("r",), filter={"kind": "y"}, limit=2),
-        PutOp(namespace=("r", "0"), key="b", value=None),
+        PutOp(namespace=("r", "9"), key="b", value=None),
         ListNamespacesOp(prefix=("r",)),
         SearchOp(namespace_prefix=("r", "3")),
     ]
@@ -439,9 +450,10 @@ async def test_a_batch_of_twenty_mixed_ops_is_one_round_trip(
     results = await store.abatch(ops)
     # One pipeline for all 20 ops, plus one for the searches whose scored
     # hits did not fill the page (they then read the items without vectors).
+    # No write waits for a search: none writes under an earlier query's prefix.
     assert (store.round_trips - before, len(embedder.calls) - calls) == (2, 1)
     assert len(ops) == 20
-    assert keys(results[15]) == ["a", "a", "a"]  # type: ignore[arg-type]
+    assert [keys(results[i]) for i in (3, 7, 11, 15)] == [[], ["a"], ["a"], ["a"]]  # type: ignore[arg-type]
     assert keys(results[16]) == ["b", "b"]  # type: ignore[arg-type]
     assert results[18] == [("r", "0"), ("r", "1"), ("r", "2"), ("r", "3")]
     assert keys(results[19]) == ["b", "a"]  # type: ignore[arg-type]
