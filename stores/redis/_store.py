@@ -1,4 +1,3 @@
-# pyright: reportMissingTypeStubs=false, reportUnknownMemberType=false
 """RedisStore: the store contract on a RediSearch index, one pipeline per batch.
 
 A batch embeds every text of its puts and queries in one call, then sends
@@ -21,7 +20,6 @@ import time
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, Self, TypeAlias, final
 
 import msgspec
-from redis.exceptions import ResponseError
 
 from stores._base import BaseStore, GetOp, ListNamespacesOp, PutOp, SearchOp, ensure_op
 from stores._errors import StoreUnavailableError
@@ -29,13 +27,9 @@ from stores._filters import parse_filter
 from stores._namespaces import parse_ttl_config
 from stores._vectors import embed_texts, parse_field_path, texts_for, warm_up
 
-from ._connection import (
-    Packed,
-    RedisConnection,
-    load_scripts,
-    run_pipeline,
-    translate_errors,
-)
+from ._connection import RedisConnection, translate_errors
+from ._index import ensure_index
+from ._pipeline import load_scripts, run
 from ._query import (
     SearchPlan,
     compile_filter,
@@ -54,19 +48,19 @@ from ._schema import (
     item_key,
     namespace_tags,
     parse_settings,
-    schema_dict,
     tag,
 )
+from ._wire import ReplyError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
-
-    from redis.asyncio import Redis
 
     from stores._base import Op, Result
     from stores._vectors import FieldPath, Matrix
 
     from ._schema import RedisIndexSettings
+    from ._transport import Client
+    from ._wire import Packed
 
 _Encoded: TypeAlias = tuple[bytes, dict[str, Any]]
 _JSON: Final = msgspec.json.Encoder()
@@ -131,7 +125,7 @@ class RedisStore(BaseStore):
     wait on Redis; put deadlines around them (``anyio.fail_after``). Each
     put or delete is atomic; a batch cancelled mid-flight may have applied
     some of its writes, never half of one. Redis failures raise
-    StoreUnavailableError. Runs on asyncio (redis.asyncio), not trio.
+    StoreUnavailableError. Runs on asyncio and trio.
     """
 
     def __init__(
@@ -191,7 +185,7 @@ class RedisStore(BaseStore):
             contextlib.suppress(StoreUnavailableError),
             translate_errors(self._conn, "connecting"),
         ):
-            client: Redis = await self._conn.client()
+            client = await self._conn.client()
             await self._ensure_index(client)
             await load_scripts(client, SCRIPTS)
         if self._settings.vectors is not None:
@@ -226,7 +220,7 @@ class RedisStore(BaseStore):
             for i, op in enumerate(checked)
         ]
         with translate_errors(self._conn, "a store batch"):
-            client: Redis = await self._conn.client()
+            client = await self._conn.client()
             await self._ensure_index(client)
             await self._run(client, steps)
             await self._refresh_searched(client, checked, steps)
@@ -331,7 +325,7 @@ class RedisStore(BaseStore):
 
     # -- execution -----------------------------------------------------------
 
-    async def _run(self, client: Redis, steps: Sequence[_Step]) -> None:
+    async def _run(self, client: Client, steps: Sequence[_Step]) -> None:
         """Round trips until every step is done: the first carries every op."""
         while True:
             pending = [(step, step.commands()) for step in steps if not step.done]
@@ -345,11 +339,11 @@ class RedisStore(BaseStore):
                 at += len(cs)
 
     async def _pipeline(
-        self, client: Redis, commands: list[tuple[Any, ...] | Packed]
+        self, client: Client, commands: list[tuple[Any, ...] | Packed]
     ) -> list[Any]:
         try:
-            return await run_pipeline(client, commands, SCRIPTS)
-        except ResponseError as exc:
+            return await run(client, commands, SCRIPTS)
+        except ReplyError as exc:
             message = str(exc).lower()
             if "no such index" not in message and "unknown index" not in message:
                 raise
@@ -357,37 +351,15 @@ class RedisStore(BaseStore):
         # make it again and resend the batch, whose writes are idempotent.
         self._index_ready = False
         await self._ensure_index(client)
-        return await run_pipeline(client, commands, SCRIPTS)
+        return await run(client, commands, SCRIPTS)
 
-    async def _ensure_index(self, client: Redis) -> None:
-        if self._index_ready:
-            return
-        try:  # most starts find the index made by an earlier process: one round trip
-            await client.execute_command("FT.INFO", self._index_name)
-        except ResponseError:
-            pass
-        else:
+    async def _ensure_index(self, client: Client) -> None:
+        if not self._index_ready:
+            await ensure_index(client, self._index_name, self._prefix, self._settings)
             self._index_ready = True
-            return
-        # redisvl is imported only to create an index (a tenth of a second of imports)
-        from redisvl.exceptions import RedisSearchError
-        from redisvl.index import AsyncSearchIndex
-        from redisvl.schema import IndexSchema
-
-        schema = IndexSchema.from_dict(
-            schema_dict(self._index_name, self._prefix, self._settings)
-        )
-        index = AsyncSearchIndex(schema, redis_client=client, owns_client=False)
-        try:
-            await index.create(overwrite=False)
-        except RedisSearchError as exc:
-            if "already exists" not in str(exc).lower():
-                raise
-            # another process created it between our check and FT.CREATE
-        self._index_ready = True
 
     async def _refresh_searched(
-        self, client: Redis, ops: Sequence[Op], steps: Sequence[_Step]
+        self, client: Client, ops: Sequence[Op], steps: Sequence[_Step]
     ) -> None:
         """Refresh the TTL of searched items that have one (one more round trip, if any)."""
         if not self._ttl.refresh_on_read:
@@ -401,7 +373,7 @@ class RedisStore(BaseStore):
             ):
                 keys += [self.item_key(ns, k) for ns, k in step.with_ttl()]
         if keys:
-            await run_pipeline(
+            await run(
                 client,
                 [GET_SCRIPT.command([k], ["1"]) for k in dict.fromkeys(keys)],
                 SCRIPTS,

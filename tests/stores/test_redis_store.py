@@ -21,7 +21,7 @@ from stores._memory_store import InMemoryStore
 from stores.embeddings._hashing import HashingEmbeddings
 from stores.redis._embedded import EmbeddedRedis, free_port
 from stores.redis._query import compile_filter
-from stores.redis._schema import parse_settings, tag
+from stores.redis._schema import parse_settings, schema_dict, tag
 from stores.redis._store import RedisStore
 from tests.redis_server import admin, keys_of
 
@@ -561,10 +561,22 @@ async def test_sync_twins_from_plain_threads_use_their_own_loops(
     ) is not None  # this loop has its own client
 
 
-def test_trio_is_refused_clearly() -> None:
-    store = RedisStore("redis://127.0.0.1:1/0")
-    with pytest.raises(RuntimeError, match="asyncio backend"):
-        anyio.run(store.aget, ("a",), "k", backend="trio")
+def test_each_event_loop_gets_a_client_that_closes_with_it(
+    redis_url: str, redis_prefix: str
+) -> None:
+    store = RedisStore(redis_url, prefix=redis_prefix)
+    clients: list[Any] = []
+
+    async def use(i: int) -> None:
+        await store.aput(("loops",), f"k{i}", {"v": i})
+        clients.append(await store._conn.client())
+
+    for i, backend in enumerate(["trio", "asyncio", "trio", "asyncio"]):
+        anyio.run(use, i, backend=backend)  # a loop of its own each time
+    assert len({id(c) for c in clients}) == 4
+    assert store._conn._clients == {}  # each was dropped when its loop shut down
+    assert all(c._closed and not c._idle for c in clients)  # and its sockets closed
+    assert len(admin().keys(f"{redis_prefix}:d:*")) == 4
 
 
 async def test_redis_down_fails_fast_with_store_unavailable() -> None:
@@ -636,6 +648,38 @@ async def test_a_lost_index_is_made_again(
     assert put is None
     assert "new" in keys(found)  # type: ignore[arg-type]
     assert f"{redis_prefix}:idx".encode() in admin().execute_command("FT._LIST")
+
+
+@pytest.mark.parametrize("algorithm", ["hnsw", "flat"])
+async def test_the_index_is_the_one_redisvl_would_create(
+    make_redis: Callable[..., RedisStore],
+    redis_prefix: str,
+    embedder: CountingEmbeddings,
+    algorithm: str,
+) -> None:
+    from redisvl.index import SearchIndex
+    from redisvl.schema import IndexSchema
+
+    index = text_index(embedder, algorithm=algorithm, distance_type="l2")
+    if algorithm == "hnsw":
+        index["hnsw"] = {"m": 8, "ef_construction": 100, "ef_runtime": 20}
+    filterable = {"lang": "tag", "n": "numeric"}
+    await make_redis(index=index, filterable=filterable).aget(("a",), "k")
+    theirs = f"{redis_prefix}:rvl"
+    settings = parse_settings(index, filterable)
+    schema = IndexSchema.from_dict(schema_dict(theirs, theirs, settings))
+    SearchIndex(schema, redis_client=admin()).create()
+    try:
+        ours_info = admin().ft(f"{redis_prefix}:idx").info()
+        their_info = admin().ft(theirs).info()
+        assert ours_info["attributes"] == their_info["attributes"]
+        ours, their = ours_info["index_definition"], their_info["index_definition"]
+        assert ours == [
+            [f"{redis_prefix}:d:".encode()] if x == [f"{theirs}:d:".encode()] else x
+            for x in their
+        ]
+    finally:
+        admin().ft(theirs).dropindex()
 
 
 async def test_a_full_page_of_scored_hits_needs_one_search_command(
