@@ -81,6 +81,22 @@ def test_bench_on_redis(capsys: pytest.CaptureFixture[str]) -> None:
     _assert_complete(results, "ours-redis", FIELDS | REDIS_FIELDS)
 
 
+@pytest.mark.redis
+@pytest.mark.skipif(
+    not _redis_available(), reason="no REDIS_URL and no embedded redis-server wheel"
+)
+def test_bench_on_redis_on_trio(capsys: pytest.CaptureFixture[str]) -> None:
+    status, results = _run(capsys, "--systems", "ours-redis", "--backend", "trio")
+    assert status == 0, [r.get("problems") for r in results]
+    _assert_complete(results, "ours-redis", FIELDS | REDIS_FIELDS)
+    assert all(r["env"]["backend"] == "trio" for r in results)  # type: ignore[index] -- env is a dict
+
+
+def test_langgraph_on_trio_is_refused_clearly() -> None:
+    with pytest.raises(SystemExit, match="LangGraph runs on asyncio only"):
+        main([*TINY, "--systems", "langgraph", "--backend", "trio"])
+
+
 @pytest.mark.skipif(
     importlib.util.find_spec("langgraph") is not None,
     reason="LangGraph is installed here",
