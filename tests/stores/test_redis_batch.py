@@ -87,3 +87,31 @@ async def test_batches_hold_at_most_max_batch_and_the_turn_passes_on(
     sent = int(admin().get(key) or 0) - 1
     assert 30 - len(cancelled) <= sent <= 30
     assert client.counters.round_trips - before >= sent / 4
+
+
+async def test_a_leader_outside_its_own_batch_still_gets_its_reply(
+    client: Client, redis_prefix: str
+) -> None:
+    # The first call's reply is held back (BLPOP) until two more calls queue
+    # behind it. Its task then calls again at once, before the next in line
+    # wakes: that call finds nobody sending and leads a batch of the two
+    # queued ones (max_batch=2), not itself, and is then first in the queue.
+    # The turn to lead must reach it (the old hand-over, which reused the
+    # reply signal, lost it: a wave of >64 commits hung; the integrator's
+    # two_process_waves repro).
+    writer = GroupWriter(client, [], max_batch=2)
+    key, gate = f"{redis_prefix}:n", f"{redis_prefix}:gate"
+
+    async def first() -> None:
+        await writer.call(("BLPOP", gate, 5))
+        await writer.call(("INCR", key))
+
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(first)
+            await anyio.wait_all_tasks_blocked()  # BLPOP sent, waiting
+            for _ in range(2):
+                tg.start_soon(writer.call, ("INCR", key))
+            await anyio.wait_all_tasks_blocked()  # both queued behind it
+            admin().rpush(gate, "go")
+    assert admin().get(key) == b"3"
