@@ -115,6 +115,12 @@ def _parser() -> argparse.ArgumentParser:
         help="tune the cyclic GC in every run: Runtime(tune_gc=True) for ours, the same settings for LangGraph",
     )
     p.add_argument(
+        "--backend",
+        choices=("asyncio", "trio"),
+        default="asyncio",
+        help="the event loop of every run (default asyncio); LangGraph runs on asyncio only",
+    )
+    p.add_argument(
         "--turn-timeout",
         type=float,
         default=120.0,
@@ -137,6 +143,10 @@ def _systems(args: argparse.Namespace) -> list[str]:
     if unknown:
         raise SystemExit(
             f"unknown system(s) {unknown}; choose from {', '.join(SYSTEMS)}"
+        )
+    if args.backend != "asyncio" and any(s.startswith("langgraph") for s in systems):
+        raise SystemExit(
+            f"LangGraph runs on asyncio only; drop it from --systems for --backend {args.backend}"
         )
     return systems
 
@@ -222,6 +232,7 @@ def _one(
         {
             **({"profile_dir": args.profile} if args.profile else {}),
             **({"tune_gc": True} if args.tune_gc else {}),
+            **({"backend": args.backend} if args.backend != "asyncio" else {}),
         },
     )
     result, tail = _spawn("bench.runner", cfg, args.run_timeout, echo=progress)
@@ -286,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     cs = [int(c) for c in args.concurrency.split(",") if c.strip()]
     env = _importable(systems)
     env["python speed"] = _speed()
+    env["backend"] = args.backend
     needs_redis = any(s in REDIS_SYSTEMS for s in systems)
     results: list[dict[str, Any]] = []
     base = "b" + secrets.token_hex(3)

@@ -64,7 +64,10 @@ def main(argv: list[str]) -> int:
     from bench.runner import RunConfig
 
     cfg = RunConfig.from_json(argv[0])
-    result = {"import_ms": import_ms, **anyio.run(_resume, cfg, backend="asyncio")}
+    result = {
+        "import_ms": import_ms,
+        **anyio.run(_resume, cfg, backend=cfg.extra.get("backend", "asyncio")),
+    }
     with open(argv[1], "w") as f:
         json.dump(result, f)
     return 0

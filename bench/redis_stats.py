@@ -4,13 +4,14 @@
   (every command Redis executed, from any client, inside MULTI or not), less
   the one INFO this module issues between two snapshots. Run the bench
   against a Redis nobody else is using.
-- **round trips**: every write of a request to a socket by a redis-py
-  connection in this process (sync or asyncio): one per plain command, one
-  per pipeline or transaction however many commands it holds. Counted by
-  wrapping ``send_packed_command`` on redis-py's connection classes, so it
-  sees ours and LangGraph's clients alike without touching either. ``None``
-  when Redis executed commands but no redis-py connection of this process
-  sent any (a client that bypasses redis-py).
+- **round trips**: every write of a request to a socket by a Redis
+  connection in this process: one per plain command, one per pipeline or
+  transaction however many commands it holds. Counted by wrapping
+  ``send_packed_command`` on redis-py's connection classes (LangGraph, sync
+  or asyncio) and ``roundtrip`` on our transport's connection
+  (``stores/redis/_transport.py``), without touching either. ``None`` when
+  Redis executed commands but no connection of this process sent any (a
+  client that bypasses both).
 - **server reads**: the delta of ``INFO stats total_reads_processed``, the
   socket reads the server handled (less the one INFO): about one per request
   received, a cross-check on round trips that needs no client cooperation
@@ -34,33 +35,38 @@ _sent = 0
 
 def _count_sync(fn: Any) -> Any:
     @functools.wraps(fn)
-    def send_packed_command(self: Any, *args: Any, **kwargs: Any) -> Any:
+    def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
         global _sent
         _sent += 1
         return fn(self, *args, **kwargs)
 
-    return send_packed_command
+    return counted
 
 
 def _count_async(fn: Any) -> Any:
     @functools.wraps(fn)
-    async def send_packed_command(self: Any, *args: Any, **kwargs: Any) -> Any:
+    async def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
         global _sent
         _sent += 1
         return await fn(self, *args, **kwargs)
 
-    return send_packed_command
+    return counted
 
 
 def install_round_trip_counter() -> None:
-    """Wrap redis-py's send methods once per process (idempotent)."""
-    for cls, wrap in (
-        (_conn.AbstractConnection, _count_sync),
-        (_aconn.AbstractConnection, _count_async),
+    """Wrap redis-py's send methods and our transport's once per process (idempotent)."""
+    from stores.redis._transport import Connection
+
+    for cls, wrap, name in (
+        (_conn.AbstractConnection, _count_sync, "send_packed_command"),
+        (_aconn.AbstractConnection, _count_async, "send_packed_command"),
+        (Connection, _count_async, "roundtrip"),
     ):
-        if not getattr(cls.send_packed_command, "_bench_counted", False):
-            cls.send_packed_command = wrap(cls.send_packed_command)
-            cls.send_packed_command._bench_counted = True  # type: ignore[attr-defined]
+        method = getattr(cls, name)
+        if not getattr(method, "_bench_counted", False):
+            counted = wrap(method)
+            counted._bench_counted = True
+            setattr(cls, name, counted)
 
 
 @dataclass(frozen=True)

@@ -310,7 +310,7 @@ def _result(
 
 def main(argv: list[str]) -> int:
     cfg = RunConfig.from_json(argv[0])
-    result = anyio.run(run, cfg, backend="asyncio")
+    result = anyio.run(run, cfg, backend=cfg.extra.get("backend", "asyncio"))
     with open(argv[1], "w") as f:
         json.dump(result, f)
     return 0

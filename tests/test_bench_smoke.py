@@ -81,6 +81,43 @@ def test_bench_on_redis(capsys: pytest.CaptureFixture[str]) -> None:
     _assert_complete(results, "ours-redis", FIELDS | REDIS_FIELDS)
 
 
+@pytest.mark.redis
+@pytest.mark.skipif(
+    not _redis_available(), reason="no REDIS_URL and no embedded redis-server wheel"
+)
+def test_bench_on_redis_on_trio(capsys: pytest.CaptureFixture[str]) -> None:
+    status, results = _run(capsys, "--systems", "ours-redis", "--backend", "trio")
+    assert status == 0, [r.get("problems") for r in results]
+    _assert_complete(results, "ours-redis", FIELDS | REDIS_FIELDS)
+    assert all(r["env"]["backend"] == "trio" for r in results)  # type: ignore[index] -- env is a dict
+
+
+@pytest.mark.redis
+@pytest.mark.skipif(
+    not _redis_available(), reason="no REDIS_URL and no embedded redis-server wheel"
+)
+def test_transport_bench_runs_every_path(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench import transport
+    from tests.redis_server import drop_prefix, new_prefix, session_url
+
+    prefix = new_prefix()
+    try:
+        args = [session_url(), "--n", "20", "--repeat", "1", "--prefix", prefix]
+        assert transport.main(args) == 0
+    finally:
+        drop_prefix(prefix)
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r["kind"], r["path"]) for r in lines] == [
+        (kind, path) for kind in ("get", "pipeline") for path in transport.PATHS
+    ]
+    assert all(r["per_s"] > 0 and r["cpu_us"] >= 0 for r in lines)
+
+
+def test_langgraph_on_trio_is_refused_clearly() -> None:
+    with pytest.raises(SystemExit, match="LangGraph runs on asyncio only"):
+        main([*TINY, "--systems", "langgraph", "--backend", "trio"])
+
+
 @pytest.mark.skipif(
     importlib.util.find_spec("langgraph") is not None,
     reason="LangGraph is installed here",

@@ -20,7 +20,7 @@ FORBIDDEN = {
     "actors": {"runtime"},
 }
 # Only these modules may talk to Redis directly (STYLE.md rules 25 and 29).
-REDIS_CLIENTS = {"redis", "redisvl"}
+REDIS_CLIENTS = {"redis", "redisvl", "hiredis"}
 
 
 def module_name(path: Path, root: Path) -> str:

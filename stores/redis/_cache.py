@@ -16,6 +16,7 @@ from urllib.parse import quote
 from stores._cache import BaseCache, CacheNamespace, FullKey
 
 from ._connection import RedisConnection, translate_errors
+from ._pipeline import run
 
 _UNLINK_BATCH = 500
 
@@ -29,7 +30,7 @@ class RedisCache(BaseCache):
     """A task-result cache in Redis: ``entrypoint(cache=RedisCache(url))``.
 
     ``url`` as for ``RedisSaver`` (None: ``REDIS_URL``, else the embedded
-    server). asyncio only, like every Redis class here. Raises
+    server). Runs on asyncio and trio, like every Redis class here. Raises
     StoreUnavailableError when Redis cannot be reached.
     """
 
@@ -53,7 +54,9 @@ class RedisCache(BaseCache):
             return {}
         with translate_errors(self._conn, "cache read"):
             client = await self._conn.client()
-            values = await client.mget([self._key(ns, k) for ns, k in wanted])
+            (values,) = await run(
+                client, [("MGET", *(self._key(ns, k) for ns, k in wanted))]
+            )
         return {
             k: v if isinstance(v, bytes) else v.encode()  # a str from decode_responses
             for k, v in zip(wanted, values, strict=True)
@@ -66,10 +69,13 @@ class RedisCache(BaseCache):
             return
         with translate_errors(self._conn, "cache write"):
             client = await self._conn.client()
-            async with client.pipeline(transaction=False) as pipe:
-                for (ns, key), (value, ttl) in pairs.items():
-                    pipe.set(self._key(ns, key), value, ex=ttl)
-                await pipe.execute()
+            await run(
+                client,
+                [
+                    ("SET", self._key(ns, key), value, *(("EX", ttl) if ttl else ()))
+                    for (ns, key), (value, ttl) in pairs.items()
+                ],
+            )
 
     async def aclear(self, namespaces: Sequence[CacheNamespace] | None = None) -> None:
         """Delete the entries of ``namespaces`` (every entry of this prefix when None)."""
@@ -81,14 +87,16 @@ class RedisCache(BaseCache):
         with translate_errors(self._conn, "cache clear"):
             client = await self._conn.client()
             for pattern in patterns:
-                batch: list[bytes] = []
-                async for key in client.scan_iter(match=pattern, count=_UNLINK_BATCH):
-                    batch.append(key)
-                    if len(batch) >= _UNLINK_BATCH:
-                        await client.unlink(*batch)
-                        batch = []
-                if batch:
-                    await client.unlink(*batch)
+                cursor: bytes | int = 0
+                while True:
+                    ((cursor, keys),) = await run(
+                        client,
+                        [("SCAN", cursor, "MATCH", pattern, "COUNT", _UNLINK_BATCH)],
+                    )
+                    if keys:
+                        await run(client, [("UNLINK", *keys)])
+                    if int(cursor) == 0:
+                        break
 
     async def aclose(self) -> None:
         """Close the connection."""

@@ -9,7 +9,6 @@ every entry carries them):
     s     its full ``save``             (or)
     d, n  the tail appended to the previous checkpoint's save, and how
           many elements it holds (see ``_appends``)
-    o     "1": the checkpoint bytes keep their own save (migrated threads)
     r     the run id of a run entry
     run   a PendingRun header (a run starts here, replacing older ones)
     t     a TaskRecord of run ``r``
@@ -100,8 +99,6 @@ def _latest_with_save(thread_id: str, history: Sequence[Entry]) -> Checkpoint | 
                 f"{checkpoint.checkpoint_id!r}; delete the thread or restore it from a backup"
             )
         full = fields.get(b"s")
-        if full is None and b"o" in fields:
-            full = checkpoint.save
         if full is not None:
             try:
                 save = join_appended(full, reversed(tails)) if tails else full
@@ -154,6 +151,4 @@ def state_of(
 
 def checkpoints_of(entries: Iterable[Entry]) -> list[Checkpoint]:
     """The checkpoints among ``entries``, in their order, without their saves."""
-    found = [decode_checkpoint(f[b"c"]) for _, seq, f in entries if seq == 0]
-    # migrated threads may hold checkpoints that kept their own save
-    return [msgspec.structs.replace(c, save=b"") if c.save else c for c in found]
+    return [decode_checkpoint(f[b"c"]) for _, seq, f in entries if seq == 0]

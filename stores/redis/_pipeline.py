@@ -1,96 +1,169 @@
-# pyright: reportMissingTypeStubs=false, reportUnknownMemberType=false
-"""Group commit: concurrent script calls of many threads share one pipeline.
+"""The one send path: every command of the Redis saver and store goes out through ``send``.
 
-When a thousand conversations each record a task or commit a run at about
-the same time, sending each call on its own costs a round trip and a
-connection checkout apiece. ``GroupWriter.call`` queues the command instead;
-the first caller to find nobody sending becomes the leader, waits one
-scheduling step so concurrent callers can join, and sends everything queued
-in one pipeline. The others wait for their own reply; when the leader is
-done, the next queued caller leads the next batch. No background task is
-needed, so nothing outlives the callers.
+``send`` is one round trip on one pooled connection: the commands packed
+into one write, every reply read back in order, an error reply kept in its
+place. It is also the one place that handles a missing script (NOSCRIPT,
+after a restarted or flushed server): the scripts are loaded and the
+refused commands sent again in the same round trip, so a script costs
+one round trip more once, never a second copy of a write. And it fences:
+a command given the connection count it relies on (``epochs``) is
+refused unsent, as ``Reconnected``, if a connection was opened since.
 
-A lone caller pays one scheduling step, nothing more. A batch holds at most
-64 commands: larger ones cost no less per command, and they release their
-callers together, which keeps a burst of turns in lockstep (each waits for
-the whole burst's CPU) instead of letting them spread out. Each command keeps its
-own reply or error; a script missing after a server restart is loaded and
-only the commands that failed for it are sent again (nothing runs twice).
+``GroupWriter`` (the saver) batches the single commands of concurrent
+callers into one ``send``: when a thousand conversations each record a
+task or commit a run at about the same time, each would otherwise pay a
+round trip and a checkout. The first caller to find nobody sending leads:
+it waits one scheduling step so concurrent callers can join (only under
+load), sends what is queued, and hands the turn to lead to the next
+queued caller; the others wait for their own reply. No background task,
+so nothing outlives the callers. A batch holds at most 64 commands: larger
+ones cost no less per command, and they release their callers together,
+which keeps a burst of turns in lockstep (each waits for the whole burst's
+CPU) instead of letting them spread out.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, final
+from typing import TYPE_CHECKING, Any, Final, final
 
 import anyio
 import anyio.lowlevel
-from redis.exceptions import NoScriptError
 
 from stores._signal import new_signal
 
-from ._connection import load_scripts, send_on
+from ._wire import ReplyError, is_noscript, pack_commands
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Sequence
 
-    from redis.asyncio import Redis
-    from redis.asyncio.connection import AbstractConnection
+    from stores._signal import SignalLike
 
-    from ._connection import Script
+    from ._transport import Client, Connection
+    from ._wire import Packed, Script
+
+    Command = tuple[Any, ...] | Packed
 
 
 class Reconnected(Exception):
     """The connection was (re)opened after the caller read what this command relies on."""
 
 
-class _Call:
-    """One queued command: its reply, and the two things its caller waits for.
+async def send(
+    client: Client,
+    commands: Sequence[Command],
+    scripts: Sequence[Script] = (),
+    *,
+    ordered: bool = True,
+    epochs: Sequence[int | None] | None = None,
+) -> tuple[list[Any], int]:
+    """Send ``commands`` in one round trip; their replies in order, and the connection count.
 
-    A waiting caller wakes for either of two reasons, told apart by flags:
-    its command was answered (``finished``), or the previous leader handed
-    it the turn to lead the next batch (``lead``). A wake-up is one signal,
-    renewed once consumed, so neither reason can be lost to the other.
+    An error reply is returned in place (a ``ReplyError``). If a script of
+    ``scripts`` is missing, the scripts are loaded and commands sent again
+    in one more round trip: with ``ordered``, every command from the first
+    refused one on (each reply then reflects the commands before it; the
+    commands after a refused one must be safe to repeat, as a store batch's
+    reads are), else only the refused ones. With ``epochs`` (one per
+    command, None: not fenced), a command whose epoch is not the
+    connection count at send time is not sent; its reply is ``Reconnected``.
+
+    Cancellation closes the connection (nothing half-read is reused); the
+    commands may or may not have run.
+
+    Raises:
+        RedisConnectionError: Redis is unreachable or the connection broke.
+        RuntimeError: the client is closed.
     """
+    connection = await client.acquire()
+    try:
+        # Any reconnect has happened by now (the checkout opens one if it must).
+        epoch = client.connects
+        sent = range(len(commands))
+        if epochs is not None:
+            sent = [i for i, e in enumerate(epochs) if e is None or e == epoch]
+        if len(sent) == len(commands):  # the usual case: everything goes out
+            replies = await _send_on(connection, commands, scripts, ordered)
+        else:
+            replies: list[Any] = [Reconnected() for _ in commands]
+            got = [commands[i] for i in sent]
+            got = await _send_on(connection, got, scripts, ordered) if got else []
+            for i, reply in zip(sent, got, strict=True):
+                replies[i] = reply
+    finally:
+        await client.release(connection)
+    return replies, epoch
 
-    __slots__ = (
-        "_wake",
-        "command",
-        "epoch",
-        "error",
-        "finished",
-        "lead",
-        "reply",
-        "seen",
+
+async def _send_on(
+    connection: Connection,
+    commands: Sequence[Command],
+    scripts: Sequence[Script],
+    ordered: bool,
+) -> list[Any]:
+    replies = await connection.roundtrip(pack_commands(commands), len(commands))
+    if not scripts or not any(is_noscript(r) for r in replies):
+        return replies
+    first = next(i for i, r in enumerate(replies) if is_noscript(r))
+    again = [
+        i for i in range(first, len(replies)) if ordered or is_noscript(replies[i])
+    ]
+    loads = [s.load for s in scripts]
+    got = await connection.roundtrip(
+        pack_commands([*loads, *(commands[i] for i in again)]), len(loads) + len(again)
     )
+    _raise_first(got[: len(loads)])
+    for i, reply in zip(again, got[len(loads) :], strict=True):
+        replies[i] = reply
+    return replies
+
+
+def _raise_first(replies: Sequence[Any]) -> None:
+    for reply in replies:
+        if isinstance(reply, ReplyError):
+            raise reply
+
+
+async def run(
+    client: Client, commands: Sequence[Command], scripts: Sequence[Script] = ()
+) -> list[Any]:
+    """``send`` in order, raising the first error reply (a ``ReplyError``) instead."""
+    if not commands:
+        return []
+    replies, _ = await send(client, commands, scripts)
+    _raise_first(replies)
+    return replies
+
+
+async def load_scripts(client: Client, scripts: Sequence[Script]) -> None:
+    """SCRIPT LOAD every script in one round trip (opening a connection if none is)."""
+    await run(client, [s.load for s in scripts])
+
+
+_QUEUED: Final = 0
+_LEAD: Final = 1  # handed the turn to lead the next batch
+_DONE: Final = 2
+
+
+class _Call:
+    __slots__ = ("command", "epoch", "reply", "seen", "state", "wake")
 
     def __init__(self, command: tuple[Any, ...], epoch: int | None) -> None:
         self.command = command
         self.epoch = epoch
-        self.seen = 0
-        self._wake = new_signal()
-        self.finished = False
-        self.lead = False
         self.reply: Any = None
-        self.error: BaseException | None = None
+        self.seen = 0
+        self.state = _QUEUED
+        self.wake: SignalLike = new_signal()
+        """Set when ``state`` leaves _QUEUED; a fresh one each time it returns there."""
 
-    def finish(self, reply: Any) -> None:
-        if isinstance(reply, BaseException):
-            self.error = reply
-        else:
-            self.reply = reply
-        self.finished = True
-        self._wake.set()
+    def lead(self) -> None:
+        if self.state == _QUEUED:
+            self.state = _LEAD
+            self.wake.set()
 
-    def hand_lead(self) -> None:
-        """Tell the caller it leads the next batch (it may be running: it checks ``lead``)."""
-        self.lead = True
-        self._wake.set()
-
-    async def wait(self) -> None:
-        """Until ``finish`` or ``hand_lead`` (at once if one came since the last wait)."""
-        await self._wake.wait()
-        if not self.finished:
-            self._wake = new_signal()
+    def finish(self, reply: Any, seen: int) -> None:
+        self.reply, self.seen, self.state = reply, seen, _DONE
+        self.wake.set()
 
 
 @final
@@ -98,26 +171,27 @@ class GroupWriter:
     """Batches the commands of concurrent callers on one client (one event loop)."""
 
     def __init__(
-        self,
-        client: Redis,
-        scripts: Sequence[Script],
-        *,
-        connects: Callable[[], int] = lambda: 0,
-        max_batch: int = 64,
+        self, client: Client, scripts: Sequence[Script], *, max_batch: int = 64
     ) -> None:
         self._client = client
-        self._connects = connects
         self._scripts = scripts
         self._max_batch = max_batch
         self._queue: list[_Call] = []
         self._sending = False
         self._busy = False
-        self._connection: AbstractConnection | None = None
+
+    @classmethod
+    def of(cls, client: Client, scripts: Sequence[Script]) -> GroupWriter:
+        """The group writer of ``client`` (made on first use; one per client)."""
+        found = client.attached.get(cls)
+        if isinstance(found, GroupWriter):
+            return found
+        writer = GroupWriter(client, scripts)
+        client.attached[cls] = writer
+        return writer
 
     async def connect(self) -> None:
-        """Open this writer's connection and load its scripts (one round trip)."""
-        if self._connection is None:
-            self._connection = await self._client.connection_pool.get_connection()
+        """Open a connection and load this writer's scripts (one round trip)."""
         await load_scripts(self._client, self._scripts)
 
     async def call(self, command: tuple[Any, ...]) -> Any:
@@ -131,31 +205,34 @@ class GroupWriter:
 
         With ``epoch``, the command is sent only if the connection count is
         still ``epoch`` when it goes out; else it fails with Reconnected.
+        Cancelled before its batch went out, it is not sent; once sent, it
+        may have run.
+
+        Raises:
+            ReplyError: Redis refused the command.
+            Reconnected: see ``epoch``.
+            RedisConnectionError: Redis is unreachable or the connection broke.
         """
         call = _Call(command, epoch)
         self._queue.append(call)
         try:
             if not self._sending:
                 await self._lead()
-            while not call.finished:
-                if call.lead:
-                    # Handed the turn to lead: by the last leader, or by itself,
-                    # when it led a full batch that its own command missed.
-                    call.lead = False
-                    if not self._sending:  # else the current leader hands over again
+            while call.state != _DONE:
+                await call.wake.wait()
+                if call.state == _LEAD:
+                    call.state, call.wake = _QUEUED, new_signal()
+                    if not self._sending:  # else that leader hands the turn over
                         await self._lead()
-                    continue
-                await call.wait()
         except BaseException:
             # Cancelled before its batch went out: it leaves the queue, and a
             # turn to lead that it was handed passes on, so nobody waits forever.
-            if not call.finished and call in self._queue:
+            if call.state != _DONE and call in self._queue:
                 self._queue.remove(call)
-            if not self._sending:
-                self._hand_over()
+            self._hand_over()
             raise
-        if call.error is not None:
-            raise call.error
+        if isinstance(call.reply, BaseException):
+            raise call.reply
         return call.reply, call.seen
 
     async def _lead(self) -> None:
@@ -175,57 +252,25 @@ class GroupWriter:
             self._hand_over()
 
     def _hand_over(self) -> None:
-        if self._queue:  # the next queued caller leads the next batch
-            self._queue[0].hand_lead()
+        if self._queue and not self._sending:  # the next caller leads the next batch
+            self._queue[0].lead()
 
     async def _send(self, batch: list[_Call]) -> None:
         try:
-            replies = await self._pipeline(batch)
-            missing = [
-                c
-                for c, r in zip(batch, replies, strict=True)
-                if isinstance(r, NoScriptError)
-            ]
-            if missing:
-                await load_scripts(self._client, self._scripts)
-                again = await self._pipeline(missing)
-                replies = [
-                    again.pop(0) if isinstance(r, NoScriptError) else r for r in replies
-                ]
+            replies, seen = await send(
+                self._client,
+                [c.command for c in batch],
+                self._scripts,
+                ordered=False,  # the callers' commands do not depend on each other
+                epochs=[c.epoch for c in batch],
+            )
         except BaseException as exc:
+            # Each caller raises it from its own call: the leader's own
+            # command may not even be in this batch.
             for call in batch:
-                call.finish(exc)
-            raise
+                call.finish(exc, 0)
+            if not isinstance(exc, Exception):
+                raise
+            return
         for call, reply in zip(batch, replies, strict=True):
-            call.finish(reply)
-
-    async def _pipeline(self, batch: list[_Call]) -> list[Any]:
-        # Only the leader sends, so one connection of its own is enough: no
-        # pool checkout per batch. A failed connection is dropped and replaced.
-        pool = self._client.connection_pool
-        if self._connection is None:
-            self._connection = await pool.get_connection()
-        else:  # what the pool checks at checkout: a socket the server closed is replaced
-            await pool.ensure_connection(self._connection)
-        connection = self._connection
-        # Any reconnect has happened by now: a command that relies on what
-        # was read before one is refused here, before it is sent.
-        epoch = self._connects()
-        replies: list[Any] = [None] * len(batch)
-        sent: list[int] = []
-        for i, call in enumerate(batch):
-            call.seen = epoch
-            if call.epoch is not None and call.epoch != epoch:
-                replies[i] = Reconnected()
-            else:
-                sent.append(i)
-        try:
-            if sent:
-                got = await send_on(connection, [batch[i].command for i in sent])
-                for i, reply in zip(sent, got, strict=True):
-                    replies[i] = reply
-            return replies
-        except BaseException:
-            self._connection = None
-            await self._client.connection_pool.release(connection)
-            raise
+            call.finish(reply, seen)

@@ -1,4 +1,3 @@
-# pyright: reportMissingTypeStubs=false, reportUnknownMemberType=false
 """RedisSaver: the checkpointer contract on Redis, one stream per thread.
 
 A thread is one Redis stream, ``P:{T}`` for prefix ``P`` and thread ``T``
@@ -15,7 +14,7 @@ Redis refuses an id not above the stream's newest, so
 - a task record goes right after the entry its run wrote last, so it fails
   once another run started, the run was discarded, or a commit came.
 
-A write is one command in Redis (the hash layout's Lua commit ran three).
+A write is one command in Redis.
 The saver remembers each thread's newest entry from its own loads and
 writes (``_streams``): when that is stale the XADD fails, and the
 saver reads the newest entry (``XREVRANGE ... COUNT 1``) and decides; a
@@ -30,8 +29,8 @@ whole one; a long chain takes one more read. History keeps every
 checkpoint (``alist``/``aget`` scan the stream).
 
 A TTL, when set, rides on every write and load (a short script: XADD or
-XREVRANGE plus PEXPIRE). Threads written by the earlier hash layout are
-converted in place on first touch (``_redis_legacy``).
+XREVRANGE plus PEXPIRE). Every command goes through the saver's group
+writer (``_pipeline``), on asyncio and trio alike.
 """
 
 from __future__ import annotations
@@ -71,8 +70,6 @@ from ._streams import (
 
 if TYPE_CHECKING:
     from types import TracebackType
-
-    from redis.asyncio import Redis
 
 
 @checkpoint_tuples
@@ -166,14 +163,13 @@ class RedisSaver:
             command = LOAD_TTL.command((key,), (self._load_ttl_ms, FIRST_PAGE))
         else:
             command = ("XREVRANGE", key, "+", "-", "COUNT", FIRST_PAGE)
-        reply, seen = await self._streams.send_seen("loading a thread", key, command)
+        reply, seen = await self._streams.send_seen("loading a thread", command)
         entries = parse_entries(reply)
         found = state_of(thread_id, entries, exhausted=len(entries) < FIRST_PAGE)
         if found is None:  # a long chain: read the rest in one go
             last = entries[-1]
             rest, seen_rest = await self._streams.send_seen(
                 "loading a thread",
-                key,
                 ("XREVRANGE", key, f"({last[0]}-{last[1]}", "-"),
             )
             entries += parse_entries(rest)
@@ -326,7 +322,6 @@ class RedisSaver:
         found = parse_entries(
             await self._streams.send(
                 "committing a checkpoint",
-                key,
                 ("XRANGE", key, f"{version}-0", f"{version}-0"),
             )
         )
@@ -362,7 +357,6 @@ class RedisSaver:
             version, seq, _, _ = await self._streams.top(key)
             dropped = await self._streams.send(
                 "discarding a run",
-                key,
                 DROP_IF_TOP.command((key,), (f"{version}-{seq}",)),
             )
             if dropped:
@@ -394,7 +388,7 @@ class RedisSaver:
             page = () if count is None else ("COUNT", count)
             entries = parse_entries(
                 await self._streams.send(
-                    "listing checkpoints", key, ("XREVRANGE", key, end, "-", *page)
+                    "listing checkpoints", ("XREVRANGE", key, end, "-", *page)
                 )
             )
             found += checkpoints_of(entries)
@@ -412,7 +406,7 @@ class RedisSaver:
         """
         key = self.thread_key(thread_id)
         reply = await self._streams.send(
-            "reading a checkpoint", key, ("XREVRANGE", key, "+", "-")
+            "reading a checkpoint", ("XREVRANGE", key, "+", "-")
         )
         needle = checkpoint_id.encode()
         candidates = [
@@ -424,9 +418,7 @@ class RedisSaver:
         )
 
     async def adelete_thread(self, thread_id: str) -> None:
-        """Delete the thread's key (and an old layout's records list)."""
+        """Delete the thread's key: one DEL."""
         key = self.thread_key(thread_id)
         self._streams.forget(key)
-        with translate_errors(self._conn, "deleting a thread"):
-            client: Redis = await self._conn.client()
-            await client.delete(key, key + ":rec")
+        await self._streams.send("deleting a thread", ("DEL", key))

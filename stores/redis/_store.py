@@ -1,4 +1,3 @@
-# pyright: reportMissingTypeStubs=false, reportUnknownMemberType=false
 """RedisStore: the store contract on a RediSearch index, one pipeline per batch.
 
 A batch embeds every text of its puts and queries in one call, then sends
@@ -24,7 +23,6 @@ import time
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, Self, TypeAlias, final
 
 import msgspec
-from redis.exceptions import ResponseError
 
 from stores._base import BaseStore, GetOp, ListNamespacesOp, PutOp, SearchOp, ensure_op
 from stores._errors import InvalidIndexConfigError, StoreUnavailableError
@@ -32,14 +30,7 @@ from stores._filters import parse_filter
 from stores._namespaces import parse_ttl_config
 from stores._vectors import embed_texts, parse_field_path, texts_for, warm_up
 
-from ._connection import (
-    Packed,
-    RedisConnection,
-    load_scripts,
-    run_pipeline,
-    send_commands,
-    translate_errors,
-)
+from ._connection import RedisConnection, translate_errors
 from ._index import (
     DEFAULT_MAX_RESULTS,
     MAX_RESULTS_COMMAND,
@@ -47,6 +38,7 @@ from ._index import (
     parse_max_results,
     plan_index,
 )
+from ._pipeline import load_scripts, run, send
 from ._query import (
     compile_filter,
     decode_item,
@@ -67,16 +59,17 @@ from ._schema import (
     tag,
 )
 from ._search import SearchPlan, admitted
+from ._wire import ReplyError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
-
-    from redis.asyncio import Redis
 
     from stores._base import Op, Result
     from stores._vectors import FieldPath, IndexConfig, Matrix
 
     from ._schema import RedisIndexSettings
+    from ._transport import Client
+    from ._wire import Packed
 
 _Encoded: TypeAlias = tuple[bytes, dict[str, Any]]
 _JSON: Final = msgspec.json.Encoder()
@@ -143,7 +136,7 @@ class RedisStore(BaseStore):
     wait on Redis; put deadlines around them (``anyio.fail_after``). Each
     put or delete is atomic; a batch cancelled mid-flight may have applied
     some of its writes, never half of one. Redis failures raise
-    StoreUnavailableError. Runs on asyncio (redis.asyncio), not trio.
+    StoreUnavailableError. Runs on asyncio and trio.
     """
 
     def __init__(
@@ -214,7 +207,7 @@ class RedisStore(BaseStore):
                 contextlib.suppress(StoreUnavailableError),
                 translate_errors(self._conn, "connecting"),
             ):
-                client: Redis = await self._conn.client()
+                client = await self._conn.client()
                 await self._ensure_index(client)
                 await load_scripts(client, SCRIPTS)
         except InvalidIndexConfigError:
@@ -255,7 +248,7 @@ class RedisStore(BaseStore):
             for i, op in enumerate(checked)
         ]
         with translate_errors(self._conn, "a store batch"):
-            client: Redis = await self._conn.client()
+            client = await self._conn.client()
             await self._ensure_index(client)
             await self._run(client, steps, checked)
             await self._refresh_searched(client, checked, steps)
@@ -368,7 +361,7 @@ class RedisStore(BaseStore):
     # -- execution -----------------------------------------------------------
 
     async def _run(
-        self, client: Redis, steps: Sequence[_Step], ops: Sequence[Op]
+        self, client: Client, steps: Sequence[_Step], ops: Sequence[Op]
     ) -> None:
         """Round trips until every step is done: the first carries every op it can.
 
@@ -390,11 +383,11 @@ class RedisStore(BaseStore):
                 at += len(cs)
 
     async def _pipeline(
-        self, client: Redis, commands: list[tuple[Any, ...] | Packed]
+        self, client: Client, commands: list[tuple[Any, ...] | Packed]
     ) -> list[Any]:
         try:
-            return await run_pipeline(client, commands, SCRIPTS)
-        except ResponseError as exc:
+            return await run(client, commands, SCRIPTS)
+        except ReplyError as exc:
             message = str(exc).lower()
             if "no such index" not in message and "unknown index" not in message:
                 raise
@@ -402,9 +395,9 @@ class RedisStore(BaseStore):
         # make it again and resend the batch, whose writes are idempotent.
         self._index_ready = False
         await self._ensure_index(client)
-        return await run_pipeline(client, commands, SCRIPTS)
+        return await run(client, commands, SCRIPTS)
 
-    async def _ensure_index(self, client: Redis) -> None:
+    async def _ensure_index(self, client: Client) -> None:
         """Find the index and check it fits this store, or make it.
 
         One round trip when it exists (made by an earlier process, usually),
@@ -416,19 +409,17 @@ class RedisStore(BaseStore):
         if self._index_ready:
             return
         name, prefix, settings = self._index_name, self._prefix, self._settings
-        info, limit = await send_commands(
-            client, [("FT.INFO", name), MAX_RESULTS_COMMAND]
-        )
+        (info, limit), _ = await send(client, [("FT.INFO", name), MAX_RESULTS_COMMAND])
         self._max_results = parse_max_results(limit)
         plan = plan_index(info, name, prefix, settings)
-        if plan and check_created(await send_commands(client, plan)):
+        if plan and check_created((await send(client, plan))[0]):
             # another process made it between our look and FT.CREATE: check theirs
-            (info,) = await send_commands(client, [("FT.INFO", name)])
+            (info,), _ = await send(client, [("FT.INFO", name)])
             plan_index(info, name, prefix, settings)
         self._index_ready = True
 
     async def _refresh_searched(
-        self, client: Redis, ops: Sequence[Op], steps: Sequence[_Step]
+        self, client: Client, ops: Sequence[Op], steps: Sequence[_Step]
     ) -> None:
         """Refresh the TTL of searched items that have one (one more round trip, if any)."""
         if not self._ttl.refresh_on_read:
@@ -442,7 +433,7 @@ class RedisStore(BaseStore):
             ):
                 keys += [self.item_key(ns, k) for ns, k in step.with_ttl()]
         if keys:
-            await run_pipeline(
+            await run(
                 client,
                 [GET_SCRIPT.command([k], ["1"]) for k in dict.fromkeys(keys)],
                 SCRIPTS,

@@ -1,4 +1,3 @@
-# pyright: reportMissingTypeStubs=false, reportUnknownMemberType=false
 """Fenced appends to thread streams: the write side of ``RedisSaver``.
 
 ``ThreadStreams`` sends every saver command through one group writer per
@@ -10,28 +9,20 @@ trusted blindly:
   (``Stale``); the entry is forgotten, read again, and the caller decides;
 - each remembered entry carries the connection count of when it was seen;
   after a reconnect (a restarted Redis may have lost writes) it is read
-  again before it is used, and the group writer refuses to send a command
+  again before it is used, and the send path refuses to send a command
   that relied on it (``Reconnected``).
-
-A command on a thread still in the hash layout converts it first
-(``_redis_legacy``).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final, final
-
-from redis.exceptions import ResponseError
+from typing import Any, Final, final
 
 from stores._errors import CheckpointConflictError
 
-from ._connection import RedisConnection, Script, translate_errors
+from ._connection import RedisConnection, translate_errors
 from ._entries import EMPTY_TOP, Top, parse_entries
-from ._legacy import MIGRATE
 from ._pipeline import GroupWriter, Reconnected
-
-if TYPE_CHECKING:
-    from redis.asyncio import Redis
+from ._wire import ReplyError, Script
 
 Seen = tuple[int, int, str | None, int]
 """A thread's newest entry as remembered: ``Top`` plus the connection count then."""
@@ -69,7 +60,7 @@ return 0
 """
 )
 
-SCRIPTS: Final = (XADD_TTL, LOAD_TTL, DROP_IF_TOP, MIGRATE)
+SCRIPTS: Final = (XADD_TTL, LOAD_TTL, DROP_IF_TOP)
 FIRST_PAGE: Final = 32
 """Entries a load reads first: a short thread (or a save written whole) needs no more."""
 MAX_TOPS: Final = 65_536
@@ -101,9 +92,6 @@ class ThreadStreams:
     def __init__(self, conn: RedisConnection, ttl_ms: str) -> None:
         self._conn = conn
         self._ttl_ms = ttl_ms
-        # One group writer per client (one client per event loop): concurrent
-        # calls of many threads share a pipeline (see _pipeline).
-        self._writers: dict[int, tuple[Redis, GroupWriter]] = {}
         self._tops: dict[str, Seen] = {}
 
     def vouched(self, key: str) -> Seen | None:
@@ -118,38 +106,34 @@ class ThreadStreams:
         self._tops.pop(key, None)
 
     async def writer(self) -> GroupWriter:
-        client: Redis = await self._conn.client()
-        entry = self._writers.get(id(client))
-        if entry is None or entry[0] is not client:
-            writer = GroupWriter(client, SCRIPTS, connects=lambda: self._conn.connects)
-            entry = self._writers[id(client)] = (client, writer)
-        return entry[1]
+        """The group writer of this loop's client: concurrent calls of many
+        threads share a pipeline (see ``_pipeline``)."""
+        return GroupWriter.of(await self._conn.client(), SCRIPTS)
 
-    async def send(self, what: str, key: str, command: tuple[Any, ...]) -> Any:
-        """Send one command on ``key``; a thread in the old layout is converted first."""
-        return (await self.send_seen(what, key, command))[0]
+    async def send(self, what: str, command: tuple[Any, ...]) -> Any:
+        """Send one command through the group writer; its reply."""
+        return (await self.send_seen(what, command))[0]
 
     async def send_seen(
-        self, what: str, key: str, command: tuple[Any, ...], *, epoch: int | None = None
+        self, what: str, command: tuple[Any, ...], *, epoch: int | None = None
     ) -> tuple[Any, int]:
         """``send``, with the connection count the reply was read at.
 
         With ``epoch``, the command is refused unsent (Reconnected) if the
-        connection was reopened since that count (see GroupWriter).
+        connection was reopened since that count (see ``_pipeline``).
+
+        Raises:
+            Stale: an XADD id was not above the stream's newest entry.
+            StoreUnavailableError: Redis failed or refused the command.
         """
         with translate_errors(self._conn, what):
             writer = await self.writer()
-            for attempt in range(2):
-                try:
-                    return await writer.call_seen(command, epoch=epoch)
-                except ResponseError as exc:
-                    message = str(exc)
-                    if "equal or smaller than the target stream top" in message:
-                        raise Stale from None
-                    if attempt or not message.startswith("WRONGTYPE"):
-                        raise
-                    await writer.call(MIGRATE.command((key, key + ":rec"), ()))
-            raise AssertionError("unreachable")  # pragma: no cover
+            try:
+                return await writer.call_seen(command, epoch=epoch)
+            except ReplyError as exc:
+                if "equal or smaller than the target stream top" in str(exc):
+                    raise Stale from None
+                raise
 
     async def xadd(
         self,
@@ -174,7 +158,7 @@ class ThreadStreams:
             command = ("XADD", key, entry_id, *fields)
         else:
             command = ("XADD", key, "NOMKSTREAM", entry_id, *fields)
-        reply, seen = await self.send_seen(what, key, command, epoch=epoch)
+        reply, seen = await self.send_seen(what, command, epoch=epoch)
         if reply is None:
             raise Stale  # NOMKSTREAM: the thread is gone
         return seen
@@ -198,7 +182,7 @@ class ThreadStreams:
         if vouched is not None:
             return vouched
         reply, seen = await self.send_seen(
-            "reading a thread", key, ("XREVRANGE", key, "+", "-", "COUNT", 1)
+            "reading a thread", ("XREVRANGE", key, "+", "-", "COUNT", 1)
         )
         entries = parse_entries(reply)
         if not entries:

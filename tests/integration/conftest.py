@@ -1,4 +1,4 @@
-"""Runtime on Redis: asyncio only (redis.asyncio does not run on trio)."""
+"""Runtime on Redis: a saver on a fresh prefix, on asyncio and trio."""
 
 from __future__ import annotations
 
@@ -8,11 +8,6 @@ import pytest
 
 from stores import RedisSaver
 from tests.redis_server import admin, has_query_engine, new_prefix, session_url
-
-
-@pytest.fixture(scope="session")
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture

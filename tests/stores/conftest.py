@@ -1,4 +1,4 @@
-"""Store fixtures: asyncio only, and one factory per store kind for the contract suite.
+"""Store fixtures: one factory per store kind for the contract suite (asyncio and trio).
 
 To run the contract suite on another store, add one entry to
 ``STORE_FACTORIES`` (and its marks to ``STORE_MARKS``). A factory gets an
@@ -58,12 +58,6 @@ def _store_params() -> list[Any]:
         pytest.param(kind, id=kind, marks=tuple(STORE_MARKS.get(kind, ())))
         for kind in STORE_FACTORIES
     ]
-
-
-@pytest.fixture(scope="session")
-def anyio_backend() -> str:
-    """redis.asyncio cannot run on trio, so every store test runs on asyncio."""
-    return "asyncio"
 
 
 @pytest.fixture(params=_store_params())

@@ -1,5 +1,6 @@
 """GroupWriter: concurrent callers share one pipeline; a command that leans on
-what was read before a reconnect is refused before it is sent."""
+what was read before a reconnect is refused before it is sent; callers
+cancelled while queued or while handed the turn to lead never stall the rest."""
 
 from __future__ import annotations
 
@@ -7,90 +8,110 @@ from typing import TYPE_CHECKING
 
 import anyio
 import pytest
-from redis.asyncio import Redis
 
+from stores.redis._connection import RedisConnection
 from stores.redis._pipeline import GroupWriter, Reconnected
 from tests.redis_server import admin
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
+    from stores.redis._transport import Client
+
 pytestmark = pytest.mark.redis
 
 
 @pytest.fixture
-async def client(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
-    yield client
-    await client.aclose()
+async def client(redis_url: str) -> AsyncIterator[Client]:
+    connection = RedisConnection(redis_url)
+    yield await connection.client()
+    await connection.aclose()
 
 
 async def test_concurrent_calls_share_one_pipeline_and_keep_their_replies(
-    client: Redis, redis_prefix: str
+    client: Client, redis_prefix: str
 ) -> None:
-    sent: list[int] = []
     writer = GroupWriter(client, [])
-    original = writer._pipeline
-
-    async def counting(batch: list[object]) -> list[object]:
-        sent.append(len(batch))
-        return await original(batch)  # type: ignore[arg-type] -- the same batch
-
-    writer._pipeline = counting  # type: ignore[method-assign]
     replies: dict[int, object] = {}
 
     async def one(i: int) -> None:
         replies[i] = await writer.call(("INCRBY", f"{redis_prefix}:n", i))
 
+    before = client.counters.round_trips
     with anyio.fail_after(5):
         async with anyio.create_task_group() as tg:
             for i in range(1, 41):
                 tg.start_soon(one, i)
-    assert sum(sent) == 40 and len(sent) < 40
+    assert client.counters.round_trips - before < 40
     assert int(admin().get(f"{redis_prefix}:n") or 0) == sum(range(1, 41))
     assert sorted(replies) == list(range(1, 41))
+    assert len(set(replies.values())) == 40  # each its own running total
 
 
 async def test_a_command_from_before_a_reconnect_is_refused_unsent(
-    client: Redis, redis_prefix: str
+    client: Client, redis_prefix: str
 ) -> None:
-    connects = [0]
-    writer = GroupWriter(client, [], connects=lambda: connects[0])
+    writer = GroupWriter(client, [])
     key = f"{redis_prefix}:k"
-    reply, seen = await writer.call_seen(("SET", key, "1"), epoch=0)
-    assert (reply, seen) == (b"OK", 0)
-    connects[0] = 1  # as a reconnect would
+    await writer.call(("PING",))  # connected: no reconnect is due
+    epoch = client.connects
+    reply, seen = await writer.call_seen(("SET", key, "1"), epoch=epoch)
+    assert (reply, seen) == (b"OK", epoch)
+    client.counters.connects += 1  # as a reconnect would
     with pytest.raises(Reconnected):
-        await writer.call_seen(("SET", key, "2"), epoch=0)
+        await writer.call_seen(("SET", key, "2"), epoch=epoch)
     assert admin().get(key) == b"1"  # never sent
-    assert (await writer.call_seen(("SET", key, "3"), epoch=1))[1] == 1
+    assert (await writer.call_seen(("SET", key, "3"), epoch=epoch + 1))[1] == epoch + 1
     assert admin().get(key) == b"3"
 
 
-async def test_a_leader_whose_own_command_missed_its_batch_is_not_left_waiting(
-    client: Redis, redis_prefix: str
+async def test_batches_hold_at_most_max_batch_and_the_turn_passes_on(
+    client: Client, redis_prefix: str
 ) -> None:
-    # The hang of two processes taking turns on 500 threads (58 commits never
-    # answered): a caller that leads while a full batch waits ahead of it
-    # sends that batch without its own command; the lead then passes to the
-    # queue's first call, which is its own, and it must lead again, not wait.
-    writer = GroupWriter(client, [], max_batch=2)
+    writer = GroupWriter(client, [], max_batch=4)
     key = f"{redis_prefix}:n"
-    replies: list[object] = []
+    await writer.call(("INCR", key))  # a connection is open: later calls only send
+    before = client.counters.round_trips
+    cancelled = set(range(0, 30, 5))
 
-    async def first_then_second() -> None:
-        replies.append(await writer.call(("INCR", key)))  # others queue meanwhile
-        # It goes on before the call it handed the lead to runs, and leads
-        # again, with the two queued calls ahead of it: a full batch.
-        replies.append(await writer.call(("INCR", key)))
-
-    async def queued() -> None:
-        replies.append(await writer.call(("INCR", key)))
+    async def one(i: int) -> None:
+        with anyio.CancelScope() as scope:
+            if i in cancelled:
+                scope.cancel()  # at its first await: queued, or handed the turn
+            await writer.call(("INCR", key))
 
     with anyio.fail_after(5):
         async with anyio.create_task_group() as tg:
-            tg.start_soon(first_then_second)
-            await anyio.lowlevel.checkpoint()  # its first call is out
-            tg.start_soon(queued)
-            tg.start_soon(queued)
-    assert sorted(replies) == [1, 2, 3, 4]  # type: ignore[type-var] -- ints
+            for i in range(30):
+                tg.start_soon(one, i)
+    sent = int(admin().get(key) or 0) - 1
+    assert 30 - len(cancelled) <= sent <= 30
+    assert client.counters.round_trips - before >= sent / 4
+
+
+async def test_a_leader_outside_its_own_batch_still_gets_its_reply(
+    client: Client, redis_prefix: str
+) -> None:
+    # The first call's reply is held back (BLPOP) until two more calls queue
+    # behind it. Its task then calls again at once, before the next in line
+    # wakes: that call finds nobody sending and leads a batch of the two
+    # queued ones (max_batch=2), not itself, and is then first in the queue.
+    # The turn to lead must reach it (the old hand-over, which reused the
+    # reply signal, lost it: a wave of >64 commits hung; the integrator's
+    # two_process_waves repro).
+    writer = GroupWriter(client, [], max_batch=2)
+    key, gate = f"{redis_prefix}:n", f"{redis_prefix}:gate"
+
+    async def first() -> None:
+        await writer.call(("BLPOP", gate, 5))
+        await writer.call(("INCR", key))
+
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(first)
+            await anyio.wait_all_tasks_blocked()  # BLPOP sent, waiting
+            for _ in range(2):
+                tg.start_soon(writer.call, ("INCR", key))
+            await anyio.wait_all_tasks_blocked()  # both queued behind it
+            admin().rpush(gate, "go")
+    assert admin().get(key) == b"3"

@@ -19,7 +19,6 @@ from stores._checkpoint import (
     Checkpoint,
     CheckpointSaver,
     ThreadState,
-    encode_record,
 )
 from stores._errors import (
     CheckpointConflictError,
@@ -455,50 +454,6 @@ async def test_a_broken_chain_of_appended_saves_is_a_corrupt_checkpoint(
         await saver.aload("t")
 
 
-def write_legacy_thread(saver: RedisSaver, thread_id: str, *, own_save: bool) -> None:
-    """A thread as the hash layout before streams stored it."""
-    key = saver.thread_key(thread_id)
-    fields: dict[str, bytes | str] = {"v": "2", "i:c0001": "1", "i:c0002": "2"}
-    fields["c:1"] = encode_record(history_entry(ckpt(1, thread_id=thread_id)))
-    if own_save:  # the oldest layout: every checkpoint kept its own save
-        fields["c:2"] = encode_record(ckpt(2, thread_id=thread_id))
-    else:
-        fields["c:2"] = fields["c"] = encode_record(
-            history_entry(ckpt(2, thread_id=thread_id))
-        )
-        fields["s"] = ckpt(2).save
-    fields["r"], fields["run"] = "r", encode_record(run("r", base_version=2))
-    admin().hset(key, mapping=fields)
-    admin().rpush(key + ":rec", encode_record(rec("0:a")), encode_record(rec("1:b")))
-    admin().pexpire(key, 600_000)
-
-
-@pytest.mark.parametrize("own_save", [False, True])
-async def test_a_thread_in_the_old_hash_layout_is_converted_on_first_use(
-    saver: RedisSaver, redis_prefix: str, own_save: bool
-) -> None:
-    write_legacy_thread(saver, "t", own_save=own_save)
-    state = await saver.aload("t")
-    assert state.latest == ckpt(2)
-    assert state.run == run("r", base_version=2)
-    assert [r.task_id for r in state.records] == ["0:a", "1:b"]
-    key = saver.thread_key("t")
-    assert keys_of(redis_prefix) == [key.encode()]
-    assert admin().type(key) == b"stream" and admin().pttl(key) > 500_000
-    assert await saver.alist("t") == [history_entry(ckpt(2)), history_entry(ckpt(1))]
-    await saver.arecord("t", "r", rec("2:c"))
-    await saver.acommit("t", ckpt(3), expected_version=2)
-    assert (await saver.aload("t")).latest == ckpt(3)
-
-
-async def test_a_write_to_an_old_layout_thread_converts_it_first(
-    saver: RedisSaver,
-) -> None:
-    write_legacy_thread(saver, "t", own_save=False)
-    await saver.acommit("t", ckpt(3), expected_version=2)  # no load before
-    assert [c.version for c in await saver.alist("t")] == [3, 2, 1]
-
-
 async def test_a_commit_supersedes_the_pending_run_and_its_records(
     saver: RedisSaver,
 ) -> None:
@@ -674,21 +629,9 @@ async def test_after_a_reconnect_an_append_reads_the_thread_again(
     before = server_commands()
     await saver.arecord("t", "r", rec("1:b"))
     assert server_commands() - before == 1  # vouched for: the XADD alone
-    saver._conn._connects[0] += 1
+    saver._conn._counters.connects += 1  # as a reconnect would
     before = server_commands()
     await saver.arecord("t", "r", rec("2:c"))
     assert server_commands() - before == 2  # XREVRANGE COUNT 1, then the XADD
     state = await saver.aload("t")
     assert [r.task_id for r in state.records] == ["0:a", "1:b", "2:c"]
-
-
-async def test_an_old_layout_thread_converts_under_a_ttl_too(
-    make_saver: Callable[..., RedisSaver], redis_prefix: str
-) -> None:
-    saver = make_saver(ttl=10)
-    write_legacy_thread(saver, "t", own_save=False)
-    state = await saver.aload("t")  # the load is a script (PEXPIRE, XREVRANGE)
-    assert state.latest == ckpt(2)
-    assert [r.task_id for r in state.records] == ["0:a", "1:b"]
-    (key,) = keys_of(redis_prefix)
-    assert admin().type(key) == b"stream" and admin().pttl(key) > 9 * 60_000

@@ -573,10 +573,22 @@ async def test_sync_twins_from_plain_threads_use_their_own_loops(
     ) is not None  # this loop has its own client
 
 
-def test_trio_is_refused_clearly() -> None:
-    store = RedisStore("redis://127.0.0.1:1/0")
-    with pytest.raises(RuntimeError, match="asyncio backend"):
-        anyio.run(store.aget, ("a",), "k", backend="trio")
+def test_each_event_loop_gets_a_client_that_closes_with_it(
+    redis_url: str, redis_prefix: str
+) -> None:
+    store = RedisStore(redis_url, prefix=redis_prefix)
+    clients: list[Any] = []
+
+    async def use(i: int) -> None:
+        await store.aput(("loops",), f"k{i}", {"v": i})
+        clients.append(await store._conn.client())
+
+    for i, backend in enumerate(["trio", "asyncio", "trio", "asyncio"]):
+        anyio.run(use, i, backend=backend)  # a loop of its own each time
+    assert len({id(c) for c in clients}) == 4
+    assert store._conn._clients == {}  # each was dropped when its loop shut down
+    assert all(c._closed and not c._idle for c in clients)  # and its sockets closed
+    assert len(admin().keys(f"{redis_prefix}:d:*")) == 4
 
 
 async def test_redis_down_fails_fast_with_store_unavailable() -> None:

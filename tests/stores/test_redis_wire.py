@@ -1,4 +1,4 @@
-"""``pack_commands``: our RESP packer sends what redis-py's would."""
+"""``pack_commands``: our RESP packer sends what redis-py's would; ReplyError codes."""
 
 from __future__ import annotations
 
@@ -6,10 +6,9 @@ from typing import Any
 
 import pytest
 from redis.asyncio.connection import Connection
-from redis.exceptions import DataError
 
-from stores.redis._connection import pack_commands
 from stores.redis._query import knn_args, knn_command
+from stores.redis._wire import DataError, ReplyError, is_noscript, pack_commands
 
 COMMANDS: list[tuple[Any, ...]] = [
     ("PING",),
@@ -56,3 +55,9 @@ def test_a_packed_knn_search_is_the_command_redis_py_would_send(
     assert pack_commands([("PING",), knn_command("idx:1", conds, vector, 10)]) == (
         b"*1\r\n$4\r\nPING\r\n" + expected
     )
+
+
+def test_an_error_reply_names_its_code() -> None:
+    error = ReplyError("NOSCRIPT No matching script. Please use EVAL.")
+    assert error.code == "NOSCRIPT" and is_noscript(error)
+    assert not is_noscript(ReplyError("ERR unknown command")) and not is_noscript(b"x")

@@ -1,0 +1,360 @@
+"""The Redis transport: pooled connections on anyio byte streams, the same on asyncio and trio.
+
+A ``Connection`` is an anyio TCP/Unix (or TLS) byte stream and a
+``hiredis.Reader``: ``roundtrip`` writes a buffer of packed commands and
+reads exactly that many replies. Any failure on the way (an error from the
+socket, a deadline, a cancellation) closes the connection, so a half-read
+reply can never reach the next user. A ``Client`` is the bounded pool of
+one event loop: past ``max_connections`` a caller waits for a connection
+(backpressure), up to ``POOL_WAIT``. A pooled connection the server closed
+(a restart, CLIENT KILL) is found at checkout, by a non-blocking peek at
+its socket, and replaced before anything is sent on it; every connection
+opened counts in ``Counters.connects``, which the saver's fencing reads.
+
+Redis is spoken in RESP2 (``_wire``). redis-py is not used: the stores pack
+their own commands and read raw replies, and redis.asyncio does not run on
+trio; this path costs about what redis-py with hiredis costs on asyncio
+(bench/NOTES.md, "The Redis transport").
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from typing import TYPE_CHECKING, Any, Final, final
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+import anyio
+import hiredis
+
+from ._wire import ProtocolError, RedisError, ReplyError, pack_commands
+
+if TYPE_CHECKING:
+    from anyio.abc import ByteStream
+
+SOCKET_TIMEOUT: Final = 10.0
+"""Seconds a round trip may take before it fails (a stalled server)."""
+CONNECT_TIMEOUT: Final = 3.0
+"""Seconds to open a connection."""
+RETRIES: Final = 3
+"""Further attempts to open a connection after one failed (a restarting server)."""
+MAX_CONNECTIONS: Final = 64
+"""Connections per client (per event loop) unless the url sets ``max_connections``."""
+POOL_WAIT: Final = 20.0
+"""Seconds a command may wait for a free connection before it fails."""
+
+_CHUNK: Final = 65_536
+_PEEK: Final = socket.MSG_PEEK | socket.MSG_DONTWAIT
+_URL_OPTIONS: Final = frozenset({"db", "password", "username", "max_connections"})
+
+
+class RedisConnectionError(RedisError):
+    """Redis could not be reached, or the connection broke mid-request."""
+
+
+class RedisTimeoutError(RedisConnectionError):
+    """Redis did not answer (or accept a connection) in time."""
+
+
+class RefusedError(RedisConnectionError):
+    """Redis refused the connection's set-up (AUTH or SELECT): a wrong url."""
+
+
+@final
+class Address:
+    """Where a Redis is and how to log in: parsed from a url."""
+
+    __slots__ = (
+        "db", "host", "max_connections", "password", "path", "port", "tls", "username",
+    )  # fmt: skip
+
+    def __init__(self, url: str) -> None:
+        """Parse ``redis://[[user]:password@]host[:port][/db][?opts]``, ``rediss://...``
+        (TLS) or ``unix:///path[?db=n&password=...]``. Options: ``db``,
+        ``password``, ``username``, ``max_connections``.
+
+        Raises:
+            ValueError: for another scheme, an unknown option or a bad number.
+        """
+        parts = urlsplit(url)
+        query = dict(parse_qsl(parts.query))
+        unknown = sorted(set(query) - _URL_OPTIONS)
+        if unknown:
+            raise ValueError(
+                f"the Redis url {_hide(url)!r} has unknown options {unknown}; "
+                f"it may set {sorted(_URL_OPTIONS)}"
+            )
+        self.tls = parts.scheme == "rediss"
+        self.path: str | None = None
+        self.host, self.port = "localhost", 6379
+        db = query.get("db")
+        if parts.scheme == "unix":
+            self.path = unquote(parts.path)
+        elif parts.scheme in ("redis", "rediss"):
+            self.host = unquote(parts.hostname or "localhost")
+            self.port = _number(url, "port", lambda: parts.port or 6379)
+            db = db or parts.path.lstrip("/") or None
+        else:
+            raise ValueError(
+                f"the Redis url {_hide(url)!r} must start with redis://, rediss:// or unix://"
+            )
+        self.db = _number(url, "db", lambda: int(db or 0))
+        self.username = unquote(parts.username) if parts.username else None
+        self.username = query.get("username", self.username)
+        self.password = unquote(parts.password) if parts.password else None
+        self.password = query.get("password", self.password)
+        limit = query.get("max_connections", str(MAX_CONNECTIONS))
+        self.max_connections = _number(url, "max_connections", lambda: int(limit))
+        if self.max_connections < 1:
+            raise ValueError(f"max_connections must be at least 1 in {_hide(url)!r}")
+
+    @property
+    def location(self) -> str:
+        """``host:port`` or the socket path, without credentials: for messages."""
+        return self.path if self.path is not None else f"{self.host}:{self.port}"
+
+    def handshake(self) -> list[tuple[Any, ...]]:
+        """The commands a new connection sends first (AUTH, SELECT), maybe none."""
+        commands: list[tuple[Any, ...]] = []
+        if self.password is not None:
+            user = () if self.username is None else (self.username,)
+            commands.append(("AUTH", *user, self.password))
+        if self.db:
+            commands.append(("SELECT", self.db))
+        return commands
+
+
+def _number(url: str, what: str, read: Any) -> int:
+    try:
+        return int(read())
+    except ValueError:
+        raise ValueError(f"bad {what} in the Redis url {_hide(url)!r}") from None
+
+
+def _hide(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return url.replace(f":{parts.password}@", ":***@", 1)
+
+
+@final
+class Counters:
+    """Round trips sent and connections opened, over every client of one RedisConnection."""
+
+    __slots__ = ("_lock", "connects", "round_trips")
+
+    def __init__(self) -> None:
+        self.round_trips = 0
+        self.connects = 0
+        self._lock = threading.Lock()  # clients of loops in other threads count too
+
+    def connected(self) -> None:
+        """Count one more connection opened (never lost: the fencing reads it)."""
+        with self._lock:
+            self.connects += 1
+
+
+@final
+class Connection:
+    """One connection to Redis: a byte stream, a RESP reader, a socket to peek at."""
+
+    __slots__ = ("_counters", "_probe", "_reader", "_stream", "open")
+
+    def __init__(self, stream: ByteStream, probe: socket.socket, counters: Counters):
+        self._stream = stream
+        self._probe = probe  # a dup of the stream's socket: peeked at, never read
+        self._counters = counters
+        self._reader = hiredis.Reader(
+            protocolError=ProtocolError, replyError=ReplyError
+        )
+        self.open = True
+
+    async def roundtrip(self, data: bytes, count: int) -> list[Any]:
+        """Send ``data`` (``count`` packed commands) and return their ``count`` replies.
+
+        Error replies come back in place as ``ReplyError``. Any failure, a
+        cancellation included, closes the connection before it propagates.
+
+        Raises:
+            RedisTimeoutError: no reply within ``SOCKET_TIMEOUT``.
+            RedisConnectionError: the connection broke.
+            ProtocolError: the server's bytes are not RESP.
+        """
+        self._counters.round_trips += 1
+        try:
+            with anyio.fail_after(SOCKET_TIMEOUT):
+                await self._stream.send(data)
+                return await self._read(count)
+        except BaseException as exc:
+            await self.aclose()
+            if isinstance(exc, TimeoutError):  # the deadline (or a socket timeout)
+                raise RedisTimeoutError(
+                    f"no reply within {SOCKET_TIMEOUT:g} s"
+                ) from exc
+            if isinstance(exc, OSError | anyio.BrokenResourceError | anyio.EndOfStream):
+                raise RedisConnectionError(
+                    f"the connection broke ({type(exc).__name__}: {exc})"
+                    if str(exc)
+                    else "the server closed the connection"
+                ) from exc
+            raise
+
+    async def _read(self, count: int) -> list[Any]:
+        reader, receive = self._reader, self._stream.receive
+        replies: list[Any] = []
+        while True:
+            reply = reader.gets()
+            if reply is False:  # RESP2 has no false: this is "need more bytes"
+                reader.feed(await receive(_CHUNK))
+                continue
+            replies.append(reply)
+            if len(replies) == count:
+                return replies
+
+    def alive(self) -> bool:
+        """Whether the server still holds this idle connection open (one syscall, no wait)."""
+        try:
+            self._probe.recv(1, _PEEK)
+        except BlockingIOError:
+            return True  # nothing to read: still connected
+        except OSError:
+            return False
+        return False  # b"": closed by the server; bytes: a reply nobody asked for
+
+    async def aclose(self) -> None:
+        """Close the connection (idempotent; shielded from cancellation)."""
+        if not self.open:
+            return
+        self.open = False
+        self._probe.close()
+        with anyio.CancelScope(shield=True):
+            await self._stream.aclose()
+
+
+async def open_connection(address: Address, counters: Counters) -> Connection:
+    """A new connection to ``address``, logged in and on its db.
+
+    Raises:
+        RedisTimeoutError: not connected within ``CONNECT_TIMEOUT``.
+        RedisConnectionError: the connection was refused or broke.
+        RefusedError: Redis refused AUTH or SELECT.
+    """
+    try:
+        with anyio.fail_after(CONNECT_TIMEOUT):
+            if address.path is not None:
+                stream: ByteStream = await anyio.connect_unix(address.path)
+            else:
+                stream = await anyio.connect_tcp(
+                    address.host, address.port, tls=address.tls
+                )
+    except TimeoutError as exc:
+        raise RedisTimeoutError(f"no connection within {CONNECT_TIMEOUT:g} s") from exc
+    except OSError as exc:
+        raise RedisConnectionError(f"cannot connect ({exc})") from exc
+    try:
+        raw = stream.extra(anyio.abc.SocketAttribute.raw_socket)
+        probe = socket.fromfd(raw.fileno(), raw.family, raw.type)
+    except BaseException:
+        await anyio.aclose_forcefully(stream)
+        raise
+    connection = Connection(stream, probe, counters)
+    counters.connected()
+    handshake = address.handshake()
+    if handshake:
+        replies = await connection.roundtrip(pack_commands(handshake), len(handshake))
+        refused = [r for r in replies if isinstance(r, ReplyError)]
+        if refused:
+            await connection.aclose()
+            raise RefusedError(
+                f"it refused the connection's set-up ({refused[0]}); check the "
+                "user, password and db in the url"
+            )
+    return connection
+
+
+@final
+class Client:
+    """The pooled connections of one event loop to one Redis.
+
+    ``acquire`` checks a connection out (waiting when ``max_connections``
+    are out), ``release`` puts it back. Connections open lazily and are
+    closed by ``aclose``. Must be used from the event loop that made it.
+    """
+
+    def __init__(self, address: Address, counters: Counters) -> None:
+        """An empty pool: nothing connects until ``acquire``."""
+        self.address = address
+        self.counters = counters
+        self._idle: list[Connection] = []
+        self._permits = anyio.Semaphore(address.max_connections, fast_acquire=True)
+        self._closed = False
+        self.attached: dict[type, object] = {}
+        """Per-client state of the layers above, by type (one group writer)."""
+
+    @property
+    def connects(self) -> int:
+        """Connections opened so far by every client of the same RedisConnection."""
+        return self.counters.connects
+
+    async def acquire(self) -> Connection:
+        """A live connection, opened if none is idle; waits while all are out.
+
+        Cancellation while waiting takes nothing. A failed open is retried
+        ``RETRIES`` times with a short backoff (50 ms doubling, 1 s cap).
+
+        Raises:
+            RuntimeError: after ``aclose()``.
+            RedisConnectionError: no connection could be opened, or none
+                came free within ``POOL_WAIT``.
+        """
+        if self._closed:
+            raise RuntimeError("this Redis client is closed")
+        try:
+            self._permits.acquire_nowait()
+        except anyio.WouldBlock:
+            with anyio.move_on_after(POOL_WAIT) as waited:
+                await self._permits.acquire()
+            if waited.cancelled_caught:
+                raise RedisConnectionError(
+                    f"all {self.address.max_connections} connections stayed busy for "
+                    f"{POOL_WAIT:g} s (raise max_connections in the url?)"
+                ) from None
+        try:
+            idle = self._idle
+            while idle:
+                connection = idle.pop()
+                if connection.alive():
+                    return connection
+                await connection.aclose()
+            return await self._open()
+        except BaseException:
+            self._permits.release()
+            raise
+
+    async def _open(self) -> Connection:
+        delay = 0.05
+        for _ in range(RETRIES):
+            try:
+                return await open_connection(self.address, self.counters)
+            except RefusedError:
+                raise
+            except RedisConnectionError:
+                await anyio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+        return await open_connection(self.address, self.counters)
+
+    async def release(self, connection: Connection) -> None:
+        """Put ``connection`` back (a closed one is dropped). Waits only to close one."""
+        if connection.open and not self._closed:
+            self._idle.append(connection)
+        else:
+            await connection.aclose()
+        self._permits.release()
+
+    async def aclose(self) -> None:
+        """Close the idle connections now, and the others as they come back. Idempotent."""
+        self._closed = True
+        idle, self._idle = self._idle, []
+        for connection in idle:
+            await connection.aclose()
