@@ -44,6 +44,12 @@ POOL_WAIT: Final = 20.0
 """Seconds a command may wait for a free connection before it fails."""
 
 _CHUNK: Final = 65_536
+_BROKEN: Final = (
+    OSError,
+    anyio.EndOfStream,
+    anyio.BrokenResourceError,
+    anyio.ClosedResourceError,
+)
 _PEEK: Final = socket.MSG_PEEK | socket.MSG_DONTWAIT
 _URL_OPTIONS: Final = frozenset({"db", "password", "username", "max_connections"})
 
@@ -192,7 +198,7 @@ class Connection:
                 raise RedisTimeoutError(
                     f"no reply within {SOCKET_TIMEOUT:g} s"
                 ) from exc
-            if isinstance(exc, OSError | anyio.BrokenResourceError | anyio.EndOfStream):
+            if isinstance(exc, _BROKEN):
                 raise RedisConnectionError(
                     f"the connection broke ({type(exc).__name__}: {exc})"
                     if str(exc)
