@@ -11,10 +11,13 @@ at this boundary.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from asyncio import (  # noqa: TID251 -- the asyncio fast path of finding this loop's client
     get_running_loop as _running_loop,
+    run_coroutine_threadsafe,
 )
+from contextvars import Context
 from typing import TYPE_CHECKING, Final, final
 
 import anyio
@@ -25,6 +28,7 @@ from stores._errors import StoreUnavailableError
 
 from ._embedded import default_server
 from ._transport import (
+    SOCKET_TIMEOUT,
     Address,
     Client,
     Counters,
@@ -155,14 +159,28 @@ class RedisConnection:
         return bound[0]
 
     async def aclose(self) -> None:
-        """Close the client of this loop; clients of other live loops close with their loop.
+        """Close the client of this loop, and those of other running asyncio loops.
 
-        Idempotent. Shielded from cancellation while closing sockets.
+        A client on another loop (the process's shared sync loop, where sync
+        twins run) is closed on that loop, waited for in a worker thread for
+        at most ``SOCKET_TIMEOUT``; one on a loop that no longer runs closes
+        with its loop. Idempotent. Shielded from cancellation while closing.
         """
         self._closed = True
-        bound = self._clients.pop(_loop(), None)
-        if bound is not None:
-            await bound[1].aclose()
+        here = _loop()
+        for loop, (_, keeper) in list(self._clients.items()):
+            if loop is here:
+                await keeper.aclose()
+            elif hasattr(loop, "call_soon_threadsafe") and loop.is_running():  # pyright: ignore[reportAttributeAccessIssue] -- an asyncio loop
+                # in a fresh context: ours may tell sniffio "trio", and that loop
+                # would run the close as if it were trio
+                done = Context().run(run_coroutine_threadsafe, _finish(keeper), loop)  # pyright: ignore[reportArgumentType] -- an asyncio loop
+                with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
+                    await anyio.to_thread.run_sync(done.result, SOCKET_TIMEOUT)
+
+
+async def _finish(keeper: AsyncGenerator[None]) -> None:
+    await keeper.aclose()  # a coroutine, for run_coroutine_threadsafe
 
 
 class translate_errors:
