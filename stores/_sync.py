@@ -93,6 +93,18 @@ class Hop(Protocol):
         ...
 
 
+def _call_unless_finished(
+    call: Callable[[Callable[[], Awaitable[object]]], object],
+    fn: Callable[[], Coroutine[Any, Any, object]],
+) -> bool:
+    """``call(fn)`` and True, or False if its loop has already stopped (anyio hops)."""
+    try:
+        call(fn)
+    except anyio.RunFinishedError:
+        return False
+    return True
+
+
 @final
 class _WorkerHop:
     """From an anyio worker thread back to its loop (``anyio.from_thread``)."""
@@ -112,11 +124,7 @@ class _WorkerHop:
         return True
 
     def cleanup(self, fn: Callable[[], Coroutine[Any, Any, object]]) -> bool:
-        try:
-            self.call(fn)
-        except anyio.RunFinishedError:
-            return False
-        return True
+        return _call_unless_finished(self.call, fn)
 
 
 @final
@@ -136,11 +144,7 @@ class _BoundHop:
         return True
 
     def cleanup(self, fn: Callable[[], Coroutine[Any, Any, object]]) -> bool:
-        try:
-            self.call(fn)
-        except anyio.RunFinishedError:
-            return False
-        return True
+        return _call_unless_finished(self.call, fn)
 
 
 @final
