@@ -86,7 +86,9 @@ def _blocking(saver: MemorySaver) -> tuple[Any, anyio.Event, anyio.Event, list[s
     return wf, started, release, ran
 
 
-async def test_reject_outside_a_runtime_sees_the_busy_thread(saver: MemorySaver) -> None:
+async def test_reject_outside_a_runtime_sees_the_busy_thread(
+    saver: MemorySaver,
+) -> None:
     wf, started, release, _ = _blocking(saver)
     cfg = thread()
     with anyio.fail_after(20):
