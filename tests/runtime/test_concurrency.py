@@ -9,10 +9,10 @@ import anyio.lowlevel
 import pytest
 
 from actors import ActorDeadError, RunCancelledError, ThreadBusyError
-from runtime import Runtime, entrypoint, task
+from runtime import Runtime, entrypoint
 from stores import MemorySaver
 
-from .conftest import thread
+from .conftest import blocking_workflow, thread
 
 
 async def test_thousand_threads_keep_their_own_state(saver: MemorySaver) -> None:
@@ -58,30 +58,8 @@ async def test_fifty_concurrent_requests_on_one_thread_lose_no_update(
     assert len([s async for s in add.aget_state_history(cfg)]) == 50
 
 
-def _blocking_workflow(
-    saver: MemorySaver,
-) -> tuple[Any, anyio.Event, anyio.Event, list[str]]:
-    started, release = anyio.Event(), anyio.Event()
-    ran: list[str] = []
-
-    @task
-    async def step(x: str) -> str:
-        ran.append(x)
-        return x
-
-    @entrypoint(checkpointer=saver)
-    async def wf(x: str, *, previous: Any = None) -> Any:
-        done = await step(x)
-        if x == "slow":
-            started.set()
-            await release.wait()
-        return [done, previous]
-
-    return wf, started, release, ran
-
-
 async def test_enqueue_runs_requests_in_order(saver: MemorySaver) -> None:
-    wf, started, release, _ = _blocking_workflow(saver)
+    wf, started, release, _ = blocking_workflow(saver)
     cfg = thread()
     results: dict[str, Any] = {}
 
@@ -99,7 +77,7 @@ async def test_enqueue_runs_requests_in_order(saver: MemorySaver) -> None:
 
 
 async def test_reject_fails_fast_while_busy(saver: MemorySaver) -> None:
-    wf, started, release, _ = _blocking_workflow(saver)
+    wf, started, release, _ = blocking_workflow(saver)
     cfg = thread()
     async with Runtime(), anyio.create_task_group() as tg:
         tg.start_soon(wf.ainvoke, "slow", cfg)
@@ -111,7 +89,7 @@ async def test_reject_fails_fast_while_busy(saver: MemorySaver) -> None:
 
 
 async def test_interrupt_strategy_keeps_progress(saver: MemorySaver) -> None:
-    wf, started, _, ran = _blocking_workflow(saver)
+    wf, started, _, ran = blocking_workflow(saver)
     cfg = thread()
     errors: list[BaseException] = []
 
@@ -133,7 +111,7 @@ async def test_interrupt_strategy_keeps_progress(saver: MemorySaver) -> None:
 
 
 async def test_interrupted_run_resumes_with_none(saver: MemorySaver) -> None:
-    wf, started, release, ran = _blocking_workflow(saver)
+    wf, started, release, ran = blocking_workflow(saver)
     cfg = thread()
     results: list[Any] = []
 
@@ -157,7 +135,7 @@ async def test_interrupted_run_resumes_with_none(saver: MemorySaver) -> None:
 
 
 async def test_rollback_discards_progress(saver: MemorySaver) -> None:
-    wf, started, _, ran = _blocking_workflow(saver)
+    wf, started, _, ran = blocking_workflow(saver)
     cfg = thread("rb")
 
     async def first() -> None:
@@ -213,7 +191,7 @@ async def test_active_thread_bound_evicts_least_recently_used(
 async def test_runtime_is_single_use_and_fails_queued_requests(
     saver: MemorySaver,
 ) -> None:
-    wf, started, release, ran = _blocking_workflow(saver)
+    wf, started, release, ran = blocking_workflow(saver)
     cfg = thread()
     rt = Runtime()
     outcomes: dict[str, Any] = {}

@@ -10,11 +10,11 @@ import anyio.lowlevel
 import pytest
 
 from actors import RunCancelledError, ThreadBusyError
-from runtime import entrypoint, task
+from runtime import entrypoint
 from runtime._ambient import _SLOTS  # pyright: ignore[reportPrivateUsage]
 from stores import MemorySaver
 
-from .conftest import thread
+from .conftest import blocking_workflow, thread
 
 
 def _appender(saver: MemorySaver) -> Any:
@@ -66,30 +66,10 @@ async def test_streams_and_invokes_on_one_thread_take_turns(saver: MemorySaver) 
     assert len(streamed) == 2 and not _SLOTS
 
 
-def _blocking(saver: MemorySaver) -> tuple[Any, anyio.Event, anyio.Event, list[str]]:
-    started, release = anyio.Event(), anyio.Event()
-    ran: list[str] = []
-
-    @task
-    async def step(x: str) -> str:
-        ran.append(x)
-        return x
-
-    @entrypoint(checkpointer=saver)
-    async def wf(x: str, *, previous: Any = None) -> Any:
-        done = await step(x)
-        if x == "slow":
-            started.set()
-            await release.wait()
-        return [done, previous]
-
-    return wf, started, release, ran
-
-
 async def test_reject_outside_a_runtime_sees_the_busy_thread(
     saver: MemorySaver,
 ) -> None:
-    wf, started, release, _ = _blocking(saver)
+    wf, started, release, _ = blocking_workflow(saver)
     cfg = thread()
     with anyio.fail_after(20):
         async with anyio.create_task_group() as tg:
@@ -105,7 +85,7 @@ async def test_reject_outside_a_runtime_sees_the_busy_thread(
 async def test_interrupt_outside_a_runtime_stops_the_running_call(
     saver: MemorySaver,
 ) -> None:
-    wf, started, _, ran = _blocking(saver)
+    wf, started, _, ran = blocking_workflow(saver)
     cfg = thread()
     errors: list[BaseException] = []
 
@@ -126,7 +106,7 @@ async def test_interrupt_outside_a_runtime_stops_the_running_call(
 
 
 async def test_a_cancelled_waiter_leaves_the_queue(saver: MemorySaver) -> None:
-    wf, started, release, ran = _blocking(saver)
+    wf, started, release, ran = blocking_workflow(saver)
     cfg = thread()
     with anyio.fail_after(20):
         async with anyio.create_task_group() as tg:
