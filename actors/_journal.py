@@ -82,7 +82,6 @@ class Journal:
         "_run",
         "_saver",
         "_state",
-        "_stored",
         "_unsent",
         "thread_id",
     )
@@ -100,9 +99,7 @@ class Journal:
         self._run: PendingRun | None = state.run
         self._records: list[TaskRecord] = list(state.records)
         self._unsent: list[TaskRecord] = []
-        # _begun: this run's header is stored; _stored: some run header may be
-        # stored (this one, or an older run that a commit must clear).
-        self._begun = self._stored = state.run is not None
+        self._begun = state.run is not None  # this run's header is stored
 
     @property
     def state(self) -> ThreadState:
@@ -147,7 +144,7 @@ class Journal:
             await self._send()
             if self._run is not None and not self._begun:
                 await self._saver.abegin_run(self.thread_id, self._run)
-                self._begun = self._stored = True
+                self._begun = True
 
     async def record(self, record: TaskRecord) -> None:
         """Durably append ``record`` (after any remembered ones) before returning.
@@ -177,7 +174,7 @@ class Journal:
             record = self._unsent[0]
             begin = None if self._begun else run
             await self._saver.arecord(self.thread_id, run.run_id, record, begin=begin)
-            self._begun = self._stored = True
+            self._begun = True
             del self._unsent[0]
 
     async def commit(
@@ -214,10 +211,6 @@ class Journal:
                     self.thread_id,
                     checkpoint,
                     expected_version=self._state.version,
-                    clear_run=self._stored,
-                    previous_save=(
-                        latest.save if fork is None and latest is not None else None
-                    ),
                 )
             except CheckpointConflictError:
                 self._adopt(await self._saver.aload(self.thread_id))
@@ -230,5 +223,4 @@ class Journal:
         async with self._lock:
             if self._run is not None and self._begun:
                 await self._saver.adiscard_run(self.thread_id, self._run.run_id)
-                self._stored = False
             self._run, self._records, self._unsent, self._begun = None, [], [], False

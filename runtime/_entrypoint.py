@@ -16,14 +16,14 @@ from actors import ActorDeadError
 from stores import BaseCache, BaseStore, CheckpointSaver
 
 from ._ambient import call_host
-from ._context import nested_emitter
+from ._context import current_host, nested_emitter
 from ._host import Runtime
 from ._injected import coerce_context
 from ._run_options import check_entrypoint_options, reject_stream_kwargs, run_metadata
 from ._run_state import Durability, check_durability
 from ._state_access import StateAccess, prepare_config
 from ._stream import Emitter, normalize_modes, open_stream
-from ._sync import hosted, iterate_sync, run_sync
+from ._sync import hosted, iterate_sync, pumped, run_sync
 from ._turns import EntrySpec, RunTurn
 from ._types import EntrypointFinal
 
@@ -178,19 +178,28 @@ class Entrypoint(StateAccess):
         its namespace, ``()`` for this run and ``("node:id", ...)`` for
         entrypoints invoked inside it: ``(ns, chunk)`` or ``(ns, mode, chunk)``.
         ``context`` and ``durability`` as for ``ainvoke``. Raises the run's
-        error after the last chunk. Outside a Runtime, consume the iterator
-        fully or close it (``contextlib.aclosing``).
+        error after the last chunk. Outside a Runtime the run's short-lived
+        Runtime lives in a task of its own, never in this generator: leaving
+        early (``break``, ``aclose()``, from any task) stops reading, not the
+        run, and ``aclose()`` returns once that Runtime has let go (after
+        the run ends). Close it (``contextlib.aclosing``) to wait for that.
         """
         reject_stream_kwargs(kwargs)
         modes, single = normalize_modes(stream_mode)
         durable = check_durability(durability)
         shape = (modes, single, subgraphs)
-        async with (
-            call_host(self.checkpointer, config) as host,
-            aclosing(
-                self._astream(host, input, config, context, shape, durable)
-            ) as items,
-        ):
+        host = current_host()
+        if host is None:  # a short-lived Runtime, in a task of its own
+            items = pumped(
+                lambda: hosted(
+                    self.checkpointer,
+                    config,
+                    lambda h: self._astream(h, input, config, context, shape, durable),
+                )
+            )
+        else:
+            items = self._astream(host, input, config, context, shape, durable)
+        async with aclosing(items):
             async for item in items:
                 yield item
 

@@ -295,8 +295,6 @@ class _NullSaver:
         checkpoint: Checkpoint,
         *,
         expected_version: int,
-        clear_run: bool = True,
-        previous_save: bytes | None = None,
     ) -> None:
         return None
 

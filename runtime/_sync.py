@@ -7,11 +7,21 @@ the process's shared loop).
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
+import asyncio  # noqa: TID251 -- start_joined: a loop task anyio has no owner for
+import contextvars
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Coroutine,
+    Iterator,
+    Mapping,
+)
 from contextlib import AbstractAsyncContextManager, aclosing, asynccontextmanager
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, final
 
 import anyio
+import sniffio
 
 from stores._shared import PortalHop, route, run_sync as run_sync, shared_loop
 
@@ -23,6 +33,29 @@ if TYPE_CHECKING:
     from ._host import Runtime
 
 T = TypeVar("T")
+
+_JOINED: set[Any] = set()  # asyncio tasks of start_joined, referenced until done
+
+
+def start_joined(fn: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Start ``fn()`` now as a task of the running loop, in a copy of this context.
+
+    For the one task anyio gives no owner to: one that must outlive the
+    caller's frame between two awaits (an async generator's producer), so
+    no task group of the caller can hold it. The caller owns it instead:
+    it must join it (wait for an event ``fn`` sets when it ends) before it
+    returns. ``fn`` must not raise (on trio it is a system task, whose
+    error would crash the run); cancelled, it ends as the loop shuts down.
+    """
+    if sniffio.current_async_library() == "trio":
+        import trio  # here only: trio runs, so it is installed
+
+        trio.lowlevel.spawn_system_task(fn, context=contextvars.copy_context())
+        return
+    # the asyncio side of the same: a loop task, kept referenced until done
+    task = asyncio.get_running_loop().create_task(fn())
+    _JOINED.add(task)
+    task.add_done_callback(_JOINED.discard)
 
 
 def iterate_sync(
@@ -61,6 +94,34 @@ def iterate_sync(
             pump.abandon()  # the loop is gone (interpreter exit): just free the streams
 
 
+async def pumped(
+    open_items: Callable[[], AbstractAsyncContextManager[AsyncIterator[T]]],
+) -> AsyncGenerator[T]:
+    """The items of ``open_items()``, run in a task of this loop that the caller joins.
+
+    The context (a short-lived Runtime, say) lives in that task, not in
+    this generator's frame: the generator never yields inside a task group
+    or cancel scope, so it may be closed early from any task (the loop's
+    async-generator finalizer, after a bare ``break``). Leaving early stops
+    reading: the context then exits normally, and ``aclose()`` returns once
+    it has (shielded: a cancelled reader waits for it too). Raises what the
+    iterator or context raises, after the items before it.
+    """
+    pump = _Pump(open_items)
+    pump.expect_run()
+    start_joined(pump.run)
+    try:
+        while True:
+            try:
+                item = await pump.receive()
+            except anyio.EndOfStream:
+                break
+            yield item
+        await pump.result()
+    finally:
+        await pump.aclose()
+
+
 @asynccontextmanager
 async def hosted(
     checkpointer: CheckpointSaver | None,
@@ -97,12 +158,18 @@ class _Pump(Generic[T]):
         self._finished = False
         self._closed = False
 
+    def expect_run(self) -> None:
+        """On the loop, before ``run`` starts: ``aclose`` then waits for it even so."""
+        self._done = anyio.Event()
+
     async def run(self) -> None:
         """Send every item until the end or until the reader leaves; keep the error for ``result``."""
+        if self._done is None:
+            self._done = anyio.Event()
         if self._closed:  # the reader left before this task started
             self._send.close()
+            self._done.set()
             return
-        self._done = anyio.Event()
         try:
             async with self._send, self._open() as items:
                 async for item in items:

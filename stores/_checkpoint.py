@@ -125,19 +125,15 @@ class CheckpointSaver(Protocol):
         checkpoint: Checkpoint,
         *,
         expected_version: int,
-        clear_run: bool = True,
-        previous_save: bytes | None = None,
     ) -> None:
         """Atomically store ``checkpoint``, make it the latest, and clear the pending run.
 
         Raises CheckpointConflictError (and writes nothing) if the latest
         version is not ``expected_version``; ``checkpoint.version`` must be
-        ``expected_version + 1``. ``clear_run=False`` tells the saver that no
-        pending run is stored for the thread (the caller wrote none), so it
-        may skip clearing one. ``previous_save`` is the save of the
-        checkpoint ``checkpoint.parent_id`` names, as the caller holds it: a
-        saver may store only what the new save appended to it. A saver may
-        reject (ValueError) a checkpoint id it already holds.
+        ``expected_version + 1``. A saver may store only what the new save
+        appended to its parent's (one it remembers from its own loads and
+        commits: the caller passes nothing for it). A saver may reject
+        (ValueError) a checkpoint id it already holds.
         """
         ...
 

@@ -166,14 +166,10 @@ class MemorySaver:
         checkpoint: Checkpoint,
         *,
         expected_version: int,
-        clear_run: bool = True,
-        previous_save: bytes | None = None,
     ) -> None:
         """Store ``checkpoint``, make it the latest, and clear the pending run, atomically.
 
-        ``clear_run`` is a hint for stores where clearing costs; here the
-        pending run is always cleared. ``previous_save`` is not needed: a
-        save is kept as the same bytes object, not copied.
+        A save is kept as the same bytes object, not copied.
 
         Raises:
             CheckpointConflictError: (writing nothing) if the latest version
@@ -181,7 +177,6 @@ class MemorySaver:
             ValueError: if ``checkpoint`` is for another thread, its version
                 is not ``expected_version + 1``, or its id is already stored.
         """
-        del clear_run, previous_save  # clearing is free here; saves are kept whole
         check_commit(thread_id, checkpoint, expected_version)
         await anyio.lowlevel.checkpoint()
         thread = self._threads.get(thread_id) or _Thread()

@@ -37,13 +37,25 @@ from stores._errors import CorruptCheckpointError
 
 from ._appends import join_appended
 
-Entry = tuple[int, int, dict[bytes, bytes]]
-"""(version, sequence, fields) of one stream entry."""
 
-Top = tuple[int, int, str | None]
-"""The newest entry's (version, sequence) and the run pending there (None: none)."""
+class Entry(msgspec.Struct, frozen=True):
+    """One stream entry: its id ``version-seq`` and its fields."""
 
-EMPTY_TOP: Final[Top] = (0, 0, None)
+    version: int
+    seq: int
+    fields: dict[bytes, bytes]
+
+
+class Top(msgspec.Struct, frozen=True):
+    """A thread's newest entry: its id ``version-seq`` and the run pending there."""
+
+    version: int
+    seq: int
+    pending: str | None = None
+    """The run id of the pending run at this entry (None: no run is pending)."""
+
+
+EMPTY_TOP: Final = Top(0, 0)
 
 
 def parse_entries(reply: Iterable[Any]) -> list[Entry]:
@@ -52,7 +64,7 @@ def parse_entries(reply: Iterable[Any]) -> list[Entry]:
     for entry_id, flat in reply:
         version, _, seq = bytes(entry_id).partition(b"-")
         pairs = iter(flat)
-        out.append((int(version), int(seq), dict(zip(pairs, pairs, strict=True))))
+        out.append(Entry(int(version), int(seq), dict(zip(pairs, pairs, strict=True))))
     return out
 
 
@@ -69,7 +81,8 @@ def pending_of(tail: Sequence[Entry]) -> tuple[PendingRun | None, list[TaskRecor
     run: PendingRun | None = None
     run_id: bytes | None = None
     records: list[TaskRecord] = []
-    for _, _, fields in reversed(tail):
+    for entry in reversed(tail):
+        fields = entry.fields
         owner = fields.get(b"r")
         header = fields.get(b"run")
         if header is not None:
@@ -88,9 +101,10 @@ def pending_of(tail: Sequence[Entry]) -> tuple[PendingRun | None, list[TaskRecor
 def _latest_with_save(thread_id: str, history: Sequence[Entry]) -> Checkpoint | None:
     # history: checkpoint entries, newest first. None: the chain goes on in
     # older entries than these.
-    latest = child = decode_checkpoint(history[0][2][b"c"])
+    latest = child = decode_checkpoint(history[0].fields[b"c"])
     tails: list[tuple[int, bytes]] = []
-    for i, (_, _, fields) in enumerate(history):
+    for i, entry in enumerate(history):
+        fields = entry.fields
         checkpoint = latest if i == 0 else decode_checkpoint(fields[b"c"])
         if i and child.parent_id != checkpoint.checkpoint_id:
             raise CorruptCheckpointError(
@@ -131,14 +145,15 @@ def state_of(
     """
     if not entries:
         return ThreadState(), EMPTY_TOP
-    cut = next((i for i, e in enumerate(entries) if e[1] == 0), len(entries))
+    cut = next((i for i, e in enumerate(entries) if e.seq == 0), len(entries))
     if cut == len(entries) and not exhausted:
         return None
     run, records = pending_of(entries[:cut])
-    top = (entries[0][0], entries[0][1], run.run_id if run is not None else None)
+    newest = entries[0]
+    top = Top(newest.version, newest.seq, run.run_id if run is not None else None)
     if cut == len(entries):
         return ThreadState(run=run, records=records), top
-    latest = _latest_with_save(thread_id, [e for e in entries[cut:] if e[1] == 0])
+    latest = _latest_with_save(thread_id, [e for e in entries[cut:] if e.seq == 0])
     if latest is None:
         if not exhausted:
             return None
@@ -151,4 +166,4 @@ def state_of(
 
 def checkpoints_of(entries: Iterable[Entry]) -> list[Checkpoint]:
     """The checkpoints among ``entries``, in their order, without their saves."""
-    return [decode_checkpoint(f[b"c"]) for _, seq, f in entries if seq == 0]
+    return [decode_checkpoint(e.fields[b"c"]) for e in entries if e.seq == 0]

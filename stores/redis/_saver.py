@@ -23,7 +23,9 @@ first, so a commit from a version the thread never reached is refused.
 
 A commit stores the checkpoint without its ``save`` plus either the whole
 save or, when the save is the previous one with elements appended (a
-conversation), only that tail: a turn costs Redis what it adds. A load is
+conversation), only that tail: a turn costs Redis what it adds. The saver
+remembers the latest save of each thread it loaded or committed (with the
+newest entry, in ``_streams``), so the caller passes nothing for this. A load is
 one XREVRANGE of the newest entries, rebuilding the save from the last
 whole one; a long chain takes one more read. History keeps every
 checkpoint (``alist``/``aget`` scan the stream).
@@ -170,7 +172,7 @@ class RedisSaver:
             last = entries[-1]
             rest, seen_rest = await self._streams.send_seen(
                 "loading a thread",
-                ("XREVRANGE", key, f"({last[0]}-{last[1]}", "-"),
+                ("XREVRANGE", key, f"({last.version}-{last.seq}", "-"),
             )
             entries += parse_entries(rest)
             found = state_of(thread_id, entries, exhausted=True)
@@ -179,7 +181,7 @@ class RedisSaver:
                 self._streams.forget(key)
                 return found[0]
         state, top = found
-        self._streams.set_top(key, top, seen)
+        self._streams.set_top(key, top, seen, state.latest)
         return state
 
     async def abegin_run(self, thread_id: str, run: PendingRun) -> None:
@@ -234,15 +236,12 @@ class RedisSaver:
         checkpoint: Checkpoint,
         *,
         expected_version: int,
-        clear_run: bool = True,
-        previous_save: bytes | None = None,
     ) -> None:
         """Store ``checkpoint`` as the latest (superseding any pending run): one XADD.
 
-        ``previous_save``: the save of the checkpoint ``checkpoint.parent_id``
-        names; when the new save extends it, only the tail is stored.
-        ``clear_run`` is not needed here (a commit supersedes the run's
-        entries by its id). Idempotent for a retried call: committing the
+        When ``checkpoint.parent_id`` names the latest checkpoint, as this
+        saver loaded or wrote it, and the new save extends that one's, only
+        the tail is stored. Idempotent for a retried call: committing the
         checkpoint that is already the latest (same id and version) succeeds.
         Checkpoint ids are not checked for uniqueness (that would cost a
         read per commit; the runtime makes them unique).
@@ -253,7 +252,6 @@ class RedisSaver:
             ValueError: if ``checkpoint`` is for another thread or its
                 version is not ``expected_version + 1``.
         """
-        del clear_run
         check_commit(thread_id, checkpoint, expected_version)
         key = self.thread_key(thread_id)
         head = ("c", encode_record(msgspec.structs.replace(checkpoint, save=b"")))
@@ -261,19 +259,24 @@ class RedisSaver:
         for _ in range(3):  # another round only after a reconnect
             known = self._streams.vouched(key)
             tail = None
-            if known is None or known[0] != expected_version:
+            if known is None or known.version != expected_version:
                 # Not seen at this version since the last (re)connect: read the
                 # newest entry, so that a commit from a version the thread never
                 # reached (say, after a restarted Redis lost writes) is refused;
                 # and store the save whole, since its base was not vouched for.
                 self._streams.forget(key)
                 known = await self._streams.top(key)
-                if known[0] != expected_version:
+                if known.version != expected_version:
                     if await self._already_committed(key, checkpoint):
                         return
-                    raise self._commit_conflict(thread_id, known[0], expected_version)
-            elif previous_save is not None and checkpoint.parent_id is not None:
-                tail = split_appended(previous_save, checkpoint.save)
+                    raise self._commit_conflict(
+                        thread_id, known.version, expected_version
+                    )
+            elif (
+                known.latest is not None
+                and known.latest.checkpoint_id == checkpoint.parent_id
+            ):
+                tail = split_appended(known.latest.save, checkpoint.save)
             body = (
                 ("s", checkpoint.save) if tail is None else ("d", tail[1], "n", tail[0])
             )
@@ -285,7 +288,7 @@ class RedisSaver:
                     head + body,
                     create=expected_version == 0,
                     # it leans on what was read: not across a reconnect
-                    epoch=known[3],
+                    epoch=known.epoch,
                 )
             except Reconnected:
                 self._streams.forget(key)  # read again, and store the save whole
@@ -294,11 +297,11 @@ class RedisSaver:
                 self._streams.forget(key)
                 if await self._already_committed(key, checkpoint):
                     return
-                version = (await self._streams.top(key))[0]
+                version = (await self._streams.top(key)).version
                 raise self._commit_conflict(
                     thread_id, version, expected_version
                 ) from None
-            self._streams.remember(key, entry_id, seen)
+            self._streams.remember(key, entry_id, seen, latest=checkpoint)
             return
         raise StoreUnavailableError(
             f"committing a checkpoint of thread {thread_id!r} failed: the connection "
@@ -317,7 +320,7 @@ class RedisSaver:
     async def _already_committed(self, key: str, checkpoint: Checkpoint) -> bool:
         # A retried commit (its reply was lost) finds itself the newest checkpoint.
         version = checkpoint.version
-        if (await self._streams.top(key))[0] != version:
+        if (await self._streams.top(key)).version != version:
             return False
         found = parse_entries(
             await self._streams.send(
@@ -326,7 +329,7 @@ class RedisSaver:
             )
         )
         return bool(found) and (
-            decode_checkpoint(found[0][2][b"c"]).checkpoint_id
+            decode_checkpoint(found[0].fields[b"c"]).checkpoint_id
             == checkpoint.checkpoint_id
         )
 
@@ -354,10 +357,10 @@ class RedisSaver:
                         base=None,
                     )
                 return
-            version, seq, _, _ = await self._streams.top(key)
+            top = await self._streams.top(key)
             dropped = await self._streams.send(
                 "discarding a run",
-                DROP_IF_TOP.command((key,), (f"{version}-{seq}",)),
+                DROP_IF_TOP.command((key,), (f"{top.version}-{top.seq}",)),
             )
             if dropped:
                 self._streams.forget(key)
@@ -396,7 +399,7 @@ class RedisSaver:
                 return found if limit is None else found[:limit]
             if len(found) >= limit:
                 return found[:limit]
-            end, count = f"({entries[-1][0]}-{entries[-1][1]}", count * 4
+            end, count = f"({entries[-1].version}-{entries[-1].seq}", count * 4
 
     async def aget(self, thread_id: str, checkpoint_id: str) -> Checkpoint | None:
         """One checkpoint by id (without its save), or None. One round trip over the history.
@@ -410,7 +413,7 @@ class RedisSaver:
         )
         needle = checkpoint_id.encode()
         candidates = [
-            e for e in parse_entries(reply) if e[1] == 0 and needle in e[2][b"c"]
+            e for e in parse_entries(reply) if e.seq == 0 and needle in e.fields[b"c"]
         ]
         return next(
             (c for c in checkpoints_of(candidates) if c.checkpoint_id == checkpoint_id),

@@ -11,12 +11,20 @@ trusted blindly:
   after a reconnect (a restarted Redis may have lost writes) it is read
   again before it is used, and the send path refuses to send a command
   that relied on it (``Reconnected``).
+
+With the newest entry it remembers the thread's latest checkpoint, save
+included, when it loaded or wrote that checkpoint itself: a commit that
+extends it stores only the tail (see ``_appends``). Remembered saves are
+bounded in bytes as the entries are in number (oldest forgotten first).
 """
 
 from __future__ import annotations
 
 from typing import Any, Final, final
 
+import msgspec
+
+from stores._checkpoint import Checkpoint
 from stores._errors import CheckpointConflictError
 
 from ._connection import RedisConnection, translate_errors
@@ -24,8 +32,18 @@ from ._entries import EMPTY_TOP, Top, parse_entries
 from ._pipeline import GroupWriter, Reconnected
 from ._wire import ReplyError, Script
 
-Seen = tuple[int, int, str | None, int]
-"""A thread's newest entry as remembered: ``Top`` plus the connection count then."""
+
+class Seen(msgspec.Struct, frozen=True):
+    """A thread's newest entry as remembered: a ``Top``, when it was seen, and the latest checkpoint."""
+
+    version: int
+    seq: int
+    pending: str | None
+    epoch: int
+    """The connection count when it was seen (see ``RedisConnection.connects``)."""
+    latest: Checkpoint | None = None
+    """The checkpoint at ``version-0``, save included, if this saver loaded or wrote it."""
+
 
 # ARGV: ttl ms, "1" may create the stream, id, fields... -> the id, or nil.
 XADD_TTL: Final = Script(
@@ -65,6 +83,8 @@ FIRST_PAGE: Final = 32
 """Entries a load reads first: a short thread (or a save written whole) needs no more."""
 MAX_TOPS: Final = 65_536
 """Threads whose newest entry a saver remembers (oldest forgotten first)."""
+MAX_SAVE_BYTES: Final = 256 * 1024 * 1024
+"""Bytes of latest saves a saver remembers at most (oldest threads forgotten first)."""
 
 
 class Stale(Exception):
@@ -89,21 +109,31 @@ def _conflict(
 class ThreadStreams:
     """The streams of one saver's threads: sending, fenced appends, newest entries."""
 
-    def __init__(self, conn: RedisConnection, ttl_ms: str) -> None:
+    def __init__(
+        self,
+        conn: RedisConnection,
+        ttl_ms: str,
+        *,
+        max_save_bytes: int = MAX_SAVE_BYTES,
+    ) -> None:
         self._conn = conn
         self._ttl_ms = ttl_ms
+        self._max_save_bytes = max_save_bytes
         self._tops: dict[str, Seen] = {}
+        self._save_bytes = 0  # of the saves in _tops
 
     def vouched(self, key: str) -> Seen | None:
         """The remembered newest entry of ``key``, unless a reconnect came since."""
         seen = self._tops.get(key)
-        if seen is None or seen[3] != self._conn.connects:
+        if seen is None or seen.epoch != self._conn.connects:
             return None
         return seen
 
     def forget(self, key: str) -> None:
         """Drop what is remembered of ``key`` (it is read again when needed)."""
-        self._tops.pop(key, None)
+        old = self._tops.pop(key, None)
+        if old is not None and old.latest is not None:
+            self._save_bytes -= len(old.latest.save)
 
     async def writer(self) -> GroupWriter:
         """The group writer of this loop's client: concurrent calls of many
@@ -164,17 +194,32 @@ class ThreadStreams:
         return seen
 
     def remember(
-        self, key: str, entry_id: str, seen: int, run_id: str | None = None
+        self,
+        key: str,
+        entry_id: str,
+        seen: int,
+        run_id: str | None = None,
+        latest: Checkpoint | None = None,
     ) -> None:
+        """Remember ``entry_id`` as the newest entry of ``key``, written at ``seen``."""
         version, _, seq = entry_id.partition("-")
-        self.set_top(key, (int(version), int(seq), run_id), seen)
+        self.set_top(key, Top(int(version), int(seq), run_id), seen, latest)
 
-    def set_top(self, key: str, top: Top, seen: int) -> None:
+    def set_top(
+        self, key: str, top: Top, seen: int, latest: Checkpoint | None = None
+    ) -> None:
+        """Remember ``top`` (and ``latest``, the checkpoint at its version) for ``key``."""
+        self.forget(key)  # re-inserted last: the dict stays oldest-first
         tops = self._tops
-        tops.pop(key, None)  # re-inserted last: the dict stays oldest-first
-        if len(tops) >= MAX_TOPS:
-            del tops[next(iter(tops))]
-        tops[key] = (*top, seen)
+        size = 0 if latest is None else len(latest.save)
+        if size > self._max_save_bytes:
+            latest, size = None, 0
+        while tops and (
+            len(tops) >= MAX_TOPS or self._save_bytes + size > self._max_save_bytes
+        ):
+            self.forget(next(iter(tops)))
+        self._save_bytes += size
+        tops[key] = Seen(top.version, top.seq, top.pending, seen, latest)
 
     async def top(self, key: str) -> Seen:
         """The newest entry of ``key`` as vouched for, read again if it is not."""
@@ -188,11 +233,12 @@ class ThreadStreams:
         if not entries:
             top = EMPTY_TOP
         else:
-            version, seq, fields = entries[0]
-            pending = fields.get(b"r") if seq and b"x" not in fields else None
-            top = (version, seq, pending.decode() if pending else None)
+            newest = entries[0]
+            fields = newest.fields
+            pending = fields.get(b"r") if newest.seq and b"x" not in fields else None
+            top = Top(newest.version, newest.seq, pending.decode() if pending else None)
         self.set_top(key, top, seen)
-        return (*top, seen)
+        return Seen(top.version, top.seq, top.pending, seen)
 
     async def append(
         self,
@@ -211,25 +257,30 @@ class ThreadStreams:
                 ``run_id`` is not its pending run.
         """
         for _ in range(4):  # each retry follows a write by someone else, or a reconnect
-            # the id below leans on what was read at connection count ``epoch``
-            version, seq, pending, epoch = await self.top(key)
-            if base is not None and version != base:
-                raise _conflict(thread_id, version, run_id, base)
-            if base is None and pending != run_id:
+            # the id below leans on what was read at connection count ``top.epoch``
+            top = await self.top(key)
+            if base is not None and top.version != base:
+                raise _conflict(thread_id, top.version, run_id, base)
+            if base is None and top.pending != run_id:
                 raise CheckpointConflictError(
                     f"run {run_id!r} is not the pending run of thread {thread_id!r} "
-                    f"(pending: {pending!r}); another run replaced or committed it: "
+                    f"(pending: {top.pending!r}); another run replaced or committed it: "
                     "stop this run and reload the thread"
                 )
-            entry_id = f"{version}-{seq + 1}"
+            entry_id = f"{top.version}-{top.seq + 1}"
             try:
                 seen = await self.xadd(
-                    what, key, entry_id, fields, create=version == 0, epoch=epoch
+                    what,
+                    key,
+                    entry_id,
+                    fields,
+                    create=top.version == 0,
+                    epoch=top.epoch,
                 )
             except (Stale, Reconnected):
                 self.forget(key)
                 continue
-            self.remember(key, entry_id, seen, run_id)
+            self.remember(key, entry_id, seen, run_id, top.latest)
             return
         raise CheckpointConflictError(
             f"thread {thread_id!r} kept changing while {what}; reload the thread and retry"

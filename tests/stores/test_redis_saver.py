@@ -25,8 +25,11 @@ from stores._errors import (
     CorruptCheckpointError,
     StoreUnavailableError,
 )
+from stores.redis._connection import RedisConnection
 from stores.redis._embedded import EmbeddedRedis, free_port
+from stores.redis._entries import Top
 from stores.redis._saver import RedisSaver, escape_tag
+from stores.redis._streams import ThreadStreams
 from tests.redis_server import admin, keys_of
 
 if TYPE_CHECKING:
@@ -342,7 +345,7 @@ async def test_a_commit_and_a_record_are_one_command_in_redis(
         saver.acommit("t", ckpt(1), expected_version=0),
         saver.arecord("t", "r", rec("0:a"), begin=run("r", base_version=1)),
         saver.arecord("t", "r", rec("1:b")),
-        saver.acommit("t", ckpt(2), expected_version=1, clear_run=True),
+        saver.acommit("t", ckpt(2), expected_version=1),
         saver.aload("t"),
     ]:
         before = server_commands()
@@ -374,20 +377,14 @@ def messages(n: int) -> bytes:
 async def commit_conversation(
     saver: RedisSaver, thread_id: str, turns: int, start: int = 0
 ) -> bytes:
-    previous = messages(2 * start) if start else None
     for v in range(start + 1, turns + 1):
-        save = messages(2 * v)
         checkpoint = msgspec.structs.replace(
             ckpt(v, thread_id=thread_id),
-            save=save,
+            save=messages(2 * v),
             parent_id=f"c{v - 1:04}" if v > 1 else None,
         )
-        await saver.acommit(
-            thread_id, checkpoint, expected_version=v - 1, previous_save=previous
-        )
-        previous = save
-    assert previous is not None
-    return previous
+        await saver.acommit(thread_id, checkpoint, expected_version=v - 1)
+    return messages(2 * turns)
 
 
 async def test_a_conversation_stores_what_each_turn_appended(
@@ -421,10 +418,61 @@ async def test_a_save_that_does_not_extend_the_previous_is_stored_whole(
     await commit_conversation(saver, "t", 2)
     replaced = msgspec.msgpack.encode(["summary"])
     checkpoint = msgspec.structs.replace(ckpt(3), save=replaced, parent_id="c0002")
-    await saver.acommit("t", checkpoint, expected_version=2, previous_save=messages(4))
+    await saver.acommit("t", checkpoint, expected_version=2)
     assert b"s" in admin().xrange(saver.thread_key("t"))[-1][1]
     latest = (await saver.aload("t")).latest
     assert latest is not None and latest.save == replaced
+
+
+async def test_a_commit_from_an_older_checkpoint_stores_its_save_whole(
+    saver: RedisSaver,
+) -> None:
+    await saver.aload("t")
+    await commit_conversation(saver, "t", 2)
+    # a fork from version 1 (time travel): its save extends c0001's, not the
+    # latest's, so the saver may not store a tail against the latest
+    fork = msgspec.structs.replace(ckpt(3), save=messages(6), parent_id="c0001")
+    await saver.acommit("t", fork, expected_version=2)
+    last = admin().xrange(saver.thread_key("t"))[-1][1]
+    assert b"s" in last and b"d" not in last
+    latest = (await saver.aload("t")).latest
+    assert latest is not None and latest.save == messages(6)
+
+
+async def test_a_saver_that_loaded_the_thread_stores_only_the_tail(
+    make_saver: Callable[..., RedisSaver],
+) -> None:
+    first, second = make_saver(), make_saver()
+    await first.aload("t")
+    await commit_conversation(first, "t", 2)
+    await second.aload("t")  # remembers the latest save from the load
+    step = msgspec.structs.replace(ckpt(3), save=messages(6), parent_id="c0002")
+    await second.acommit("t", step, expected_version=2)
+    last = admin().xrange(second.thread_key("t"))[-1][1]
+    assert b"d" in last and b"s" not in last
+    latest = (await first.aload("t")).latest
+    assert latest is not None and latest.save == messages(6)
+
+
+def test_remembered_saves_are_bounded_in_bytes() -> None:
+    streams = ThreadStreams(
+        RedisConnection("redis://127.0.0.1:1"), "0", max_save_bytes=100
+    )
+    save = msgspec.structs.replace(ckpt(1), save=b"x" * 40)
+    for key in "abc":
+        streams.set_top(key, Top(1, 0), 0, save)
+    # 120 bytes do not fit in 100: the oldest thread is forgotten
+    assert [streams.vouched(k) is not None for k in "abc"] == [False, True, True]
+    streams.set_top(
+        "huge", Top(1, 0), 0, msgspec.structs.replace(save, save=b"x" * 101)
+    )
+    huge = streams.vouched("huge")
+    assert huge is not None and huge.latest is None  # too big to remember at all
+    assert streams.vouched("b") is not None
+    streams.forget("b")
+    streams.forget("c")
+    streams.set_top("d", Top(1, 0), 0, msgspec.structs.replace(save, save=b"x" * 100))
+    assert streams.vouched("d") is not None and streams.vouched("huge") is not None
 
 
 async def test_after_a_reconnect_the_next_commit_stores_its_save_whole(
@@ -459,7 +507,7 @@ async def test_a_commit_supersedes_the_pending_run_and_its_records(
 ) -> None:
     await saver.abegin_run("t", run("r"))
     await saver.arecord("t", "r", rec("0:a"))
-    await saver.acommit("t", ckpt(1), expected_version=0, clear_run=True)
+    await saver.acommit("t", ckpt(1), expected_version=0)
     state = await saver.aload("t")
     assert (state.run, state.records) == (None, [])
     with pytest.raises(CheckpointConflictError, match="pending: None"):
