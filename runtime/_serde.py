@@ -20,6 +20,7 @@ import enum
 import uuid
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from decimal import Decimal
+from itertools import repeat
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
@@ -53,6 +54,7 @@ _KEYS = _SCALARS | {tuple}
 _STRUCTS: tuple[type[msgspec.Struct], ...] = (*MESSAGE_TYPES, Interrupt)
 _STRUCT_TYPES = frozenset(_STRUCTS)
 _ENC = msgspec.msgpack.Encoder()
+_Ext = msgspec.msgpack.Ext
 
 
 def _struct_union() -> Any:
@@ -126,20 +128,22 @@ def _wire(obj: Any, depth: int) -> Any:
             f"cannot checkpoint data nested more than {MAX_DEPTH} levels deep; flatten it"
         )
     if cls is list:
+        # The common shapes (all scalars, all messages: a conversation) are
+        # seen with one C-level pass over the element types, not one call each.
+        kinds = set(map(type, obj))
+        if kinds <= _SCALARS:
+            return obj
+        if kinds <= _STRUCT_TYPES:
+            return list(map(_Ext, repeat(_EXT_STRUCT), map(_ENC.encode, obj)))
         return [_wire(x, depth + 1) for x in obj]
     if cls is dict:
-        out: dict[Any, Any] = {}
-        for k, v in obj.items():
-            if type(k) not in _KEYS:
-                raise SerializationError(
-                    f"cannot checkpoint a dict with the key {k!r:.60} ({type(k).__qualname__}): "
-                    "keys come back as they went in only for str, int, float, bool, None, "
-                    "bytes and tuples of those"
-                )
-            out[k] = _wire(v, depth + 1)
-        return out
+        if not set(map(type, obj)) <= _KEYS:
+            _refuse_keys(obj)
+        if set(map(type, obj.values())) <= _SCALARS:
+            return obj
+        return {k: _wire(v, depth + 1) for k, v in obj.items()}
     if cls in _STRUCT_TYPES:
-        return msgspec.msgpack.Ext(_EXT_STRUCT, _ENC.encode(obj))
+        return _Ext(_EXT_STRUCT, _ENC.encode(obj))
     if cls is tuple:
         return _ext_of(_EXT_TUPLE, obj, depth)
     if cls is set:
@@ -153,6 +157,16 @@ def _wire(obj: Any, depth: int) -> Any:
         )
     typed = _value_type(obj)
     return obj if typed is None else typed
+
+
+def _refuse_keys(obj: dict[Any, Any]) -> None:
+    for k in obj:
+        if type(k) not in _KEYS:
+            raise SerializationError(
+                f"cannot checkpoint a dict with the key {k!r:.60} ({type(k).__qualname__}): "
+                "keys come back as they went in only for str, int, float, bool, None, "
+                "bytes and tuples of those"
+            )
 
 
 def _ext_of(code: int, items: Any, depth: int) -> msgspec.msgpack.Ext:

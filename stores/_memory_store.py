@@ -36,7 +36,6 @@ from ._namespaces import has_prefix, parse_ttl_config, select_namespaces
 from ._vectors import (
     FieldPath,
     IndexConfig,
-    Matrix,
     best_scores,
     embed_texts,
     parse_field_path,
@@ -46,6 +45,8 @@ from ._vectors import (
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
+
+    from ._vectors import Matrix
 
 _ENCODER: Final = msgspec.json.Encoder()
 _DECODER: Final = msgspec.json.Decoder(dict[str, Any])

@@ -15,12 +15,12 @@ import hashlib
 import inspect
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Final, Protocol, cast, final, runtime_checkable
-
-import anyio.to_thread
-import numpy as np
+from typing import TYPE_CHECKING, Any, Final, Protocol, cast, final, runtime_checkable
 
 from stores._errors import InvalidIndexConfigError
+
+if TYPE_CHECKING:
+    import numpy as np  # imported on first use: it takes ~70 ms
 
 
 @runtime_checkable
@@ -100,6 +100,8 @@ class HashingEmbeddings:
         self, texts: Sequence[str]
     ) -> np.ndarray[Any, np.dtype[np.float64]]:
         """``embed_documents`` as a ``(len(texts), dims)`` array, without list conversion."""
+        import numpy as np
+
         dims = self.dims
         flat: list[int] = []
         vals: list[float] = []
@@ -168,6 +170,8 @@ class _SyncFnEmbeddings:
         return f"SyncEmbeddings({self._fn!r})"
 
     async def aembed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        import anyio.to_thread
+
         batch = list(texts)
         result = await anyio.to_thread.run_sync(self._fn, batch)
         return _checked(result, len(batch))

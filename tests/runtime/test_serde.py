@@ -153,3 +153,24 @@ async def test_a_thread_id_with_a_lone_surrogate_is_a_value_error() -> None:
     async with Runtime():
         with pytest.raises(ValueError, match=r"thread_id .* lone surrogate"):
             await wf.ainvoke(1, thread(f"t{SURROGATE}"))
+
+
+def test_a_list_of_messages_encodes_as_each_message_does() -> None:
+    # The fast paths for all-message and all-scalar lists and dicts give the
+    # bytes the element-by-element walk gives (one array of each encoding).
+    from runtime import AIMessage, HumanMessage
+
+    messages = [HumanMessage(content="hi", id="1"), AIMessage(content="yo", id="2")]
+    each = b"".join(dumps(m) for m in messages)
+    assert dumps(messages) == b"\x92" + each
+    assert dumps([*messages, 1]) == b"\x93" + each + dumps(1)
+    assert dumps([1, "a", None]) == b"\x93" + dumps(1) + dumps("a") + dumps(None)
+    assert dumps({"m": messages}) == b"\x81" + dumps("m") + dumps(messages)
+    assert same(
+        loads(dumps({"m": messages, "n": [1, (2,)]})), {"m": messages, "n": [1, (2,)]}
+    )
+
+
+def test_a_bad_key_is_refused_beside_plain_values() -> None:
+    with pytest.raises(SerializationError, match="dict with the key"):
+        dumps({"a": 1, frozenset({1}): 2})
