@@ -23,6 +23,7 @@ from ._store_actor import (
     StoreStats as StoreStats,
 )
 from ._system import Actor as Actor, ActorSystem as ActorSystem
+from ._telemetry import Telemetry as Telemetry
 from ._thread import (
     STRATEGIES as STRATEGIES,
     Strategy as Strategy,
@@ -55,6 +56,7 @@ __all__ = [
     "StoreStats",
     "Strategy",
     "Submit",
+    "Telemetry",
     "ThreadActor",
     "ThreadBusyError",
     "ThreadStats",

@@ -39,6 +39,7 @@ from ._task import (
     TaskFuture as TaskFuture,
     task as task,
 )
+from ._tracing import Tracing as Tracing
 from ._types import (
     Command as Command,
     EntrypointFinal as EntrypointFinal,
@@ -73,6 +74,7 @@ __all__ = [
     "TaskFunction",
     "TaskFuture",
     "ToolMessage",
+    "Tracing",
     "add_messages",
     "coerce_message",
     "entrypoint",

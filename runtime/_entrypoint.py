@@ -119,7 +119,7 @@ class Entrypoint:
         thread_id, strategy, cfg = self._prepare(host, config)
         store = await host.store_for(self.store)
         cfg["store"] = store
-        turn = self._turn(host, input, cfg, store, NO_EMITTER, durability)
+        turn = self._turn(host, input, cfg, store, NO_EMITTER, durability, strategy)
         return await host.ask(self.checkpointer, thread_id, turn, strategy)
 
     async def astream(
@@ -171,7 +171,7 @@ class Entrypoint:
         while True:
             send, recv = open_stream()
             emitter = Emitter(send, frozenset(modes))
-            turn = self._turn(host, input, cfg, store, emitter, durability)
+            turn = self._turn(host, input, cfg, store, emitter, durability, strategy)
             reply = await host.send(self.checkpointer, thread_id, turn, strategy)
             reply.on_done(emitter.close)
             async with recv:
@@ -221,6 +221,7 @@ class Entrypoint:
         store: BaseStore | None,
         emitter: Emitter,
         durability: Durability,
+        strategy: Strategy,
     ) -> RunTurn:
         assert host.task_limiter is not None
         assert host.body_limiter is not None
@@ -234,6 +235,8 @@ class Entrypoint:
             body_limiter=host.body_limiter,
             start_soon=host.start_soon,
             durability=durability,
+            strategy=strategy,
+            telemetry=host.telemetry,
         )
 
     def _prepare(

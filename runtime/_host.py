@@ -38,8 +38,10 @@ from stores import (
     ThreadState,
 )
 
+from . import _telemetry
 from ._context import _HOST
 from ._gc import check_tune_gc, tuned_gc
+from ._tracing import Tracing, telemetry_for
 
 _EPHEMERAL = itertools.count()
 
@@ -75,6 +77,13 @@ class Runtime(anyio.AsyncContextManagerMixin):
             freeze the start-up heap and raise the thresholds much further,
             for services that keep thousands of threads warm; False: leave
             the collector alone.
+        tracing: OpenTelemetry spans and metrics (see README, "Observability").
+            None (default): on when the standard ``OTEL_*`` environment names
+            an exporter or endpoint; True: on; False: off; ``Tracing(...)``:
+            on, with these providers and content switch. Off costs nothing.
+
+    Raises ValueError for a bad option, RuntimeError when tracing is asked
+    for and there is neither a provider nor the SDK (``actorgraph[otel]``).
 
     Leaving the block stops every actor: a running request finishes, queued
     ones fail with ActorDeadError. Using the Runtime again raises RuntimeError.
@@ -90,6 +99,7 @@ class Runtime(anyio.AsyncContextManagerMixin):
         max_store_batch: int = 64,
         max_sync_threads: int = 64,
         tune_gc: bool | None = None,
+        tracing: bool | Tracing | None = None,
     ) -> None:
         if multitask_strategy not in STRATEGIES:
             raise ValueError(
@@ -104,6 +114,8 @@ class Runtime(anyio.AsyncContextManagerMixin):
         self.max_store_batch = max_store_batch
         self._max_sync_threads = max_sync_threads
         self._tune_gc = check_tune_gc(tune_gc)
+        self.telemetry = telemetry_for(tracing)
+        """Spans and metrics of this Runtime's runs and actors; None when tracing is off."""
         self._system: ActorSystem | None = None
         self._threads: dict[int, Registry[str, Submit]] = {}
         self._stores: dict[int, tuple[StoreActor, ActorStore]] = {}
@@ -119,9 +131,14 @@ class Runtime(anyio.AsyncContextManagerMixin):
         self._used = True
         self.task_limiter = anyio.CapacityLimiter(self._max_sync_threads)
         self.body_limiter = anyio.CapacityLimiter(max(self._max_sync_threads * 4, 64))
-        with tuned_gc(self._tune_gc):
-            async with self._hosting() as host:
-                yield host
+        traced = self.telemetry is not None
+        _telemetry.active += traced
+        try:
+            with tuned_gc(self._tune_gc):
+                async with self._hosting() as host:
+                    yield host
+        finally:
+            _telemetry.active -= traced
 
     @asynccontextmanager
     async def _hosting(self) -> AsyncGenerator[Runtime]:
@@ -150,6 +167,9 @@ class Runtime(anyio.AsyncContextManagerMixin):
         if registry is None:
             system = self._require_system()
 
+            # A thread without a checkpointer has no checkpoint I/O to trace.
+            telemetry = None if saver is self._null_saver else self.telemetry
+
             def factory(thread_id: str, release: Any) -> ThreadActor:
                 return ThreadActor(
                     thread_id,
@@ -157,6 +177,7 @@ class Runtime(anyio.AsyncContextManagerMixin):
                     mailbox_size=self.mailbox_size,
                     idle_timeout=self.idle_timeout,
                     on_release=release,
+                    telemetry=telemetry,
                 )
 
             registry = self._threads[id(saver)] = Registry(
@@ -189,9 +210,11 @@ class Runtime(anyio.AsyncContextManagerMixin):
                 store,
                 mailbox_size=max(self.mailbox_size, 1024),
                 max_batch=self.max_store_batch,
+                telemetry=self.telemetry,
             )
             ref = await system.spawn(actor)
-            entry = self._stores.setdefault(id(store), (actor, ActorStore(ref, store)))
+            front = ActorStore(ref, store, self.telemetry)
+            entry = self._stores.setdefault(id(store), (actor, front))
             if entry[0] is not actor:
                 ref.stop()  # another caller won the race
         return entry[1]

@@ -7,9 +7,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio
+from opentelemetry import context as otel_context
 
+from actors import Strategy, Telemetry
 from stores import BaseStore, Checkpoint, TaskRecord
 
+from . import _telemetry
 from ._context import CallScope
 from ._errors import NothingToResumeError
 from ._run_state import Durability, GraphInterrupt, RunState, durably
@@ -62,6 +65,8 @@ class RunTurn:
         body_limiter: anyio.CapacityLimiter,
         start_soon: StartSoon,
         durability: Durability = "async",
+        strategy: Strategy = "enqueue",
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.spec = spec
         self.start_soon = start_soon
@@ -72,12 +77,23 @@ class RunTurn:
         self.emitter = emitter
         self.limiter = limiter
         self.body_limiter = body_limiter
+        self.strategy: Strategy = strategy
+        self.telemetry = telemetry
+        self.run_id: str | None = None
+        # The run's span is a child of the caller's: its context, taken here.
+        self.parent = None if telemetry is None else otel_context.get_current()
         if not isinstance(input, Command) and input is not None:
             self._input_bytes = dumps(
                 input
             )  # fail on bad input before the thread is touched
 
     async def __call__(self, journal: Journal) -> Any:
+        if self.telemetry is not None:
+            return await _telemetry.traced_run(self.telemetry, self, journal)
+        return await self.run(journal)
+
+    async def run(self, journal: Journal) -> Any:
+        """Start or continue the run on ``journal``'s thread; its result is the reply."""
         try:
             rs, input_value, previous = self._start(journal)
             if isinstance(self.input, Command):
@@ -104,6 +120,7 @@ class RunTurn:
             )
             input_value = self.input
         assert journal.run is not None
+        self.run_id = journal.run.run_id
         rs = RunState(
             name=self.spec.name,
             thread_id=journal.thread_id,
@@ -115,6 +132,7 @@ class RunTurn:
             limiter=self.limiter,
             tasks=Spawned(self.start_soon),
             durability=self.durability,
+            telemetry=self.telemetry,
         )
         previous = loads(state.latest.save) if state.latest is not None else None
         return rs, input_value, previous

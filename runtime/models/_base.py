@@ -31,6 +31,8 @@ from runtime._messages import (
 )
 from stores.embeddings._openai import LoopClients, run_sync_scoped
 
+from ._telemetry import generate_call, stream_call
+
 if typing.TYPE_CHECKING:
     import httpx2
 
@@ -329,8 +331,8 @@ class BaseChatModel:
             ValueError, TypeError: ``messages`` or tools are malformed.
         """
         if not wants_messages():
-            return await self._agenerate(
-                coerce_messages(messages), self._options(kwargs)
+            return await generate_call(
+                self, coerce_messages(messages), self._options(kwargs)
             )
         total: AIMessageChunk | None = None
         async with aclosing(self.astream(messages, config, **kwargs)) as chunks:
@@ -350,7 +352,7 @@ class BaseChatModel:
         Leaving early (``break`` inside ``aclosing``) closes the HTTP stream.
         Raises like ``ainvoke``.
         """
-        chunks = self._astream_chunks(coerce_messages(messages), self._options(kwargs))
+        chunks = stream_call(self, coerce_messages(messages), self._options(kwargs))
         async with aclosing(chunks):
             async for chunk in chunks:
                 await emit_message(chunk)
