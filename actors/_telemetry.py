@@ -313,68 +313,75 @@ class Telemetry:
         size: int,
         backend: str,
     ) -> list[Result]:
-        """Await ``serving``, then make the ``store batch`` span and its operations' spans.
+        """Await ``serving``, then make its operations' spans and the ``store batch`` span.
 
         A failed batch of several requests makes no operation spans: the
         store actor serves each request again on its own, and those batches do.
         """
         start = time.time_ns()
+        error: BaseException | None = None
+        results: list[Result] | None = None
         try:
             results = await serving
+            return results
         except BaseException as exc:
-            self._spans(requests, None, (start, size, backend), exc)
+            error = exc
             raise
-        self._spans(requests, results, (start, size, backend), None)
-        return results
+        finally:
+            end = time.time_ns()
+            links = (
+                self._op_spans(requests, results, end, error)
+                if results is not None or len(requests) == 1
+                else []
+            )
+            span = self.tracer.start_span(
+                "store batch",
+                context=_ROOT,
+                kind=SpanKind.CLIENT,
+                links=links,
+                attributes={
+                    "db.operation.batch.size": size,
+                    "actorgraph.store.requests": len(requests),
+                    "actorgraph.store.backend": backend,
+                },
+                start_time=start,
+            )
+            if error is not None:
+                fail(span, error)
+            span.end(end)
+            self.metrics.batch_duration.record((end - start) / 1e9)
+            self.metrics.batch_size.record(size)
 
-    def _spans(
+    def _op_spans(
         self,
         requests: Sequence[Envelope[list[Op]]],
         results: list[Result] | None,
-        batch: tuple[int, int, str],
+        end: int,
         error: BaseException | None,
-    ) -> None:
-        start, size, backend = batch
-        end = time.time_ns()
-        tracer, links = self.tracer, []
-        if results is not None or len(requests) == 1:
-            at = 0
-            for env in requests:
-                ops = env.msg
-                if not isinstance(ops, TracedOps):  # a caller without tracing
-                    at += len(ops)
-                    continue
-                for op in ops:
-                    what, attributes = _op_attributes(
-                        op, results[at] if results is not None else None
-                    )
-                    at += 1
-                    span = tracer.start_span(
-                        f"store {what}",
-                        context=ops.context,
-                        kind=SpanKind.CLIENT,
-                        attributes=attributes,
-                        start_time=ops.start,
-                    )
-                    if error is not None:
-                        fail(span, error)
-                    span.end(end)
-                    links.append(Link(span.get_span_context()))
-        span = tracer.start_span(
-            "store batch",
-            context=_ROOT,
-            kind=SpanKind.CLIENT,
-            links=links,
-            attributes={
-                "db.operation.batch.size": size,
-                "actorgraph.store.requests": len(requests),
-                "actorgraph.store.backend": backend,
-            },
-            start_time=start,
-        )
-        if error is not None:
-            fail(span, error)
-        span.end(end)
-        found = self.metrics
-        found.batch_duration.record((end - start) / 1e9)
-        found.batch_size.record(size)
+    ) -> list[Link]:
+        """A span per operation, from its request to ``end``, in its caller's trace."""
+        links: list[Link] = []
+        at = 0
+        for env in requests:
+            ops = env.msg
+            if not isinstance(ops, TracedOps):  # sent by a caller without tracing
+                at += len(ops)
+                continue
+            for op in ops:
+                result = results[at] if results is not None else None
+                what, attributes = _op_attributes(op, result)
+                at += 1
+                span = self.tracer.start_span(
+                    f"store {what}",
+                    context=ops.context,
+                    kind=SpanKind.CLIENT,
+                    attributes=attributes,
+                    start_time=ops.start,
+                )
+                if error is not None:
+                    fail(span, error)
+                span.end(end)
+                context = span.get_span_context()
+                if context.trace_flags.sampled:  # a sampled-out span links nowhere
+                    links.append(Link(context))
+        return links

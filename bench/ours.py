@@ -11,7 +11,6 @@ import json
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-from bench._tracing import BenchTracing, FakeChatModel
 from bench.workload import PROBE, memory_key
 from runtime import (
     AIMessage,
@@ -28,6 +27,7 @@ from stores import InMemoryStore, MemorySaver
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator
 
+    from bench._tracing import BenchTracing
     from bench.workload import FakeModel, HashEmbedder, Spec
 
 
@@ -135,9 +135,12 @@ async def open_side(
             store = await stack.enter_async_context(
                 RedisStore(url=redis_url, index=index)
             )
-        traced = BenchTracing(tracing) if tracing is not None else None
-        option = traced.option() if traced is not None else None
-        chat_model = FakeChatModel(model) if traced is not None else None
+        traced, option, chat_model = None, None, None
+        if tracing is not None:  # (imported here: the SDK loads only for --tracing)
+            from bench._tracing import BenchTracing, FakeChatModel
+
+            traced = BenchTracing(tracing)
+            option, chat_model = traced.option(), FakeChatModel(model)
         await stack.enter_async_context(Runtime(tune_gc=tune_gc, tracing=option))
         yield OursSide(build(saver, store, model, chat_model), store, traced)
 

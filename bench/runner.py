@@ -258,7 +258,9 @@ async def run(cfg: RunConfig) -> dict[str, Any]:
                     outer.cancel_scope.cancel()
             elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
             after = stats.after() if stats else None
-            if traced is not None:  # flushed after the clock stopped: nearly all exported
+            if (
+                traced is not None
+            ):  # flushed after the clock stopped: nearly all exported
                 cfg.extra["spans"] = traced.spans() - spans0
             for conv in convs:
                 for t, reply in conv.replies:

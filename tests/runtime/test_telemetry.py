@@ -7,16 +7,11 @@ the chat model is the real ChatAnthropic adapter against a local fake server.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import anyio
 import pytest
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
 from runtime import (
@@ -26,7 +21,6 @@ from runtime import (
     RetryPolicy,
     Runtime,
     SystemMessage,
-    Tracing,
     add_messages,
     entrypoint,
     interrupt,
@@ -35,69 +29,16 @@ from runtime import (
 from runtime.models import ChatAnthropic
 from stores import BaseStore, CheckpointConflictError, InMemoryStore, MemorySaver
 from tests.fake_llm_servers import FakeLLMServer, anthropic_message, anthropic_stream
+from tests.otel_support import Otel
 
 from .conftest import thread
-
-
-class Otel:
-    """An SDK tracer and meter provider that keep what they get, for one test."""
-
-    def __init__(self) -> None:
-        self.exporter = InMemorySpanExporter()
-        self.tracer_provider = TracerProvider()
-        self.tracer_provider.add_span_processor(SimpleSpanProcessor(self.exporter))
-        self.reader = InMemoryMetricReader()
-        self.meter_provider = MeterProvider(metric_readers=[self.reader])
-
-    def tracing(self, *, content: bool | None = False) -> Tracing:
-        return Tracing(
-            tracer_provider=self.tracer_provider,
-            meter_provider=self.meter_provider,
-            content=content,
-        )
-
-    def spans(self) -> list[ReadableSpan]:
-        return list(self.exporter.get_finished_spans())
-
-    def named(self, name: str) -> list[ReadableSpan]:
-        return [s for s in self.spans() if s.name == name]
-
-    def one(self, name: str) -> ReadableSpan:
-        (span,) = self.named(name)
-        return span
-
-    def parent_of(self, span: ReadableSpan) -> str | None:
-        """The name of ``span``'s parent among the exported spans (None for a root)."""
-        if span.parent is None:
-            return None
-        ids = {s.context.span_id: s.name for s in self.spans() if s.context}
-        return ids.get(span.parent.span_id, "<not exported>")
-
-    def metrics(self) -> dict[str, list[Any]]:
-        """Each metric's data points: (attributes, value) for sums, the point for histograms."""
-        found: dict[str, list[Any]] = {}
-        data = self.reader.get_metrics_data()
-        assert data is not None
-        for resource in data.resource_metrics:
-            for scope in resource.scope_metrics:
-                for metric in scope.metrics:
-                    found[metric.name] = [
-                        (dict(p.attributes or {}), getattr(p, "value", p))
-                        for p in metric.data.data_points
-                    ]
-        return found
-
-    def total(self, name: str, **attributes: str) -> float:
-        points = self.metrics().get(name, [])
-        return sum(v for a, v in points if attributes.items() <= a.items())
 
 
 @pytest.fixture
 def otel() -> Iterator[Otel]:
     found = Otel()
     yield found
-    found.tracer_provider.shutdown()
-    found.meter_provider.shutdown()
+    found.close()
 
 
 @pytest.fixture
@@ -106,8 +47,11 @@ def llm() -> Iterator[FakeLLMServer]:
         yield running
 
 
-def claude(server: FakeLLMServer) -> ChatAnthropic:
-    return ChatAnthropic("claude-test", api_key="sk-ant", base_url=server.url)
+@pytest.fixture
+async def model(llm: FakeLLMServer) -> AsyncIterator[ChatAnthropic]:
+    built = ChatAnthropic("claude-test", api_key="sk-ant", base_url=llm.url)
+    yield built
+    await built.aclose()
 
 
 def seed_workflow(saver: MemorySaver, store: InMemoryStore, model: Any) -> Any:
@@ -121,7 +65,9 @@ def seed_workflow(saver: MemorySaver, store: InMemoryStore, model: Any) -> Any:
         last = messages[-1].text
         memories = await memory_store.asearch(namespace, query=last, limit=5)
         info = "\n".join(m.value["data"] for m in memories)
-        system = SystemMessage(content=f"You are a helpful assistant. User info: {info}")
+        system = SystemMessage(
+            content=f"You are a helpful assistant. User info: {info}"
+        )
         if "remember" in last.lower():
             await memory_store.aput(namespace, "name", {"data": last})
         return await model.ainvoke([system, *messages])
@@ -144,10 +90,14 @@ def bob(thread_id: str = "thread-1") -> tuple[list[dict[str, str]], dict[str, An
 
 
 async def test_seed_turn_span_tree(
-    otel: Otel, llm: FakeLLMServer, saver: MemorySaver, store: InMemoryStore
+    otel: Otel,
+    llm: FakeLLMServer,
+    model: ChatAnthropic,
+    saver: MemorySaver,
+    store: InMemoryStore,
 ) -> None:
     llm.script("/v1/messages", anthropic_message("Hi Bob!", model="claude-test-1"))
-    workflow = seed_workflow(saver, store, claude(llm))
+    workflow = seed_workflow(saver, store, model)
     inputs, config = bob()
     with anyio.fail_after(10):
         async with Runtime(tracing=otel.tracing()):
@@ -252,11 +202,15 @@ async def test_a_run_without_a_caller_span_is_a_root(
 
 
 async def test_content_is_a_separate_opt_in(
-    otel: Otel, llm: FakeLLMServer, saver: MemorySaver, store: InMemoryStore
+    otel: Otel,
+    llm: FakeLLMServer,
+    model: ChatAnthropic,
+    saver: MemorySaver,
+    store: InMemoryStore,
 ) -> None:
     llm.script("/v1/messages", anthropic_message("Hi Bob!"))
     llm.script("/v1/messages", anthropic_message("Hello again"))
-    workflow = seed_workflow(saver, store, claude(llm))
+    workflow = seed_workflow(saver, store, model)
     inputs, config = bob()
     async with Runtime(tracing=otel.tracing()):
         await workflow.ainvoke(inputs, config)
@@ -283,24 +237,13 @@ async def test_content_is_a_separate_opt_in(
     ]
 
 
-async def test_content_from_the_genai_environment_variable(
-    otel: Otel, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true")
-    rt = Runtime(tracing=otel.tracing(content=None))
-    assert rt.telemetry is not None
-    assert rt.telemetry.content
-    assert Runtime(tracing=otel.tracing(content=False)).telemetry.content is False  # type: ignore[union-attr]
-
-
 async def test_a_streamed_chat_call_is_one_span(
-    otel: Otel, llm: FakeLLMServer, saver: MemorySaver
+    otel: Otel, llm: FakeLLMServer, model: ChatAnthropic, saver: MemorySaver
 ) -> None:
     llm.script(
         "/v1/messages",
         anthropic_stream(["Hi ", "Bob"], input_tokens=7, output_tokens=3),
     )
-    model = claude(llm)
 
     @entrypoint(checkpointer=saver)
     async def talk(text: str) -> str:
@@ -351,7 +294,10 @@ async def test_replayed_and_retried_tasks(otel: Otel, saver: MemorySaver) -> Non
         "interrupted",
         "completed",
     ]
-    assert runs[0].attributes["actorgraph.run.id"] == runs[1].attributes["actorgraph.run.id"]  # type: ignore[index]
+    assert (
+        runs[0].attributes["actorgraph.run.id"]
+        == runs[1].attributes["actorgraph.run.id"]
+    )  # type: ignore[index]
     ran, replayed = otel.named("task first")
     assert ran.attributes["actorgraph.task.replayed"] is False  # type: ignore[index]
     assert replayed.attributes["actorgraph.task.replayed"] is True  # type: ignore[index]
@@ -378,24 +324,36 @@ async def test_a_failed_task_and_run_are_errors(otel: Otel, saver: MemorySaver) 
         span = otel.one(name)
         assert span.status.status_code is StatusCode.ERROR
         assert span.attributes["error.type"] == "KeyError"  # type: ignore[index]
-    assert otel.one("invoke_workflow flow").attributes["actorgraph.run.outcome"] == "failed"  # type: ignore[index]
+    assert (
+        otel.one("invoke_workflow flow").attributes["actorgraph.run.outcome"]
+        == "failed"
+    )  # type: ignore[index]
 
 
 async def test_metrics(
-    otel: Otel, llm: FakeLLMServer, saver: MemorySaver, store: InMemoryStore
+    otel: Otel,
+    llm: FakeLLMServer,
+    model: ChatAnthropic,
+    saver: MemorySaver,
+    store: InMemoryStore,
 ) -> None:
     for _ in range(3):
         llm.script("/v1/messages", anthropic_message("ok"))
-    workflow = seed_workflow(saver, store, claude(llm))
+    workflow = seed_workflow(saver, store, model)
     inputs, config = bob("a")
     async with Runtime(tracing=otel.tracing()):
         await workflow.ainvoke(inputs, config)
         await workflow.ainvoke(inputs, config)
         await workflow.ainvoke(inputs, bob("b")[1])
         assert otel.total("actorgraph.threads.active") == 2
-        depth = dict((a["actorgraph.actor"], v) for a, v in otel.metrics()["actorgraph.mailbox.depth"])
+        depth = {
+            a["actorgraph.actor"]: v
+            for a, v in otel.metrics()["actorgraph.mailbox.depth"]
+        }
         assert depth == {"thread": 0, "store": 0}
-    assert otel.total("actorgraph.turns", **{"actorgraph.run.outcome": "completed"}) == 3
+    assert (
+        otel.total("actorgraph.turns", **{"actorgraph.run.outcome": "completed"}) == 3
+    )
     assert otel.total("actorgraph.thread.activations") == 2
     assert otel.total("actorgraph.thread.passivations") == 2  # the Runtime stopped them
     assert otel.total("actorgraph.threads.active") == 0
@@ -428,16 +386,3 @@ async def test_a_commit_conflict_is_counted(otel: Otel, saver: MemorySaver) -> N
     failed = otel.named("checkpoint commit")[-1]
     assert failed.status.status_code is StatusCode.ERROR
     assert failed.attributes["error.type"] == "CheckpointConflictError"  # type: ignore[index]
-
-
-async def test_off_records_nothing(otel: Otel, saver: MemorySaver) -> None:
-    @entrypoint(checkpointer=saver)
-    async def echo(text: str) -> str:
-        return text
-
-    async with Runtime(tracing=False) as rt:
-        assert rt.telemetry is None
-        await echo.ainvoke("a", thread())
-    async with Runtime() as rt:  # the default, with no OTEL_* set
-        assert rt.telemetry is None
-    assert otel.spans() == []

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 import pytest
 import redis
 
-from stores.redis import _embedded
 from stores._checkpoint import Checkpoint
 from stores._errors import EmbeddedRedisError, StoreUnavailableError
+from stores.redis import _embedded
 from stores.redis._connection import resolve_url
 from stores.redis._embedded import (
     DATA_DIR_ENV,
