@@ -21,6 +21,7 @@ from ._host import Runtime
 from ._run_state import Durability, check_durability
 from ._stream import NO_EMITTER, Emitter, normalize_modes, open_stream
 from ._sync import iterate_sync, run_sync
+from ._telemetry import TracedTurn
 from ._turns import EntrySpec, RunTurn, UpdateTurn
 from ._types import EntrypointFinal, StateSnapshot
 from ._views import history_snapshots, snapshot_of
@@ -222,10 +223,10 @@ class Entrypoint:
         emitter: Emitter,
         durability: Durability,
         strategy: Strategy,
-    ) -> RunTurn:
+    ) -> RunTurn | TracedTurn:
         assert host.task_limiter is not None
         assert host.body_limiter is not None
-        return RunTurn(
+        turn = RunTurn(
             self.spec,
             input,
             config=cfg,
@@ -235,9 +236,11 @@ class Entrypoint:
             body_limiter=host.body_limiter,
             start_soon=host.start_soon,
             durability=durability,
-            strategy=strategy,
             telemetry=host.telemetry,
         )
+        if host.telemetry is None:
+            return turn
+        return TracedTurn(turn, host.telemetry, strategy)
 
     def _prepare(
         self, host: Runtime | None, config: Mapping[str, Any] | None

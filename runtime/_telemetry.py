@@ -1,8 +1,8 @@
 """Run and task spans, and the switch chat models look at first.
 
-- ``invoke_workflow <entrypoint>``: one span per run, a child of the span
-  that was current where the caller invoked the entrypoint (the run itself
-  executes in the thread actor's task). ``gen_ai.conversation.id`` is the
+- ``invoke_workflow <entrypoint>``: one span per run (``TracedTurn`` wraps
+  the turn), a child of the span that was current where the caller invoked
+  the entrypoint (the run itself executes in the thread actor's task). ``gen_ai.conversation.id`` is the
   thread id; the run id, multitask strategy, outcome and the thread's
   checkpoint version after the run are ``actorgraph.*`` attributes.
 - ``task <name>``: one span per task call, over all its attempts, current
@@ -48,42 +48,53 @@ def current() -> Telemetry | None:
     return host.telemetry if host is not None else None
 
 
-async def traced_run(tel: Telemetry, turn: RunTurn, journal: Journal) -> Any:
-    """``turn.run(journal)`` in its ``invoke_workflow`` span, counted and timed."""
-    name = turn.spec.name
-    span = tel.tracer.start_span(
-        f"invoke_workflow {name}",
-        context=turn.parent,
-        attributes={
-            "gen_ai.operation.name": "invoke_workflow",
-            "gen_ai.workflow.name": name,
-            "gen_ai.conversation.id": journal.thread_id,
-            "actorgraph.run.multitask_strategy": turn.strategy,
-        },
-    )
-    token = otel_context.attach(trace.set_span_in_context(span, turn.parent))
-    start = time.perf_counter()
-    outcome = "failed"
-    try:
-        result = await turn.run(journal)
-        outcome = "completed" if journal.run is None else "interrupted"
-        return result
-    except BaseException as exc:
-        if isinstance(exc, anyio.get_cancelled_exc_class()):
-            outcome = "cancelled"
-        fail(span, exc)
-        raise
-    finally:
-        otel_context.detach(token)
-        ended: dict[str, Any] = {
-            "actorgraph.run.outcome": outcome,
-            "actorgraph.checkpoint.version": journal.state.version,
-        }
-        if turn.run_id is not None:
-            ended["actorgraph.run.id"] = turn.run_id
-        span.set_attributes(ended)
-        span.end()
-        _count_turn(tel, name, outcome, time.perf_counter() - start)
+class TracedTurn:
+    """A run's turn in its ``invoke_workflow`` span, counted and timed (tracing on)."""
+
+    __slots__ = ("parent", "strategy", "telemetry", "turn")
+
+    def __init__(self, turn: RunTurn, telemetry: Telemetry, strategy: str) -> None:
+        self.turn = turn
+        self.telemetry = telemetry
+        self.strategy = strategy
+        self.parent = otel_context.get_current()  # the caller's: the span's parent
+
+    async def __call__(self, journal: Journal) -> Any:
+        tel, turn = self.telemetry, self.turn
+        name = turn.spec.name
+        span = tel.tracer.start_span(
+            f"invoke_workflow {name}",
+            context=self.parent,
+            attributes={
+                "gen_ai.operation.name": "invoke_workflow",
+                "gen_ai.workflow.name": name,
+                "gen_ai.conversation.id": journal.thread_id,
+                "actorgraph.run.multitask_strategy": self.strategy,
+            },
+        )
+        token = otel_context.attach(trace.set_span_in_context(span, self.parent))
+        start = time.perf_counter()
+        outcome = "failed"
+        try:
+            result = await turn(journal)
+            outcome = "completed" if journal.run is None else "interrupted"
+            return result
+        except BaseException as exc:
+            if isinstance(exc, anyio.get_cancelled_exc_class()):
+                outcome = "cancelled"
+            fail(span, exc)
+            raise
+        finally:
+            otel_context.detach(token)
+            ended: dict[str, Any] = {
+                "actorgraph.run.outcome": outcome,
+                "actorgraph.checkpoint.version": journal.state.version,
+            }
+            if turn.run_id is not None:
+                ended["actorgraph.run.id"] = turn.run_id
+            span.set_attributes(ended)
+            span.end()
+            _count_turn(tel, name, outcome, time.perf_counter() - start)
 
 
 def _count_turn(tel: Telemetry, name: str, outcome: str, seconds: float) -> None:

@@ -7,12 +7,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio
-from opentelemetry import context as otel_context
 
-from actors import Strategy, Telemetry
+from actors import Telemetry
 from stores import BaseStore, Checkpoint, TaskRecord
 
-from . import _telemetry
 from ._context import CallScope
 from ._errors import NothingToResumeError
 from ._run_state import Durability, GraphInterrupt, RunState, durably
@@ -65,7 +63,6 @@ class RunTurn:
         body_limiter: anyio.CapacityLimiter,
         start_soon: StartSoon,
         durability: Durability = "async",
-        strategy: Strategy = "enqueue",
         telemetry: Telemetry | None = None,
     ) -> None:
         self.spec = spec
@@ -77,23 +74,14 @@ class RunTurn:
         self.emitter = emitter
         self.limiter = limiter
         self.body_limiter = body_limiter
-        self.strategy: Strategy = strategy
-        self.telemetry = telemetry
+        self.telemetry = telemetry  # (its run span: runtime/_telemetry.TracedTurn)
         self.run_id: str | None = None
-        # The run's span is a child of the caller's: its context, taken here.
-        self.parent = None if telemetry is None else otel_context.get_current()
         if not isinstance(input, Command) and input is not None:
             self._input_bytes = dumps(
                 input
             )  # fail on bad input before the thread is touched
 
     async def __call__(self, journal: Journal) -> Any:
-        if self.telemetry is not None:
-            return await _telemetry.traced_run(self.telemetry, self, journal)
-        return await self.run(journal)
-
-    async def run(self, journal: Journal) -> Any:
-        """Start or continue the run on ``journal``'s thread; its result is the reply."""
         try:
             rs, input_value, previous = self._start(journal)
             if isinstance(self.input, Command):

@@ -386,3 +386,21 @@ async def test_a_commit_conflict_is_counted(otel: Otel, saver: MemorySaver) -> N
     failed = otel.named("checkpoint commit")[-1]
     assert failed.status.status_code is StatusCode.ERROR
     assert failed.attributes["error.type"] == "CheckpointConflictError"  # type: ignore[index]
+
+
+async def test_a_sync_callers_span_is_the_runs_parent(
+    otel: Otel, saver: MemorySaver
+) -> None:
+    @entrypoint(checkpointer=saver)
+    async def echo(text: str) -> str:
+        return text
+
+    tracer = otel.tracer_provider.get_tracer("caller")
+
+    def sync_caller() -> Any:
+        with tracer.start_as_current_span("sync caller"):
+            return echo.invoke("a", thread())
+
+    async with Runtime(tracing=otel.tracing()):
+        assert await anyio.to_thread.run_sync(sync_caller) == "a"
+    assert otel.parent_of(otel.one("invoke_workflow echo")) == "sync caller"
