@@ -73,15 +73,16 @@ class StoreActor(Actor[list[Op]]):
         )
 
     async def main(self) -> None:
-        live = None if self._telemetry is None else self._telemetry.metrics.stores
-        if live is not None:
-            live.add(self)  # its mailbox depth is observed
+        tel = self._telemetry
+        if tel is not None:
+            tel.forget_spawner()
+            tel.metrics.stores.add(self)  # its mailbox depth is observed
         try:
             async with anyio.create_task_group() as batches:
                 await self._take_batches(batches)
         finally:
-            if live is not None:
-                live.discard(self)
+            if tel is not None:
+                tel.metrics.stores.discard(self)
 
     async def _take_batches(self, batches: anyio.abc.TaskGroup) -> None:
         while True:

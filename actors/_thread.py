@@ -142,6 +142,8 @@ class ThreadActor(Actor[Submit]):
             self.mailbox.close(retriable=True)
 
     async def main(self) -> None:
+        if self._telemetry is not None:
+            self._telemetry.forget_spawner()
         try:
             await self._serve()
         finally:

@@ -22,7 +22,7 @@ import anyio
 from opentelemetry import context as otel_context, trace
 
 from actors import Telemetry
-from actors._telemetry import fail
+from actors._telemetry import NO_EXEMPLAR, fail
 
 from ._context import _HOST, _RUN
 
@@ -106,7 +106,7 @@ def _count_turn(tel: Telemetry, name: str, outcome: str, seconds: float) -> None
         attributes = _TURN_ATTRIBUTES.setdefault(
             key, {"gen_ai.workflow.name": name, "actorgraph.run.outcome": outcome}
         )
-    found.turn_duration.record(seconds, attributes)
+    found.turn_duration.record(seconds, attributes, context=NO_EXEMPLAR)
 
 
 async def traced_task(tel: Telemetry, name: str, task_id: str, call: Awaitable[T]) -> T:

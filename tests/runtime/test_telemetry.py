@@ -404,3 +404,21 @@ async def test_a_sync_callers_span_is_the_runs_parent(
     async with Runtime(tracing=otel.tracing()):
         assert await anyio.to_thread.run_sync(sync_caller) == "a"
     assert otel.parent_of(otel.one("invoke_workflow echo")) == "sync caller"
+
+
+async def test_an_actor_keeps_no_span_of_the_caller_that_activated_it(
+    otel: Otel, saver: MemorySaver
+) -> None:
+    @entrypoint(checkpointer=saver)
+    async def echo(text: str) -> str:
+        return text
+
+    config = thread()
+    tracer = otel.tracer_provider.get_tracer("caller")
+    async with Runtime(tracing=otel.tracing()):
+        with tracer.start_as_current_span("first caller"):
+            await echo.ainvoke("a", config)  # activates the thread
+        await echo.aupdate_state(config, "b")  # a commit outside any run
+    update = otel.named("checkpoint commit")[-1]
+    assert update.attributes == {"actorgraph.checkpoint.version": 2}
+    assert otel.parent_of(update) is None  # not "first caller"
