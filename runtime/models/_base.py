@@ -29,9 +29,8 @@ from runtime._messages import (
     coerce_message,
     message_chunk_to_message,
 )
+from runtime.models._telemetry import generate_call, stream_call
 from stores.embeddings._openai import LoopClients, run_sync_scoped
-
-from ._telemetry import generate_call, stream_call
 
 if typing.TYPE_CHECKING:
     import httpx2
