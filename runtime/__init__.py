@@ -68,6 +68,7 @@ from ._task import (
     task as task,
 )
 from ._task_options import CachePolicy as CachePolicy
+from ._tracing import Tracing as Tracing
 from ._types import (
     Command as Command,
     EntrypointFinal as EntrypointFinal,
@@ -122,6 +123,7 @@ __all__ = [
     "TaskTimeoutError",
     "ThreadBusyError",
     "ToolMessage",
+    "Tracing",
     "add_messages",
     "coerce_message",
     "entrypoint",
