@@ -39,6 +39,7 @@ from stores import (
 
 from ._actor import Envelope
 from ._metrics import NAME, metrics_for, version
+from ._spans import lean_tracer
 
 _ROOT = otel_context.Context()  # a store batch starts a trace of its own
 NO_EXEMPLAR = _ROOT
@@ -108,6 +109,9 @@ class Telemetry:
 
     __slots__ = ("content", "metrics", "tracer")
 
+    NO_EXEMPLAR = NO_EXEMPLAR
+    fail = staticmethod(fail)
+
     def __init__(
         self,
         tracer_provider: trace.TracerProvider,
@@ -115,7 +119,7 @@ class Telemetry:
         *,
         content: bool = False,
     ) -> None:
-        self.tracer = tracer_provider.get_tracer(NAME, version())
+        self.tracer = lean_tracer(tracer_provider, NAME, version())
         self.metrics = metrics_for(meter_provider)
         self.content = content
 

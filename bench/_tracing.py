@@ -4,8 +4,10 @@ With the option, our side calls its fake model as a chat model (a
 ``BaseChatModel`` over the same ``FakeModel``, so every turn makes a chat
 span when tracing is on), whatever the mode: the three modes differ only in
 ``Runtime(tracing=...)``. Spans go through the SDK's ``BatchSpanProcessor`` to
-an exporter that counts and drops them (its thread's CPU is the process's,
-so it counts); metrics go to an ``InMemoryMetricReader``, read after the run.
+an exporter that serialises them: by default OTLP/protobuf encoding (the
+SDK's own encoder) into a null sink, or the SDK's in-memory exporter (the
+processor's thread's CPU is the process's, so it counts); metrics go to an
+``InMemoryMetricReader``, read after the run.
 """
 
 from __future__ import annotations
@@ -22,20 +24,32 @@ if TYPE_CHECKING:
     from bench.workload import FakeModel
 
 MODES = ("off", "on", "content")
+EXPORTERS = ("otlp", "memory")
 
 
-class CountingExporter:
-    """A span exporter that counts what it is given and keeps none of it."""
+class OtlpNullExporter:
+    """A span exporter that encodes each batch as an OTLP/protobuf request and drops the bytes.
+
+    The work of a real OTLP exporter short of the HTTP post: the SDK's own
+    ``encode_spans`` and protobuf serialisation, on the processor's thread.
+    """
 
     def __init__(self) -> None:
-        self.spans = 0
+        from opentelemetry.exporter.otlp.proto.common.trace_encoder import (
+            encode_spans,
+        )
+
+        self._encode = encode_spans
+        self.spans = self.bytes = 0
         self._lock = threading.Lock()
 
     def export(self, spans: Sequence[Any]) -> Any:
         from opentelemetry.sdk.trace.export import SpanExportResult
 
+        size = len(self._encode(spans).SerializeToString())
         with self._lock:
             self.spans += len(spans)
+            self.bytes += size
         return SpanExportResult.SUCCESS
 
     def shutdown(self) -> None:
@@ -48,16 +62,24 @@ class CountingExporter:
 class BenchTracing:
     """The providers of one run, and the span count so far."""
 
-    def __init__(self, mode: str) -> None:
+    def __init__(self, mode: str, exporter: str = "otlp") -> None:
         if mode not in MODES:
             raise ValueError(f"--tracing must be one of {MODES}, got {mode!r}")
+        if exporter not in EXPORTERS:
+            raise ValueError(f"exporter must be one of {EXPORTERS}, got {exporter!r}")
         from opentelemetry.sdk.metrics import MeterProvider
         from opentelemetry.sdk.metrics.export import InMemoryMetricReader
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
         self.mode = mode
-        self.exporter = CountingExporter()
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
+            InMemorySpanExporter,
+        )
+
+        self.exporter: Any = (
+            OtlpNullExporter() if exporter == "otlp" else InMemorySpanExporter()
+        )
         self.tracer_provider = TracerProvider()
         self.tracer_provider.add_span_processor(
             BatchSpanProcessor(self.exporter, max_queue_size=1 << 16)
@@ -78,7 +100,9 @@ class BenchTracing:
     def spans(self) -> int:
         """Spans exported so far (after flushing the processor's queue)."""
         self.tracer_provider.force_flush()
-        return self.exporter.spans
+        if isinstance(self.exporter, OtlpNullExporter):
+            return self.exporter.spans
+        return len(self.exporter.get_finished_spans())
 
 
 class FakeChatModel(BaseChatModel):

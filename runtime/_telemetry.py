@@ -22,9 +22,10 @@ import anyio
 from opentelemetry import context as otel_context, trace
 
 from actors import Telemetry
-from actors._telemetry import NO_EXEMPLAR, fail
 
 from ._context import _HOST, _RUN
+
+fail, NO_EXEMPLAR = Telemetry.fail, Telemetry.NO_EXEMPLAR
 
 if TYPE_CHECKING:
     from actors import Journal

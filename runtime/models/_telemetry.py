@@ -21,7 +21,6 @@ from opentelemetry import context as otel_context, trace
 from opentelemetry.trace import Span, SpanKind
 
 from actors import Telemetry
-from actors._telemetry import fail
 from runtime import _telemetry
 from runtime._context import _RUN
 from runtime._messages import (
@@ -34,6 +33,8 @@ from runtime._messages import (
     ToolMessage,
     message_chunk_to_message,
 )
+
+fail = Telemetry.fail
 
 if TYPE_CHECKING:
     from ._base import BaseChatModel, CallOptions
