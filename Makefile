@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev,bench,langchain,service]'
+	$(BIN)/python -m pip install -q -e '.[dev,bench,langchain,service,otel]'
 	touch $(STAMP)
 
 # The demo keeps its Redis data in .redis-data, so a second run remembers the first.

@@ -20,6 +20,7 @@ from ._store_actor import (
     StoreStats as StoreStats,
 )
 from ._system import ActorSystem as ActorSystem
+from ._telemetry import Telemetry as Telemetry
 from ._thread import (
     STRATEGIES as STRATEGIES,
     Strategy as Strategy,
@@ -45,6 +46,7 @@ __all__ = [
     "StoreStats",
     "Strategy",
     "Submit",
+    "Telemetry",
     "ThreadActor",
     "ThreadBusyError",
     "ThreadStats",

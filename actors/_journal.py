@@ -28,6 +28,8 @@ from stores import (
 )
 from stores._shared import SignalLike, new_signal
 
+from ._telemetry import Telemetry
+
 _PROCESS = os.urandom(4).hex()  # tells processes apart
 _SEQUENCE = itertools.count()
 
@@ -82,15 +84,21 @@ class Journal:
         "_run",
         "_saver",
         "_state",
+        "_telemetry",
         "_unsent",
         "thread_id",
     )
 
     def __init__(
-        self, saver: CheckpointSaver, thread_id: str, state: ThreadState
+        self,
+        saver: CheckpointSaver,
+        thread_id: str,
+        state: ThreadState,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.thread_id = thread_id
         self._saver = saver
+        self._telemetry = telemetry
         self._lock = _WriteLock()
         self._adopt(state)
 
@@ -206,11 +214,17 @@ class Journal:
             parent_id=parent.checkpoint_id if parent is not None else None,
         )
         async with self._lock:
+            tel = self._telemetry
             try:
-                await self._saver.acommit(
+                committing = self._saver.acommit(
                     self.thread_id,
                     checkpoint,
                     expected_version=self._state.version,
+                )
+                await (
+                    committing
+                    if tel is None
+                    else tel.commit(committing, checkpoint.version)
                 )
             except CheckpointConflictError:
                 self._adopt(await self._saver.aload(self.thread_id))

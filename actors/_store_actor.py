@@ -27,6 +27,7 @@ from stores._shared import SignalLike, ensure_op, new_signal
 
 from ._actor import ActorRef, Envelope
 from ._system import Actor
+from ._telemetry import Telemetry, TracedOps
 
 
 class StoreStats(msgspec.Struct, frozen=True, kw_only=True):
@@ -48,6 +49,7 @@ class StoreActor(Actor[list[Op]]):
         mailbox_size: int,
         max_batch: int = 64,
         max_in_flight: int = 2,
+        telemetry: Telemetry | None = None,
     ) -> None:
         if max_in_flight < 1:
             raise ValueError(f"max_in_flight must be at least 1, got {max_in_flight}")
@@ -58,6 +60,7 @@ class StoreActor(Actor[list[Op]]):
         self._in_flight = 0
         self._slot_free: SignalLike | None = None  # set when a batch ends
         self._requests = self._ops = self._batches = 0
+        self._telemetry = telemetry
 
     def statistics(self) -> StoreStats:
         """Requests, operations and batches served so far (never blocks)."""
@@ -69,8 +72,16 @@ class StoreActor(Actor[list[Op]]):
         )
 
     async def main(self) -> None:
-        async with anyio.create_task_group() as batches:
-            await self._take_batches(batches)
+        tel = self._telemetry
+        if tel is not None:
+            tel.forget_spawner()
+            tel.metrics.stores.add(self)  # its mailbox depth is observed
+        try:
+            async with anyio.create_task_group() as batches:
+                await self._take_batches(batches)
+        finally:
+            if tel is not None:
+                tel.metrics.stores.discard(self)
 
     async def _take_batches(self, batches: anyio.abc.TaskGroup) -> None:
         while True:
@@ -106,8 +117,14 @@ class StoreActor(Actor[list[Op]]):
     async def _serve(self, batch: list[Envelope[list[Op]]]) -> None:
         ops = [op for env in batch for op in env.msg]
         self._batches += 1
+        tel = self._telemetry
         try:
-            results = await self.store.abatch(ops)
+            serving = self.store.abatch(ops)
+            results = await (
+                serving
+                if tel is None
+                else tel.batch(serving, batch, len(ops), type(self.store).__name__)
+            )
         except Exception as exc:  # noqa: BLE001 -- per-message boundary: errors go to the askers
             if len(batch) == 1:
                 batch[0].fail(exc)
@@ -126,14 +143,22 @@ class StoreActor(Actor[list[Op]]):
 class ActorStore(BaseStore):
     """The store a run sees: every call goes through the store actor's batches."""
 
-    def __init__(self, ref: ActorRef[list[Op]], backing: BaseStore) -> None:
+    def __init__(
+        self,
+        ref: ActorRef[list[Op]],
+        backing: BaseStore,
+        telemetry: Telemetry | None = None,
+    ) -> None:
         self._ref = ref
         self.backing = backing
+        self._telemetry = telemetry
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
         """Queue ``ops`` as one request and wait for their results (in order)."""
         checked = [ensure_op(op) for op in ops]
         if not checked:
             return []
+        if self._telemetry is not None:  # the store actor makes their spans
+            checked = TracedOps(checked)
         results: Any = await self._ref.ask(checked)
         return results

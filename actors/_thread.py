@@ -30,6 +30,7 @@ from ._errors import RunCancelledError, ThreadBusyError
 from ._journal import Journal
 from ._routed import RoutedMailbox
 from ._system import Actor
+from ._telemetry import Telemetry
 
 Strategy = Literal["enqueue", "reject", "interrupt", "rollback"]
 STRATEGIES: tuple[Strategy, ...] = ("enqueue", "reject", "interrupt", "rollback")
@@ -91,6 +92,7 @@ class ThreadActor(Actor[Submit]):
         mailbox_size: int,
         idle_timeout: float,
         on_release: Callable[[], None],
+        telemetry: Telemetry | None = None,
     ) -> None:
         super().__init__(
             f"thread:{thread_id}",
@@ -105,9 +107,14 @@ class ThreadActor(Actor[Submit]):
         self._state = ThreadState()
         self._active: _Active | None = None
         self._turns = 0
+        self._telemetry = telemetry
 
     async def on_start(self) -> None:
-        self._state = await self._saver.aload(self.thread_id)
+        loading = self._saver.aload(self.thread_id)
+        tel = self._telemetry
+        self._state = await (
+            loading if tel is None else tel.load(self, loading, self.thread_id)
+        )
         self._idle_since = anyio.current_time()
 
     @property
@@ -135,13 +142,22 @@ class ThreadActor(Actor[Submit]):
             self.mailbox.close(retriable=True)
 
     async def main(self) -> None:
+        if self._telemetry is not None:
+            self._telemetry.forget_spawner()
+        try:
+            await self._serve()
+        finally:
+            if self._telemetry is not None:
+                self._telemetry.passivated(self)
+
+    async def _serve(self) -> None:
         while True:
             try:
                 env = await self.mailbox.receive()
             except anyio.EndOfStream:
                 return  # closed: stopped, or expired (run() fails what is left)
             active = self._active = _Active(
-                env, Journal(self._saver, self.thread_id, self._state)
+                env, Journal(self._saver, self.thread_id, self._state, self._telemetry)
             )
             await self._run_turn(active)
             del env, active  # an idle actor keeps its state, not its last request

@@ -121,6 +121,13 @@ def _parser() -> argparse.ArgumentParser:
         help="the event loop of every run (default asyncio); LangGraph runs on asyncio only",
     )
     p.add_argument(
+        "--tracing",
+        choices=["off", "on", "content"],
+        help="our systems only: OpenTelemetry off, on, or on with message content, "
+        "through the SDK to a counting exporter; the fake model is then called "
+        "as a chat model in every mode (see bench/_tracing.py)",
+    )
+    p.add_argument(
         "--turn-timeout",
         type=float,
         default=120.0,
@@ -233,6 +240,11 @@ def _one(
             **({"profile_dir": args.profile} if args.profile else {}),
             **({"tune_gc": True} if args.tune_gc else {}),
             **({"backend": args.backend} if args.backend != "asyncio" else {}),
+            **(
+                {"tracing": args.tracing}
+                if args.tracing and system.startswith("ours")
+                else {}
+            ),
         },
     )
     result, tail = _spawn("bench.runner", cfg, args.run_timeout, echo=progress)

@@ -23,6 +23,8 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("redis CPU ms/turn", "redis_cpu_ms_per_turn", "{:.2f}"),
     ("peak RSS MB", "peak_rss_mb", "{:.0f}"),
     ("errors", "errors", "{}"),
+    ("tracing", "tracing", "{}"),
+    ("spans/turn", "spans_per_turn", "{:.1f}"),
     ("load", "load_avg_1m", "{:.1f}"),
     ("check", "check", "{}"),
     ("cold import ms", "cold_import_ms", "{:.0f}"),

@@ -7,6 +7,7 @@ Every turn runs inside one ``Runtime`` that hosts all the thread actors.
 
 from __future__ import annotations
 
+import json
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,7 @@ from runtime import (
     AIMessage,
     HumanMessage,
     Runtime,
+    SystemMessage,
     add_messages,
     entrypoint,
     get_store,
@@ -25,6 +27,7 @@ from stores import InMemoryStore, MemorySaver
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator
 
+    from bench._tracing import BenchTracing
     from bench.workload import FakeModel, HashEmbedder, Spec
 
 
@@ -36,12 +39,25 @@ def _role(message: Any) -> str:
     return type(message).__name__
 
 
-def _pairs(messages: list[Any]) -> list[tuple[str, str]]:
+def pairs(messages: list[Any]) -> list[tuple[str, str]]:
+    """(role, text) of each message, as the fake model reads a history."""
     return [(_role(m), str(m.content)) for m in messages]
 
 
-def build(checkpointer: Any, store: Any, model: FakeModel) -> Any:
-    """The seed's cross-thread memory workflow, ported by changing the imports."""
+def build(
+    checkpointer: Any, store: Any, model: FakeModel, chat_model: Any = None
+) -> Any:
+    """The seed's cross-thread memory workflow, ported by changing the imports.
+
+    With ``chat_model`` (``--tracing``), the model is called as a chat model:
+    the memories in a system message, then the history.
+    """
+
+    async def reply_to(messages: list[Any], memories: list[str]) -> str:
+        if chat_model is None:
+            return await model.areply(pairs(messages), memories)
+        prompt = [SystemMessage(content=json.dumps(memories)), *messages]
+        return str((await chat_model.ainvoke(prompt)).content)
 
     @task
     async def call_model(messages: list[Any], user_id: str) -> Any:
@@ -51,7 +67,7 @@ def build(checkpointer: Any, store: Any, model: FakeModel) -> Any:
         found = await memory_store.asearch(namespace, query=last, limit=10)
         if "remember" in last.lower():
             await memory_store.aput(namespace, memory_key(last), {"data": last})
-        reply = await model.areply(_pairs(messages), [m.value["data"] for m in found])
+        reply = await reply_to(messages, [m.value["data"] for m in found])
         return AIMessage(content=reply)
 
     @entrypoint(checkpointer=checkpointer, store=store)
@@ -69,9 +85,10 @@ def build(checkpointer: Any, store: Any, model: FakeModel) -> Any:
 class OursSide:
     """The harness's view of one of our systems: seed, turn, history, count."""
 
-    def __init__(self, chat: Any, store: Any) -> None:
+    def __init__(self, chat: Any, store: Any, tracing: BenchTracing | None) -> None:
         self._chat = chat
         self._store = store
+        self.tracing = tracing
 
     async def seed(self, user_id: str, key: str, text: str) -> None:
         await self._store.aput(("memories", user_id), key, {"data": text})
@@ -83,7 +100,7 @@ class OursSide:
 
     async def history(self, thread_id: str, user_id: str) -> list[tuple[str, str]]:
         config = {"configurable": {"thread_id": thread_id, "user_id": user_id}}
-        return _pairs(await self._chat.ainvoke(PROBE, config))
+        return pairs(await self._chat.ainvoke(PROBE, config))
 
     async def count(self, user_id: str) -> int:
         return len(await self._store.asearch(("memories", user_id), limit=1000))
@@ -99,8 +116,12 @@ async def open_side(
     redis_url: str | None,
     pool_size: int,
     tune_gc: Any = "aligned",
+    tracing: str | None = None,
 ) -> AsyncGenerator[OursSide]:
-    """Open ``ours-redis`` or ``ours-memory`` inside a Runtime; close everything on exit."""
+    """Open ``ours-redis`` or ``ours-memory`` inside a Runtime; close everything on exit.
+
+    ``tracing`` is the ``--tracing`` mode (see bench/_tracing.py), or None.
+    """
     del pool_size  # our Redis connection handling is the library's own business
     index = {"dims": spec.dims, "embed": embedder, "fields": ["data"]}
     async with AsyncExitStack() as stack:
@@ -114,8 +135,14 @@ async def open_side(
             store = await stack.enter_async_context(
                 RedisStore(url=redis_url, index=index)
             )
-        await stack.enter_async_context(Runtime(tune_gc=tune_gc))
-        yield OursSide(build(saver, store, model), store)
+        traced, option, chat_model = None, None, None
+        if tracing is not None:  # (imported here: the SDK loads only for --tracing)
+            from bench._tracing import BenchTracing, FakeChatModel
+
+            traced = BenchTracing(tracing)
+            option, chat_model = traced.option(), FakeChatModel(model)
+        await stack.enter_async_context(Runtime(tune_gc=tune_gc, tracing=option))
+        yield OursSide(build(saver, store, model, chat_model), store, traced)
 
 
 def versions() -> dict[str, str]:

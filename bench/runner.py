@@ -85,6 +85,7 @@ def open_side(
             redis_url=cfg.redis_url,
             pool_size=cfg.pool_size,
             tune_gc=tune,  # Runtime(tune_gc=...): the library's own option
+            tracing=cfg.extra.get("tracing"),
         )
     return _with_tuned_gc(
         tune,
@@ -243,6 +244,8 @@ async def run(cfg: RunConfig) -> dict[str, Any]:
             await side.turn(
                 f"{spec.tag}warmup", spec.user_id(0), f"{spec.user_id(0)}-w-t1 warm up"
             )
+            traced = getattr(side, "tracing", None)
+            spans0 = traced.spans() if traced is not None else 0
             before = stats.before() if stats else None
             cpu0, t0 = time.process_time(), time.perf_counter()
             with _profiled(cfg):
@@ -256,6 +259,10 @@ async def run(cfg: RunConfig) -> dict[str, Any]:
                     outer.cancel_scope.cancel()
             elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
             after = stats.after() if stats else None
+            if (
+                traced is not None
+            ):  # flushed after the clock stopped: nearly all exported
+                cfg.extra["spans"] = traced.spans() - spans0
             for conv in convs:
                 for t, reply in conv.replies:
                     checker.check_reply(conv, t, reply)
@@ -305,6 +312,9 @@ def _result(
     before, after = snaps
     if before is not None and after is not None:
         out.update(per_turn(before, after, turns))
+    if "tracing" in cfg.extra:
+        out["tracing"] = cfg.extra["tracing"]
+        out["spans_per_turn"] = cfg.extra.get("spans", 0) / max(turns, 1)
     return out
 
 

@@ -56,6 +56,11 @@ from ._messages import (
     coerce_message as coerce_message,
     message_chunk_to_message as message_chunk_to_message,
 )
+from ._propagation import (
+    extract_trace_context as extract_trace_context,
+    inject_trace_context as inject_trace_context,
+    trace_context as trace_context,
+)
 from ._run_state import (
     Durability as Durability,
     GraphInterrupt as GraphInterrupt,
@@ -68,6 +73,7 @@ from ._task import (
     task as task,
 )
 from ._task_options import CachePolicy as CachePolicy
+from ._tracing import Tracing as Tracing
 from ._types import (
     Command as Command,
     EntrypointFinal as EntrypointFinal,
@@ -122,16 +128,20 @@ __all__ = [
     "TaskTimeoutError",
     "ThreadBusyError",
     "ToolMessage",
+    "Tracing",
     "add_messages",
     "coerce_message",
     "entrypoint",
+    "extract_trace_context",
     "from_langchain",
     "get_config",
     "get_runtime",
     "get_store",
     "get_stream_writer",
+    "inject_trace_context",
     "interrupt",
     "message_chunk_to_message",
     "task",
     "to_langchain",
+    "trace_context",
 ]

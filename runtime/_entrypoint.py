@@ -12,7 +12,7 @@ from collections.abc import (
 from contextlib import aclosing
 from typing import Any, Generic, TypeVar, final
 
-from actors import ActorDeadError
+from actors import ActorDeadError, Strategy
 from stores import BaseCache, BaseStore, CheckpointSaver
 
 from ._ambient import call_host
@@ -24,6 +24,7 @@ from ._run_state import Durability, check_durability
 from ._state_access import StateAccess, prepare_config
 from ._stream import Emitter, normalize_modes, open_stream
 from ._sync import hosted, iterate_sync, pumped, run_sync
+from ._telemetry import TracedTurn
 from ._turns import EntrySpec, RunTurn
 from ._types import EntrypointFinal
 
@@ -156,7 +157,7 @@ class Entrypoint(StateAccess):
         cfg["store"] = store
         emitter = nested_emitter(self.name)
         turn = await self._turn(
-            host, input, cfg, store, emitter, durability, context, thread_id
+            host, input, cfg, store, emitter, durability, context, thread_id, strategy
         )
         return await host.ask(self.checkpointer, thread_id, turn, strategy)
 
@@ -222,7 +223,15 @@ class Entrypoint(StateAccess):
             send, recv = open_stream()
             emitter = Emitter(send, frozenset(modes), subgraphs=subgraphs)
             turn = await self._turn(
-                host, input, cfg, store, emitter, durability, context, thread_id
+                host,
+                input,
+                cfg,
+                store,
+                emitter,
+                durability,
+                context,
+                thread_id,
+                strategy,
             )
             reply = await host.send(self.checkpointer, thread_id, turn, strategy)
             reply.on_done(emitter.close)
@@ -309,7 +318,8 @@ class Entrypoint(StateAccess):
         durability: Durability,
         context: Any,
         thread_id: str | None,
-    ) -> RunTurn:
+        strategy: Strategy,
+    ) -> RunTurn | TracedTurn:
         assert host.task_limiter is not None
         assert host.body_limiter is not None
         fork = None
@@ -322,7 +332,7 @@ class Entrypoint(StateAccess):
                     f"checkpoint_id {checkpoint_id!r} names no checkpoint of thread "
                     f"{thread_id!r}; list them with get_state_history(config)"
                 )
-        return RunTurn(
+        turn = RunTurn(
             self.spec,
             input,
             config=cfg,
@@ -337,7 +347,11 @@ class Entrypoint(StateAccess):
             metadata=run_metadata(cfg),
             checkpoint_ns="|".join(emitter.namespace),
             cache=self.cache,
+            telemetry=host.telemetry,
         )
+        if host.telemetry is None:
+            return turn
+        return TracedTurn(turn, host.telemetry, strategy)
 
     def __repr__(self) -> str:
         return f"<entrypoint {self.name}>"

@@ -40,8 +40,10 @@ from stores import (
 )
 from stores._shared import bound_to_loop
 
+from . import _telemetry
 from ._context import _HOST, serving_loop
 from ._gc import TuneGC, check_tune_gc, tuned_gc
+from ._tracing import Tracing, telemetry_for
 
 _EPHEMERAL = itertools.count()
 
@@ -83,6 +85,13 @@ class Runtime(anyio.AsyncContextManagerMixin):
             request in a task of its own, which does not inherit that
             context. The innermost such Runtime still running wins; calls
             inside a block always use that block's Runtime.
+        tracing: OpenTelemetry spans and metrics (see README, "Observability").
+            None (default): on when the standard ``OTEL_*`` environment names
+            an exporter or endpoint; True: on; False: off; ``Tracing(...)``:
+            on, with these providers and content switch. Off costs nothing.
+
+    Raises ValueError for a bad option, RuntimeError when tracing is asked
+    for and there is neither a provider nor the SDK (``actorgraph[otel]``).
 
     Leaving the block stops every actor: a running request finishes, queued
     ones fail with ActorDeadError. Using the Runtime again raises RuntimeError.
@@ -106,6 +115,7 @@ class Runtime(anyio.AsyncContextManagerMixin):
         max_sync_threads: int = 64,
         tune_gc: TuneGC = False,
         serve_loop: bool = True,
+        tracing: bool | Tracing | None = None,
     ) -> None:
         if multitask_strategy not in STRATEGIES:
             raise ValueError(
@@ -121,6 +131,8 @@ class Runtime(anyio.AsyncContextManagerMixin):
         self._max_sync_threads = max_sync_threads
         self._tune_gc: TuneGC = check_tune_gc(tune_gc)
         self._serve_loop = serve_loop
+        self.telemetry = telemetry_for(tracing)
+        """Spans and metrics of this Runtime's runs and actors; None when tracing is off."""
         self._system: ActorSystem | None = None
         self._threads: dict[int, Registry[str, Submit]] = {}
         self._stores: dict[int, tuple[StoreActor, ActorStore]] = {}
@@ -136,9 +148,14 @@ class Runtime(anyio.AsyncContextManagerMixin):
         self._used = True
         self.task_limiter = anyio.CapacityLimiter(self._max_sync_threads)
         self.body_limiter = anyio.CapacityLimiter(max(self._max_sync_threads * 4, 64))
-        with tuned_gc(self._tune_gc):
-            async with self._hosting() as host:
-                yield host
+        traced = self.telemetry is not None
+        _telemetry.active += traced
+        try:
+            with tuned_gc(self._tune_gc):
+                async with self._hosting() as host:
+                    yield host
+        finally:
+            _telemetry.active -= traced
 
     @asynccontextmanager
     async def _hosting(self) -> AsyncGenerator[Runtime]:
@@ -173,6 +190,9 @@ class Runtime(anyio.AsyncContextManagerMixin):
         if registry is None:
             system = self._require_system()
 
+            # A thread without a checkpointer has no checkpoint I/O to trace.
+            telemetry = None if saver is self._null_saver else self.telemetry
+
             def factory(thread_id: str, release: Any) -> ThreadActor:
                 return ThreadActor(
                     thread_id,
@@ -180,6 +200,7 @@ class Runtime(anyio.AsyncContextManagerMixin):
                     mailbox_size=self.mailbox_size,
                     idle_timeout=self.idle_timeout,
                     on_release=release,
+                    telemetry=telemetry,
                 )
 
             registry = self._threads[id(saver)] = Registry(
@@ -212,9 +233,11 @@ class Runtime(anyio.AsyncContextManagerMixin):
                 store,
                 mailbox_size=max(self.mailbox_size, 1024),
                 max_batch=self.max_store_batch,
+                telemetry=self.telemetry,
             )
             ref = await system.spawn(actor)
-            entry = self._stores.setdefault(id(store), (actor, ActorStore(ref, store)))
+            front = ActorStore(ref, store, self.telemetry)
+            entry = self._stores.setdefault(id(store), (actor, front))
             if entry[0] is not actor:
                 ref.stop()  # another caller won the race
         return entry[1]

@@ -20,9 +20,10 @@ import anyio
 import anyio.from_thread
 import anyio.to_thread
 
-from actors import RunCancelledError
+from actors import RunCancelledError, Telemetry
 from stores import BaseStore, TaskRecord
 
+from . import _telemetry
 from ._context import _RUN, _SCOPE, CallScope, current_run
 from ._errors import ReplayDivergedError
 from ._inline import drive
@@ -108,6 +109,7 @@ class RunState:
         limiter: anyio.CapacityLimiter,
         tasks: Spawned,
         durability: Durability = "async",
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.name = name
         self.thread_id = thread_id
@@ -118,6 +120,7 @@ class RunState:
         self.journal = journal
         self.limiter = limiter
         self.durability: Durability = durability
+        self.telemetry = telemetry
         self.body_done = False
         self.write_error: Exception | None = None
         self.results: dict[str, TaskRecord] = {}
@@ -170,10 +173,14 @@ class RunState:
         if threading.get_ident() != self._loop_thread:
             # Run on the loop by anyio (which tells sniffio); nobody on the loop
             # would see this caller yield, so the task starts at once.
-            return anyio.from_thread.run_sync(
+            future = anyio.from_thread.run_sync(
                 self._schedule, task, scope, args, kwargs, True
             )
-        return self._schedule(task, scope, args, kwargs)
+        else:
+            future = self._schedule(task, scope, args, kwargs)
+        if self.telemetry is not None and future.done():  # done at once: replayed
+            _telemetry.replayed(self.telemetry, task.name, future.task_id)
+        return future
 
     def _schedule(
         self,
@@ -267,7 +274,14 @@ class RunState:
     ) -> None:
         self.emitter.debug("task", {"id": task_id, "name": task.name, "input": args})
         try:
-            if task.retry is None:  # one attempt: no retry loop to go through
+            if self.telemetry is not None:  # one span over all the attempts
+                value = await _telemetry.traced_task(
+                    self.telemetry,
+                    task.name,
+                    task_id,
+                    self._attempts(task, task_id, args, kwargs),
+                )
+            elif task.retry is None:  # one attempt: no retry loop to go through
                 value = await self.call_in_scope(
                     CallScope(task_id, task.name), task.fn, task.is_async, args, kwargs
                 )
@@ -345,6 +359,8 @@ class RunState:
                     "task_retry",
                     {"id": task_id, "attempt": attempt, "error": repr(exc)},
                 )
+                if self.telemetry is not None:
+                    _telemetry.retrying(attempt + 1, exc)
                 await anyio.sleep(policy.delay(attempt))
 
     async def call_in_scope(

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from actors import Telemetry
 from stores import BaseCache, BaseStore, Checkpoint, PendingRun, TaskRecord
 
 from ._context import _INJECTED, CallScope
@@ -70,6 +71,7 @@ class RunTurn:
         metadata: dict[str, Any] | None = None,
         checkpoint_ns: str = "",
         cache: BaseCache | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.cache = cache
         self.spec = spec
@@ -87,6 +89,8 @@ class RunTurn:
         self.emitter = emitter
         self.limiter = limiter
         self.body_limiter = body_limiter
+        self.telemetry = telemetry  # (its run span: runtime/_telemetry.TracedTurn)
+        self.run_id: str | None = None
         if not isinstance(input, Command) and input is not None:
             self._input_bytes = dumps(
                 input
@@ -123,6 +127,7 @@ class RunTurn:
             )
             input_value = self.input
         assert journal.run is not None
+        self.run_id = journal.run.run_id
         rs = RunState(
             name=self.spec.name,
             thread_id=journal.thread_id,
@@ -134,6 +139,7 @@ class RunTurn:
             limiter=self.limiter,
             tasks=Spawned(self.start_soon),
             durability=self.durability,
+            telemetry=self.telemetry,
         )
         if self.fork is not None:  # a fork's save is its value (see _check_fork)
             previous = loads(self.fork.value)

@@ -64,6 +64,15 @@ def test_bench_in_memory(capsys: pytest.CaptureFixture[str]) -> None:
     _assert_complete(results, "ours-memory", FIELDS)
 
 
+def test_bench_with_tracing(capsys: pytest.CaptureFixture[str]) -> None:
+    status, results = _run(capsys, "--systems", "ours-memory", "--tracing", "content")
+    assert status == 0
+    _assert_complete(results, "ours-memory", FIELDS | {"tracing", "spans_per_turn"})
+    for r in results:
+        assert r["tracing"] == "content"
+        assert r["spans_per_turn"] >= 5  # a run, a task, a search, a chat, a commit
+
+
 def _redis_available() -> bool:
     return (
         bool(os.environ.get("REDIS_URL"))

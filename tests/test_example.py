@@ -13,13 +13,14 @@ from tests.fake_llm_servers import FakeLLMServer, anthropic_message
 
 ROOT = Path(__file__).parents[1]
 EXAMPLE = ROOT / "examples" / "cross_thread_memory.py"
+TRACING = ROOT / "examples" / "tracing_console.py"
 
 
-def _run(*args: str, env: dict[str, str] | None = None) -> str:
+def _run(*args: str, env: dict[str, str] | None = None, example: Path = EXAMPLE) -> str:
     base = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
     base = {**base, **(env or {}), "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
-        [sys.executable, str(EXAMPLE), *args],
+        [sys.executable, str(example), *args],
         capture_output=True,
         text=True,
         timeout=120,
@@ -28,6 +29,30 @@ def _run(*args: str, env: dict[str, str] | None = None) -> str:
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
+
+
+def test_tracing_example_prints_the_span_tree_offline() -> None:
+    out = _run(example=TRACING)
+    lines = [line.split() for line in out.splitlines() if " trace=" in line]
+    spans = {
+        (w[0] + " " + w[1] if not w[1].startswith("trace=") else w[0]): w for w in lines
+    }
+    ids = {
+        name: next(p[5:] for p in w if p.startswith("span="))
+        for name, w in spans.items()
+    }
+
+    def parent(name: str) -> str:
+        return next(p[7:] for p in spans[name] if p.startswith("parent="))
+
+    assert parent("invoke_workflow workflow") == ids["request thread-2"]
+    assert parent("task call_model") == ids["invoke_workflow workflow"]
+    assert parent("store search") == ids["task call_model"]
+    assert parent("checkpoint commit") == ids["invoke_workflow workflow"]
+    assert parent("store batch") == "(root)"
+    assert "gen_ai.conversation.id='thread-2'" in out
+    assert "assistant: Your name is Bob." in out
+    assert "actorgraph.turns {'gen_ai.workflow.name': 'workflow'" in out
 
 
 def test_offline_walkthrough_in_memory() -> None:

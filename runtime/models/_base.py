@@ -30,6 +30,7 @@ from runtime._messages import (
     coerce_message,
     message_chunk_to_message,
 )
+from runtime.models._telemetry import generate_call, stream_call
 from stores._shared import LoopClients, run_sync
 
 if typing.TYPE_CHECKING:
@@ -300,8 +301,8 @@ class BaseChatModel:
             ValueError, TypeError: ``messages`` or tools are malformed.
         """
         if not wants_messages():
-            return await self._agenerate(
-                coerce_messages(messages), self._options(kwargs)
+            return await generate_call(
+                self, coerce_messages(messages), self._options(kwargs)
             )
         total: AIMessageChunk | None = None
         async with aclosing(self.astream(messages, config, **kwargs)) as chunks:
@@ -321,7 +322,7 @@ class BaseChatModel:
         Leaving early (``break`` inside ``aclosing``) closes the HTTP stream.
         Raises like ``ainvoke``.
         """
-        chunks = self._astream_chunks(coerce_messages(messages), self._options(kwargs))
+        chunks = stream_call(self, coerce_messages(messages), self._options(kwargs))
         async with aclosing(chunks):
             async for chunk in chunks:
                 await emit_message(chunk)
