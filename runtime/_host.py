@@ -214,7 +214,9 @@ class Runtime(anyio.AsyncContextManagerMixin):
                 max_batch=self.max_store_batch,
             )
             ref = await system.spawn(actor)
-            entry = self._stores.setdefault(id(store), (actor, ActorStore(ref, store)))
+            entry = self._stores.setdefault(
+                id(store), (actor, ActorStore(ref, store, actor))
+            )
             if entry[0] is not actor:
                 ref.stop()  # another caller won the race
         return entry[1]
