@@ -12,6 +12,14 @@ once: while one waits for Redis, the next is built and sent, so the process
 does not sit idle for a round trip. Order is kept where it matters: a
 request is answered only when its batch is done, so whatever a caller sends
 after an answer goes in a later batch, sent after that one was applied.
+
+A read-only request (searches, gets, namespace lists) that finds the actor
+idle (nothing queued, no batch in flight) is served in the caller's own
+task, as the batch it would have been alone: no mailbox, no task, no
+wake-ups (a conversation at a time is the common case). It holds a batch
+slot meanwhile, so the actor's limit and order hold. Cancelling the caller
+cancels such a read; writes always go through the actor, which finishes
+them whoever stops waiting.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from typing import Any, final
 import anyio
 import msgspec
 
-from stores import BaseStore, Op, Result
+from stores import BaseStore, GetOp, ListNamespacesOp, Op, Result, SearchOp
 from stores._shared import SignalLike, ensure_op, new_signal
 
 from ._actor import ActorRef, Envelope
@@ -110,9 +118,34 @@ class StoreActor(Actor[list[Op]]):
         try:
             await self._serve(batch)
         finally:
-            self._in_flight -= 1
-            if self._slot_free is not None:
-                self._slot_free.set()
+            self._slot_done()
+
+    def _slot_done(self) -> None:
+        self._in_flight -= 1
+        if self._slot_free is not None:
+            self._slot_free.set()
+
+    def idle_now(self) -> bool:
+        """Nothing queued, no batch in flight, still running: a request may be served inline."""
+        if self._in_flight or self._stopped.is_set():
+            return False
+        queue = self.mailbox.statistics()
+        return not queue.depth and not queue.closed
+
+    async def serve_inline(self, ops: list[Op]) -> list[Result]:
+        """Serve ``ops`` (read-only, checked) in the caller's task, as a batch of one.
+
+        Call only when ``idle_now()``. Raises what the backing store raises;
+        cancelling the caller cancels the read.
+        """
+        self._in_flight += 1
+        self._requests += 1
+        self._ops += len(ops)
+        self._batches += 1
+        try:
+            return await self.store.abatch(ops)
+        finally:
+            self._slot_done()
 
     async def _serve(self, batch: list[Envelope[list[Op]]]) -> None:
         ops = [op for env in batch for op in env.msg]
@@ -148,17 +181,35 @@ class ActorStore(BaseStore):
         ref: ActorRef[list[Op]],
         backing: BaseStore,
         telemetry: Telemetry | None = None,
+        actor: StoreActor | None = None,
     ) -> None:
+        """``actor``: the actor behind ``ref``, to serve reads inline when it is idle
+        (not while tracing: the actor makes the operations' spans)."""
         self._ref = ref
         self.backing = backing
         self._telemetry = telemetry
+        self._actor = actor
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
-        """Queue ``ops`` as one request and wait for their results (in order)."""
+        """Queue ``ops`` as one request and wait for their results (in order).
+
+        A read-only request served inline (see the module docstring) is
+        cancelled with its caller; a queued one is finished by the actor.
+        """
         checked = [ensure_op(op) for op in ops]
         if not checked:
             return []
+        actor = self._actor
         if self._telemetry is not None:  # the store actor makes their spans
             checked = TracedOps(checked)
+        elif (
+            actor is not None
+            and actor.idle_now()
+            and all(type(op) in _READS for op in checked)
+        ):
+            return await actor.serve_inline(checked)
         results: Any = await self._ref.ask(checked)
         return results
+
+
+_READS = frozenset({SearchOp, GetOp, ListNamespacesOp})

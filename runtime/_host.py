@@ -236,7 +236,7 @@ class Runtime(anyio.AsyncContextManagerMixin):
                 telemetry=self.telemetry,
             )
             ref = await system.spawn(actor)
-            front = ActorStore(ref, store, self.telemetry)
+            front = ActorStore(ref, store, self.telemetry, actor)
             entry = self._stores.setdefault(id(store), (actor, front))
             if entry[0] is not actor:
                 ref.stop()  # another caller won the race

@@ -258,3 +258,30 @@ async def test_store_actor_stops_with_the_system() -> None:
         assert ref.stopped
         with pytest.raises(ActorDeadError, match="stopped"):
             await store.aget(NS, "k")
+
+
+async def test_a_read_of_an_idle_actor_is_served_in_the_callers_task() -> None:
+    # Reads on an idle actor run in the caller's task (a batch of one, counted);
+    # writes, and reads while a batch is in flight, go through the mailbox.
+    backing = InMemoryStore(index={"dims": 8, "embed": HashingEmbeddings(8)})
+    actor = StoreActor(backing, mailbox_size=64)
+    seen: list[str | None] = []
+    search = backing.abatch
+
+    async def abatch(ops: Any) -> Any:
+        seen.append(anyio.get_current_task().name)
+        return await search(ops)
+
+    backing.abatch = abatch  # type: ignore[method-assign]
+    with anyio.fail_after(10):
+        async with ActorSystem() as system:
+            store = ActorStore(await system.spawn(actor), backing, actor=actor)
+            me = anyio.get_current_task().name
+            await store.aput(NS, "k", {"text": "hello"})
+            assert seen[-1] != me  # a write: the actor's task
+            found = await store.asearch(NS, query="hello")
+            assert [hit.key for hit in found] == ["k"]
+            assert seen[-1] == me  # a read on an idle actor: inline
+            assert actor.statistics() == StoreStats(
+                requests=2, ops=2, batches=2, queued=0
+            )
