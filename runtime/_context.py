@@ -1,13 +1,13 @@
 """The runtime's implicit state: one ContextVar per concern, nothing else.
 
-- ``_HOST``: the ``Runtime`` that hosts calls made in this context (else
+- ``HOST_VAR``: the ``Runtime`` that hosts calls made in this context (else
   the innermost running Runtime entered on this event loop with
   ``serve_loop=True``: a web framework runs request handlers in tasks that
   do not inherit the context of the lifespan that entered the Runtime);
-- ``_RUN``: the run being executed (config, store, stream, task scheduler);
-- ``_SCOPE``: the call being executed inside that run (entrypoint body or
+- ``RUN_VAR``: the run being executed (config, store, stream, task scheduler);
+- ``SCOPE_VAR``: the call being executed inside that run (entrypoint body or
   task), which numbers its child task calls and interrupts deterministically;
-- ``_INJECTED``: the run's LangGraph-style ``runtime`` object (context,
+- ``INJECTED_VAR``: the run's LangGraph-style ``runtime`` object (context,
   store, writer, previous), set for the body and inherited by its tasks.
 
 ``get_config``, ``get_store`` and ``get_stream_writer`` read them for users.
@@ -15,7 +15,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
@@ -57,10 +57,10 @@ class CallScope:
         return f"{self.task_id}#{n}"
 
 
-_HOST: ContextVar[Runtime | None] = ContextVar("actorgraph_host", default=None)
-_RUN: ContextVar[RunState | None] = ContextVar("actorgraph_run", default=None)
-_SCOPE: ContextVar[CallScope | None] = ContextVar("actorgraph_scope", default=None)
-_INJECTED: ContextVar[InjectedRuntime[Any] | None] = ContextVar(
+HOST_VAR: ContextVar[Runtime | None] = ContextVar("actorgraph_host", default=None)
+RUN_VAR: ContextVar[RunState | None] = ContextVar("actorgraph_run", default=None)
+SCOPE_VAR: ContextVar[CallScope | None] = ContextVar("actorgraph_scope", default=None)
+INJECTED_VAR: ContextVar[InjectedRuntime[Any] | None] = ContextVar(
     "actorgraph_injected", default=None
 )
 
@@ -71,7 +71,7 @@ _LOOP_HOSTS: dict[object, list[Runtime]] = {}
 
 def current_host() -> Runtime | None:
     """The Runtime hosting this context, else the one serving this event loop, if any."""
-    host = _HOST.get()
+    host = HOST_VAR.get()
     if host is None and _LOOP_HOSTS:
         try:
             loop = anyio.lowlevel.current_token().native_token
@@ -83,7 +83,7 @@ def current_host() -> Runtime | None:
 
 
 @contextmanager
-def serving_loop(host: Runtime) -> Iterator[None]:
+def serving_loop(host: Runtime) -> Generator[None]:
     """Make ``host`` the Runtime of calls on this loop made outside its context."""
     loop = anyio.lowlevel.current_token().native_token
     hosts = _LOOP_HOSTS.setdefault(loop, [])
@@ -98,7 +98,7 @@ def serving_loop(host: Runtime) -> Iterator[None]:
 
 def current_run(what: str) -> tuple[RunState, CallScope]:
     """The run and call scope executing now; RuntimeError naming ``what`` outside a run."""
-    run, scope = _RUN.get(), _SCOPE.get()
+    run, scope = RUN_VAR.get(), SCOPE_VAR.get()
     if run is None or scope is None:
         raise RuntimeError(
             f"{what} was called outside a run: call it from inside an @entrypoint "
@@ -109,8 +109,8 @@ def current_run(what: str) -> tuple[RunState, CallScope]:
 
 def current_injected(what: str) -> InjectedRuntime[Any]:
     """The run's ``InjectedRuntime``; RuntimeError naming ``what`` outside a run."""
-    injected = _INJECTED.get()
-    if injected is None or _RUN.get() is None:
+    injected = INJECTED_VAR.get()
+    if injected is None or RUN_VAR.get() is None:
         raise RuntimeError(
             f"{what} was called outside a run: call it from inside an @entrypoint "
             "function (or a @task it calls)"
@@ -151,7 +151,7 @@ def nested_emitter(name: str) -> Emitter:
     Its namespace label is LangGraph's ``"node:id"``, for the body or task
     that invokes it.
     """
-    run, scope = _RUN.get(), _SCOPE.get()
+    run, scope = RUN_VAR.get(), SCOPE_VAR.get()
     if run is None:
         return NO_EMITTER
     del name  # LangGraph labels a nested run by where it is called, not by its name
@@ -161,7 +161,7 @@ def nested_emitter(name: str) -> Emitter:
 
 
 def _emitter() -> Emitter | None:
-    run = _RUN.get()
+    run = RUN_VAR.get()
     return run.emitter if run is not None else None
 
 
@@ -173,7 +173,7 @@ def wants_messages() -> bool:
 
 async def emit_message(chunk: Any) -> None:
     """Send a chat-model chunk to stream mode "messages" (no-op outside a run)."""
-    run, scope = _RUN.get(), _SCOPE.get()
+    run, scope = RUN_VAR.get(), SCOPE_VAR.get()
     if run is None or not run.emitter.wants("messages"):
         return
     node = scope.name if scope is not None else run.name

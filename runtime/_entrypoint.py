@@ -60,11 +60,11 @@ class entrypoint(Generic[ContextT]):
             raise TypeError(
                 f"checkpointer must be a checkpointer such as MemorySaver() or RedisSaver(), got {checkpointer!r}"
             )
-        if store is not None and not isinstance(store, BaseStore):
+        if store is not None and not isinstance(store, BaseStore):  # pyright: ignore[reportUnnecessaryIsInstance] -- user input
             raise TypeError(
                 f"store must be a BaseStore such as InMemoryStore(), got {store!r}"
             )
-        if cache is not None and not isinstance(cache, BaseCache):
+        if cache is not None and not isinstance(cache, BaseCache):  # pyright: ignore[reportUnnecessaryIsInstance] -- user input
             raise TypeError(
                 f"cache must be a BaseCache such as InMemoryCache(), got {cache!r}"
             )

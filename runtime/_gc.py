@@ -28,7 +28,7 @@ from __future__ import annotations
 import gc
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import contextmanager
 from typing import Final, Literal, TypeAlias
 
@@ -80,7 +80,7 @@ def _apply() -> None:
 
 
 @contextmanager
-def tuned_gc(mode: TuneGC) -> Iterator[None]:
+def tuned_gc(mode: TuneGC) -> Generator[None]:
     """Hold the collector settings of ``mode`` for the duration of the block."""
     global _saved
     if mode is False:

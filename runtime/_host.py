@@ -41,7 +41,7 @@ from stores import (
 from stores._shared import bound_to_loop
 
 from . import _telemetry
-from ._context import _HOST, serving_loop
+from ._context import HOST_VAR, serving_loop
 from ._gc import TuneGC, check_tune_gc, tuned_gc
 from ._tracing import Tracing, telemetry_for
 
@@ -161,7 +161,7 @@ class Runtime(anyio.AsyncContextManagerMixin):
     async def _hosting(self) -> AsyncGenerator[Runtime]:
         async with ActorSystem() as system:
             self._system = system
-            token = _HOST.set(self)
+            token = HOST_VAR.set(self)
             try:
                 # Sync twins called in this context run on this loop (see
                 # stores._sync.route): its actors live here.
@@ -171,7 +171,7 @@ class Runtime(anyio.AsyncContextManagerMixin):
                 ):
                     yield self
             finally:
-                _HOST.reset(token)
+                HOST_VAR.reset(token)
                 for registry in self._threads.values():
                     registry.stop_all()
                 for actor, _ in self._stores.values():

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 
 from ._context import current_injected
 
@@ -100,13 +100,16 @@ def coerce_context(schema: type[Any] | None, context: Any) -> Any:
     pydantic model; anything else passes unchanged. Raises TypeError naming
     the schema when the dict does not fit it.
     """
-    if context is None or schema is None or not isinstance(context, Mapping):
+    if context is None or schema is None:
         return context
+    if not isinstance(context, Mapping):
+        return context
+    fields = cast("Mapping[str, Any]", context)
     is_model = hasattr(schema, "model_validate")
     if not (dataclasses.is_dataclass(schema) or is_model):
-        return context
+        return fields
     try:
-        return schema(**context)
+        return schema(**fields)
     except TypeError as exc:
         raise TypeError(
             f"context= does not fit context_schema {schema.__qualname__}: {exc}"

@@ -16,7 +16,7 @@ import importlib
 import importlib.util
 import inspect
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import sniffio
 
-from ._context import _RUN, _SCOPE
+from ._context import RUN_VAR, SCOPE_VAR
 
 if TYPE_CHECKING:
     from ._run_state import RunState
@@ -57,7 +57,7 @@ def _handler_class() -> type[Any]:
             return output
 
         def on_chat_model_start(self, serialized: Any, messages: Any, *, run_id: Any, tags: list[str] | None = None, metadata: dict[str, Any] | None = None, **kwargs: Any) -> None:  # fmt: skip
-            run, scope = _RUN.get(), _SCOPE.get()
+            run, scope = RUN_VAR.get(), SCOPE_VAR.get()
             if run is None or "nostream" in (tags or ()):
                 return
             node = scope.name if scope is not None else run.name
@@ -131,7 +131,7 @@ class Outcome:
 @asynccontextmanager
 async def langchain_config(
     rs: RunState, callbacks: Any, input_value: Any
-) -> AsyncIterator[Outcome]:
+) -> AsyncGenerator[Outcome]:
     """Set LangChain's child config for the run's body and tasks.
 
     With ``callbacks`` (config['callbacks']) the run is a chain run of its

@@ -8,7 +8,7 @@ checkpoint's metadata, as LangGraph records them.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from ._langchain_stream import check_callbacks
 
@@ -79,10 +79,10 @@ def run_metadata(cfg: Mapping[str, Any]) -> dict[str, Any]:
         isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
     ):
         raise ValueError(f"recursion_limit must be a positive int, got {limit!r}")
-    metadata = cfg.get("metadata") or {}
+    metadata: object = cfg.get("metadata") or {}
     if not isinstance(metadata, Mapping):
         raise ValueError(f"config['metadata'] must be a mapping, got {metadata!r}")
-    out: dict[str, Any] = dict(metadata)  # pyright: ignore[reportUnknownArgumentType] -- user data
+    out: dict[str, Any] = dict(cast("Mapping[str, Any]", metadata))
     tags = cfg.get("tags")
     if tags is not None:
         if isinstance(tags, str) or not all(isinstance(t, str) for t in tags):

@@ -24,7 +24,7 @@ from actors import RunCancelledError, Telemetry
 from stores import BaseStore, TaskRecord
 
 from . import _telemetry
-from ._context import _RUN, _SCOPE, CallScope, current_run
+from ._context import RUN_VAR, SCOPE_VAR, CallScope, current_run
 from ._errors import ReplayDivergedError
 from ._inline import drive
 from ._serde import dumps, loads
@@ -379,8 +379,8 @@ class RunState:
         tasks' pool).
         """
         # A task's context is a copy of its caller's: the run is set already.
-        run_token = None if _RUN.get() is self else _RUN.set(self)
-        scope_token = _SCOPE.set(scope)
+        run_token = None if RUN_VAR.get() is self else RUN_VAR.set(self)
+        scope_token = SCOPE_VAR.set(scope)
         try:
             if is_async:
                 return await drive(fn(*args, **kwargs), None, self)
@@ -388,9 +388,9 @@ class RunState:
                 lambda: fn(*args, **kwargs), limiter=limiter or self.limiter
             )
         finally:
-            _SCOPE.reset(scope_token)
+            SCOPE_VAR.reset(scope_token)
             if run_token is not None:
-                _RUN.reset(run_token)
+                RUN_VAR.reset(run_token)
 
     async def record_interrupt(self, exc: GraphInterrupt) -> None:
         """Record a raised interrupt so a later resume can answer it by id."""

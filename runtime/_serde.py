@@ -21,7 +21,7 @@ import uuid
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from decimal import Decimal
 from itertools import repeat
-from typing import Any, Final
+from typing import Any, Final, cast
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -120,7 +120,7 @@ def _value_type(obj: Any) -> msgspec.msgpack.Ext | None:
 
 
 def _wire(obj: Any, depth: int) -> Any:
-    cls = type(obj)
+    cls: type[object] = type(cast("object", obj))
     if cls in _SCALARS:
         return obj
     if depth >= MAX_DEPTH:
@@ -196,7 +196,7 @@ def _encode(obj: Any) -> bytes:
     try:
         return _ENCODER.encode(obj)
     except UnicodeEncodeError as exc:
-        bad = exc.object[exc.start] if isinstance(exc.object, str) else "?"
+        bad = exc.object[exc.start]
         raise SerializationError(
             f"cannot checkpoint a str holding the lone surrogate {bad!r}: it is not "
             "valid Unicode text (json.loads makes these from '\\ud800' escapes)"

@@ -27,7 +27,7 @@ def prepare_config(
     Raises TypeError for a config that is not a mapping, ValueError for a
     missing or bad thread id (with a checkpointer) or strategy.
     """
-    if config is not None and not isinstance(config, Mapping):
+    if config is not None and not isinstance(config, Mapping):  # pyright: ignore[reportUnnecessaryIsInstance] -- user input
         raise TypeError(
             f"config must be a mapping like {{'configurable': {{'thread_id': ...}}}}, got {config!r}"
         )
@@ -143,7 +143,8 @@ class StateAccess:
         saver, thread_id, _ = self._saver_and_thread(config, "get_state_history")
         before_version: int | None = None
         if before is not None:
-            before_id = (before.get("configurable") or {}).get("checkpoint_id")
+            anchor_config: Mapping[str, object] = before.get("configurable") or {}
+            before_id = anchor_config.get("checkpoint_id")
             anchor = await saver.aget(thread_id, str(before_id)) if before_id else None
             if anchor is None:
                 raise ValueError(

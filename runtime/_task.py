@@ -17,7 +17,7 @@ import inspect
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, cast, overload
 
 import anyio
 import anyio.from_thread
@@ -102,7 +102,7 @@ class RetryPolicy:
         if isinstance(rule, type):
             return isinstance(exc, rule)
         if isinstance(rule, Sequence):
-            return isinstance(exc, tuple(rule))
+            return isinstance(exc, tuple(cast("Sequence[type[BaseException]]", rule)))
         return bool(rule(exc))
 
     def delay(self, attempt: int) -> float:
@@ -210,7 +210,7 @@ class TaskFunction(Generic[P, T]):
     ) -> None:
         if not callable(fn):
             raise TypeError(f"@task needs a function, got {fn!r}")
-        if cache_policy is not None and not isinstance(cache_policy, CachePolicy):
+        if cache_policy is not None and not isinstance(cache_policy, CachePolicy):  # pyright: ignore[reportUnnecessaryIsInstance] -- user input
             raise TypeError(f"cache_policy must be a CachePolicy, got {cache_policy!r}")
         self.name = name or getattr(fn, "__name__", type(fn).__name__)
         is_async = inspect.iscoroutinefunction(fn)

@@ -18,7 +18,7 @@ from typing import Any, Generic, TypeVar
 import anyio
 import anyio.to_thread
 
-from ._context import _INJECTED, current_run
+from ._context import INJECTED_VAR, current_run
 from ._errors import TaskTimeoutError
 from ._serde import dumps, loads
 
@@ -101,7 +101,7 @@ def wrap_task_fn(
         return call
 
     async def cached(*args: Any, **kwargs: Any) -> Any:
-        injected = _INJECTED.get()
+        injected = INJECTED_VAR.get()
         cache = injected.cache if injected is not None else None
         if cache is None:
             return await call(*args, **kwargs)

@@ -23,7 +23,7 @@ from opentelemetry import context as otel_context, trace
 
 from actors import Telemetry
 
-from ._context import _HOST, _RUN
+from ._context import HOST_VAR, RUN_VAR
 
 fail, NO_EXEMPLAR = Telemetry.fail, Telemetry.NO_EXEMPLAR
 
@@ -42,10 +42,10 @@ _TURN_ATTRIBUTES: dict[tuple[str, str], dict[str, str]] = {}
 
 def current() -> Telemetry | None:
     """The Telemetry of the run executing here, else of the Runtime hosting this context."""
-    run = _RUN.get()
+    run = RUN_VAR.get()
     if run is not None:
         return run.telemetry
-    host = _HOST.get()
+    host = HOST_VAR.get()
     return host.telemetry if host is not None else None
 
 

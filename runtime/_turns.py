@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 
 from actors import Telemetry
 from stores import BaseCache, BaseStore, Checkpoint, PendingRun, TaskRecord
 
-from ._context import _INJECTED, CallScope
+from ._context import INJECTED_VAR, CallScope
 from ._errors import NothingToResumeError
 from ._injected import ExecutionInfo, InjectedRuntime
 from ._langchain_stream import langchain_config
@@ -182,14 +182,14 @@ class RunTurn:
             )
 
     async def _execute(self, rs: RunState, input_value: Any, previous: Any) -> Any:
-        token = _INJECTED.set(self._runtime(rs, previous))
+        token = INJECTED_VAR.set(self._runtime(rs, previous))
         try:
             callbacks = self.config.get("callbacks")
             async with langchain_config(rs, callbacks, input_value) as outcome:
                 outcome.value = await self._run_body(rs, input_value, previous)
             return outcome.value
         finally:
-            _INJECTED.reset(token)
+            INJECTED_VAR.reset(token)
 
     async def _run_body(self, rs: RunState, input_value: Any, previous: Any) -> Any:
         kwargs = self._injected(rs, previous)
@@ -250,7 +250,7 @@ class RunTurn:
             "store": self.store,
             "config": self.config,
             "writer": rs.writer,
-            "runtime": _INJECTED.get(),
+            "runtime": INJECTED_VAR.get(),
         }
         return {name: available[name] for name in self.spec.inject}
 
@@ -280,7 +280,8 @@ class RunTurn:
 
     async def _commit(self, rs: RunState, result: Any) -> Any:
         if isinstance(result, EntrypointFinal):
-            value, save = result.value, result.save
+            final = cast("EntrypointFinal[Any, Any]", result)
+            value, save = final.value, final.save
         else:
             value = save = result
         value_bytes = dumps(value)
@@ -318,8 +319,10 @@ async def _apply_resume(rs: RunState, resume: Any) -> None:
             f"thread {rs.thread_id!r} has no pending interrupt; invoke with None to resume a failed run"
         )
     by_id = {i.id: key for key, i in pending}
-    if isinstance(resume, dict) and resume and all(k in by_id for k in resume):
-        answers = {by_id[k]: v for k, v in resume.items()}  # pyright: ignore[reportUnknownVariableType]
+    answers: dict[str, Any]
+    asked = cast("dict[str, Any]", resume) if isinstance(resume, dict) else None
+    if asked and all(k in by_id for k in asked):
+        answers = {by_id[k]: v for k, v in asked.items()}
     elif len(pending) == 1:
         answers = {pending[0][0]: resume}
     else:

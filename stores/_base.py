@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, Self, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Self, TypeAlias, TypeVar, cast
 
 import msgspec
 
@@ -184,10 +184,9 @@ class ListNamespacesOp(msgspec.Struct, frozen=True, gc=False):
             validate_prefix(self.prefix, what="prefix")
         if self.suffix is not None:
             validate_prefix(self.suffix, what="suffix")
-        if self.max_depth is not None and (
-            isinstance(self.max_depth, bool)
-            or not isinstance(self.max_depth, int)
-            or self.max_depth < 1  # pyright: ignore[reportUnnecessaryIsInstance] -- user input
+        depth = cast("object", self.max_depth)  # user input: may be anything
+        if depth is not None and (
+            isinstance(depth, bool) or not isinstance(depth, int) or depth < 1
         ):
             raise ValueError(
                 f"max_depth must be a positive int or None, got {self.max_depth!r}"
@@ -218,14 +217,15 @@ def ensure_op(op: object) -> Op:
         raise TypeError(
             f"batch operations must be GetOp, PutOp, SearchOp or ListNamespacesOp, got {op!r}"
         )
+    # Lists where the types say tuples: validation accepts them from users.
     match op:
-        case GetOp(namespace=list()) | PutOp(namespace=list()):
+        case GetOp(namespace=list()) | PutOp(namespace=list()):  # pyright: ignore[reportUnnecessaryComparison] -- user input
             return msgspec.structs.replace(op, namespace=tuple(op.namespace))
-        case SearchOp(namespace_prefix=list()):
+        case SearchOp(namespace_prefix=list()):  # pyright: ignore[reportUnnecessaryComparison] -- user input
             return msgspec.structs.replace(
                 op, namespace_prefix=tuple(op.namespace_prefix)
             )
-        case ListNamespacesOp(prefix=list()) | ListNamespacesOp(suffix=list()):
+        case ListNamespacesOp(prefix=list()) | ListNamespacesOp(suffix=list()):  # pyright: ignore[reportUnnecessaryComparison] -- user input
             return msgspec.structs.replace(
                 op,
                 prefix=None if op.prefix is None else tuple(op.prefix),

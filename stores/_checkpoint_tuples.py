@@ -22,7 +22,7 @@ import msgspec
 from ._checkpoint import Checkpoint, CheckpointSaver, TaskRecord
 from ._sync import run_sync
 
-S = TypeVar("S", bound=type)
+S = TypeVar("S", bound=type[Any])
 
 _decode: Callable[[bytes], Any] = msgspec.msgpack.decode
 
@@ -89,7 +89,7 @@ def _tuple(
 def _thread_and_id(
     config: Mapping[str, Any] | None, what: str
 ) -> tuple[str, str | None]:
-    configurable = (config or {}).get("configurable") or {}
+    configurable: Mapping[str, object] = (config or {}).get("configurable") or {}
     thread_id = configurable.get("thread_id")
     if not isinstance(thread_id, str | int) or thread_id == "":
         raise ValueError(
@@ -131,7 +131,8 @@ async def alist_tuples(
     thread_id, checkpoint_id = _thread_and_id(config, "list")
     before_version: int | None = None
     if before is not None:
-        before_id = (before.get("configurable") or {}).get("checkpoint_id")
+        anchor_config: Mapping[str, object] = before.get("configurable") or {}
+        before_id = anchor_config.get("checkpoint_id")
         anchor = await saver.aget(thread_id, str(before_id)) if before_id else None
         if anchor is None:
             raise ValueError(f"before= names no checkpoint of thread {thread_id!r}")
@@ -153,7 +154,8 @@ async def alist_tuples(
 
 def checkpoint_tuples(cls: S) -> S:
     """Add LangGraph's read API to saver class ``cls`` (see the module docstring)."""
-    own_alist, own_aget = cls.alist, cls.aget
+    own_alist: Callable[..., Any] = cls.alist
+    own_aget: Callable[..., Any] = cls.aget
     # sync reads work inside a running loop too (on the shared sync loop)
     run = run_sync
 
@@ -172,14 +174,23 @@ def checkpoint_tuples(cls: S) -> S:
     ) -> Iterator[CheckpointTuple]:
         return iter(run(_collect, alist_tuples(self, config, **kwargs)))
 
+    def get_tuple(self: Any, config: Any) -> CheckpointTuple | None:
+        return run(aget_tuple, self, config)
+
+    def get(self: Any, config: Any) -> dict[str, Any] | None:
+        return run(_checkpoint_dict, self, config)
+
+    def delete_thread(self: CheckpointSaver, thread_id: str) -> None:
+        run(self.adelete_thread, thread_id)
+
     extra: dict[str, Any] = {
         "alist": alist,
         "aget": aget,
         "aget_tuple": aget_tuple,
-        "get_tuple": lambda self, config: run(aget_tuple, self, config),
+        "get_tuple": get_tuple,
         "list": list_,
-        "get": lambda self, config: run(_checkpoint_dict, self, config),
-        "delete_thread": lambda self, thread_id: run(self.adelete_thread, thread_id),
+        "get": get,
+        "delete_thread": delete_thread,
     }
     for name, fn in extra.items():
         fn.__qualname__ = f"{cls.__qualname__}.{name}"

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import EllipsisType
 from typing import Any, Final, TypeAlias, cast, final
 
@@ -58,7 +58,8 @@ _SYNTAX: Final = "use '$', 'a.b', 'a.*', '{a,b.c}', 'arr[*]', 'arr[*].x' or 'arr
 
 def _split_segments(path: str) -> list[str]:
     """Split on dots outside braces (``{a,b.c}`` is one segment)."""
-    parts, depth, start = [], 0, 0
+    parts: list[str] = []
+    depth = start = 0
     for i, char in enumerate(path):
         depth += (char == "{") - (char == "}")
         if char == "." and depth == 0:
@@ -227,7 +228,8 @@ def _braces(obj: dict[str, Any], token: str) -> list[str]:
 def _extract(obj: Any, tokens: list[str], pos: int) -> list[str]:
     if pos >= len(tokens):
         return _leaf(obj)
-    token, results = tokens[pos], []
+    token = tokens[pos]
+    results: list[str] = []
     if token.startswith("[") and token.endswith("]"):
         if not isinstance(obj, list):
             return []
@@ -244,12 +246,17 @@ def _extract(obj: Any, tokens: list[str], pos: int) -> list[str]:
         if isinstance(obj, dict):
             results.extend(_braces(cast("dict[str, Any]", obj), token))
     elif token == "*":
-        if isinstance(obj, dict | list):
-            values = obj.values() if isinstance(obj, dict) else obj  # pyright: ignore[reportUnknownVariableType, reportUnknownMemberType] -- JSON data
-            for value in values:  # pyright: ignore[reportUnknownVariableType] -- JSON data
-                results.extend(_extract(value, tokens, pos + 1))
+        values: Iterable[Any] = (
+            cast("dict[str, Any]", obj).values()
+            if isinstance(obj, dict)
+            else cast("list[Any]", obj)
+            if isinstance(obj, list)
+            else ()
+        )
+        for value in values:
+            results.extend(_extract(value, tokens, pos + 1))
     elif isinstance(obj, dict) and token in obj:
-        results.extend(_extract(obj[token], tokens, pos + 1))
+        results.extend(_extract(cast("dict[str, Any]", obj)[token], tokens, pos + 1))
     return results
 
 

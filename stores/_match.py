@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, cast
 
 import msgspec
 
@@ -27,7 +27,7 @@ class MatchCondition(msgspec.Struct, frozen=True, gc=False):
             raise ValueError(
                 f"match_type must be 'prefix' or 'suffix', got {self.match_type!r}"
             )
-        path: object = self.path
+        path = cast("object", self.path)  # user input: may be anything
         if isinstance(path, str) or not isinstance(path, tuple | list):
             raise InvalidNamespaceError(
                 f"{self.match_type} path must be a tuple of strings, got {path!r}"

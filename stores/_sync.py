@@ -32,7 +32,7 @@ import anyio.lowlevel
 from ._portal import SharedLoop, running_shared_loop, shared_loop
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Coroutine, Iterator
+    from collections.abc import Awaitable, Callable, Coroutine, Generator
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -63,7 +63,7 @@ _BOUND: ContextVar[LoopBinding | None] = ContextVar(
 @contextmanager
 def bound_to_loop(
     owner: str, spawn: Callable[[Callable[[], Coroutine[Any, Any, object]]], None]
-) -> Iterator[None]:
+) -> Generator[None]:
     """Tie the current context to the running loop while the block runs.
 
     Sync twins called in this context (or in a thread it was copied to) run

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import math
 import reprlib
-from typing import Any, Final
+from collections.abc import Iterable
+from typing import Any, Final, cast
 
 import msgspec
 
@@ -103,6 +104,7 @@ def validate_value(value: object) -> dict[str, Any]:
         raise InvalidValueError(
             f"store values must be dicts, got {type(value).__name__}: wrap it, e.g. {{'data': value}}"
         )
+    data = cast("dict[str, Any]", value)  # checked below: a dict of JSON data
     try:
         raw = _JSON_ENCODER.encode(value)
         copy = _JSON_DECODER.decode(raw)
@@ -119,8 +121,8 @@ def validate_value(value: object) -> dict[str, Any]:
             f"store value nests dicts and lists more than {MAX_DEPTH} levels deep; flatten it"
         )
     if not same:
-        raise InvalidValueError(f"store values must be JSON data: {_not_json(value)}")
-    return value  # pyright: ignore[reportUnknownVariableType] -- validated above
+        raise InvalidValueError(f"store values must be JSON data: {_not_json(data)}")
+    return data
 
 
 def _depth(value: object) -> int:
@@ -132,14 +134,19 @@ def _depth(value: object) -> int:
         deepest = max(deepest, depth)
         if deepest > MAX_DEPTH:
             return deepest
-        children = node.values() if isinstance(node, dict) else node
+        children: Iterable[Any] = (
+            cast("dict[str, Any]", node).values()
+            if isinstance(node, dict)
+            else cast("list[Any]", node)
+        )
         stack.extend(
-            (child, depth + 1) for child in children if isinstance(child, dict | list)
+            (child, depth + 1) for child in children if type(child) in _CONTAINERS
         )
     return deepest
 
 
 _JSON_SCALARS: Final = (str, int, float, type(None))
+_CONTAINERS: Final = (dict, list)  # decoded JSON: exactly these types
 
 
 def _not_json(value: object) -> str:
@@ -161,22 +168,22 @@ def _not_json(value: object) -> str:
         if isinstance(node, _JSON_SCALARS):
             continue
         if isinstance(node, dict):
-            for k, v in node.items():  # pyright: ignore[reportUnknownVariableType] -- user data
+            for k, v in cast("dict[object, object]", node).items():
                 if not isinstance(k, str):
                     return f"{path} has the key {k!r}; keys must be strings"
                 stack.append((k, f"{path} key {k!r}", depth))
                 stack.append((v, f"{path}[{k!r}]", depth + 1))
         elif isinstance(node, list):
-            stack.extend((v, f"{path}[{i}]", depth + 1) for i, v in enumerate(node))  # pyright: ignore[reportUnknownArgumentType, reportUnknownVariableType] -- user data
+            items = cast("list[object]", node)
+            stack.extend((v, f"{path}[{i}]", depth + 1) for i, v in enumerate(items))
         else:
+            kind = type(node)
             hint = (
                 "use a list"
-                if isinstance(node, tuple | set | frozenset)
+                if issubclass(kind, tuple | set | frozenset)
                 else "convert it yourself, e.g. to a str"
             )
-            return (
-                f"{path} is a {type(node).__qualname__} ({reprlib.repr(node)}); {hint}"
-            )
+            return f"{path} is a {kind.__qualname__} ({reprlib.repr(node)}); {hint}"
     return "it does not survive a JSON round trip unchanged"
 
 

@@ -22,7 +22,7 @@ from opentelemetry.trace import Span, SpanKind
 
 from actors import Telemetry
 from runtime import _telemetry
-from runtime._context import _RUN
+from runtime._context import RUN_VAR
 from runtime._messages import (
     AIMessage,
     AIMessageChunk,
@@ -145,7 +145,7 @@ def _start(
         attributes["gen_ai.request.temperature"] = model.temperature
     if options is not None and options.stop:
         attributes["gen_ai.request.stop_sequences"] = list(options.stop)
-    run = _RUN.get()
+    run = RUN_VAR.get()
     if run is not None:
         attributes["gen_ai.conversation.id"] = run.thread_id
     if tel.content:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 from asyncio import (  # noqa: TID251 -- the asyncio fast path of finding this loop's client
+    AbstractEventLoop,
     get_running_loop as _running_loop,
     run_coroutine_threadsafe,
 )
@@ -171,10 +172,10 @@ class RedisConnection:
         for loop, (_, keeper) in list(self._clients.items()):
             if loop is here:
                 await keeper.aclose()
-            elif hasattr(loop, "call_soon_threadsafe") and loop.is_running():  # pyright: ignore[reportAttributeAccessIssue] -- an asyncio loop
+            elif isinstance(loop, AbstractEventLoop) and loop.is_running():
                 # in a fresh context: ours may tell sniffio "trio", and that loop
                 # would run the close as if it were trio
-                done = Context().run(run_coroutine_threadsafe, _finish(keeper), loop)  # pyright: ignore[reportArgumentType] -- an asyncio loop
+                done = Context().run(run_coroutine_threadsafe, _finish(keeper), loop)
                 with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
                     await anyio.to_thread.run_sync(done.result, SOCKET_TIMEOUT)
 

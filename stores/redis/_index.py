@@ -18,7 +18,7 @@ without aliases) is made again in place; its documents need no change.
 from __future__ import annotations
 
 import re
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import msgspec
 
@@ -132,9 +132,10 @@ def _attribute(tokens: list[Any]) -> dict[str, str]:
 
 def _found(info: list[Any]) -> _Shape:
     fields = dict(zip(map(_text, info[::2]), info[1::2], strict=False))
-    definition = fields.get("index_definition") or []
+    definition: list[Any] = fields.get("index_definition") or []
     spec = dict(zip(map(_text, definition[::2]), definition[1::2], strict=False))
-    attrs = [_attribute(a) for a in fields.get("attributes") or []]
+    attributes: list[list[Any]] = fields.get("attributes") or []
+    attrs = [_attribute(a) for a in attributes]
     by_id = {a.get("identifier", ""): a for a in attrs}
     base = all(
         by_id.get(i, {}).get("type") == t
@@ -157,7 +158,8 @@ def _found(info: list[Any]) -> _Shape:
             v.get("distance_metric", "").upper(),
             hnsw,
         )
-    prefixes = tuple(_text(p) for p in spec.get("prefixes") or [])
+    found_prefixes: list[Any] = spec.get("prefixes") or []
+    prefixes = tuple(_text(p) for p in found_prefixes)
     return _Shape(prefixes=prefixes, filterable=filterable, vector=vector, base=base)
 
 
@@ -175,7 +177,7 @@ def plan_index(
     create = create_command(name, prefix, settings)
     if isinstance(info, Exception) or not isinstance(info, list):
         return [create]
-    found, expected = _found(info), _expected(prefix, settings)
+    found, expected = _found(cast("list[Any]", info)), _expected(prefix, settings)
     if found == expected:
         return []
     old = msgspec.structs.replace(

@@ -11,7 +11,7 @@ the parser, so one refused command does not hide its neighbours' replies.
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -73,7 +73,7 @@ def _arg(value: Any) -> bytes:
             )
         return repr(value).encode()
     if isinstance(value, memoryview | bytearray):
-        return bytes(value)
+        return bytes(cast("memoryview | bytearray", value))
     raise DataError(
         f"cannot send a {type(value).__name__} to Redis; send bytes, str, int or float"
     )
