@@ -23,7 +23,7 @@ from opentelemetry import context as otel_context, trace
 
 from actors import Telemetry
 
-from ._context import _HOST, _RUN
+from ._context import _HOST, _RUN  # pyright: ignore[reportPrivateUsage]
 
 fail, NO_EXEMPLAR = Telemetry.fail, Telemetry.NO_EXEMPLAR
 

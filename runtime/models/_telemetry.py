@@ -22,7 +22,7 @@ from opentelemetry.trace import Span, SpanKind
 
 from actors import Telemetry
 from runtime import _telemetry
-from runtime._context import _RUN
+from runtime._context import _RUN  # pyright: ignore[reportPrivateUsage]
 from runtime._messages import (
     AIMessage,
     AIMessageChunk,
