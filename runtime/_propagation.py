@@ -16,7 +16,7 @@ changes nothing. None of them blocks or raises for a malformed carrier
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Mapping
 from contextlib import contextmanager
 
 from opentelemetry import context as otel_context, propagate, trace
@@ -53,7 +53,7 @@ def extract_trace_context(
 
 
 @contextmanager
-def trace_context(carrier: Mapping[str, str] | None) -> Iterator[None]:
+def trace_context(carrier: Mapping[str, str] | None) -> Generator[None]:
     """Within the block, the context ``carrier`` holds is current (a run made here is its child).
 
     With nothing to extract (see ``extract_trace_context``) the current

@@ -173,14 +173,10 @@ class RunState:
         if threading.get_ident() != self._loop_thread:
             # Run on the loop by anyio (which tells sniffio); nobody on the loop
             # would see this caller yield, so the task starts at once.
-            future = anyio.from_thread.run_sync(
+            return anyio.from_thread.run_sync(
                 self._schedule, task, scope, args, kwargs, True
             )
-        else:
-            future = self._schedule(task, scope, args, kwargs)
-        if self.telemetry is not None and future.done():  # done at once: replayed
-            _telemetry.replayed(self.telemetry, task.name, future.task_id)
-        return future
+        return self._schedule(task, scope, args, kwargs)
 
     def _schedule(
         self,
@@ -201,6 +197,8 @@ class RunState:
                     "nondeterministic input (time, randomness, I/O outside tasks)"
                 )
             future.set_result(loads(recorded.payload))
+            if self.telemetry is not None:
+                _telemetry.replayed(self.telemetry, task.name, task_id)
             return future
         if start:
             self._spawn(task, future, args, kwargs)
@@ -274,13 +272,9 @@ class RunState:
     ) -> None:
         self.emitter.debug("task", {"id": task_id, "name": task.name, "input": args})
         try:
-            if self.telemetry is not None:  # one span over all the attempts
-                value = await _telemetry.traced_task(
-                    self.telemetry,
-                    task.name,
-                    task_id,
-                    self._attempts(task, task_id, args, kwargs),
-                )
+            if (tel := self.telemetry) is not None:  # one span over all the attempts
+                calls = self._attempts(task, task_id, args, kwargs)
+                value = await _telemetry.traced_task(tel, task.name, task_id, calls)
             elif task.retry is None:  # one attempt: no retry loop to go through
                 value = await self.call_in_scope(
                     CallScope(task_id, task.name), task.fn, task.is_async, args, kwargs

@@ -73,7 +73,7 @@ def telemetry_for(tracing: bool | Tracing | None) -> Telemetry | None:
         tracing = Tracing()
     elif tracing is False:
         return None
-    elif not isinstance(tracing, Tracing):
+    elif not isinstance(tracing, Tracing):  # pyright: ignore[reportUnnecessaryIsInstance]
         raise TypeError(
             f"tracing must be None, True, False or Tracing(...), got {tracing!r}"
         )
