@@ -22,6 +22,7 @@ from ._run_state import Durability, check_durability
 from ._stream import NO_EMITTER, Emitter, normalize_modes, open_stream
 from ._sync import iterate_sync, run_sync
 from ._turns import EntrySpec, RunTurn, UpdateTurn
+from ._wire import Request, decode_input, register
 from ._types import EntrypointFinal, StateSnapshot
 from ._views import history_snapshots, snapshot_of
 
@@ -80,6 +81,7 @@ class Entrypoint:
         self.store = store
         self.__wrapped__ = fn
         self.__doc__ = fn.__doc__
+        register(self)  # reachable by name from other cluster members
 
     # -- running ---------------------------------------------------------
 
@@ -236,6 +238,26 @@ class Entrypoint:
             durability=durability,
         )
 
+    async def remote_turn(self, host: Runtime, request: Request) -> tuple[Any, Any]:
+        """The turn of a request forwarded by another cluster member, and its chunk stream."""
+        from ._forward import open_remote_stream
+        from ._serde import loads
+
+        if request.kind == "update":
+            as_node = loads(request.config)["as_node"]
+            turn: Any = UpdateTurn(loads(request.input), as_node, self.name)
+            turn.request_id = request.id
+            return turn, None
+        cfg = loads(request.config)
+        store = await host.store_for(self.store)
+        cfg["store"] = store
+        emitter, recv = open_remote_stream(request.modes)
+        value = decode_input(request.input, request.resume)
+        durability = check_durability(request.durability)
+        turn = self._turn(host, value, cfg, store, emitter, durability)
+        turn.request_id = request.id
+        return turn, recv
+
     def _prepare(
         self, host: Runtime | None, config: Mapping[str, Any] | None
     ) -> tuple[str | None, Strategy, dict[str, Any]]:
@@ -354,7 +376,7 @@ class Entrypoint:
         Queued behind the thread's runs. Returns the new checkpoint's config.
         """
         saver, thread_id, _ = self._saver_and_thread(config, "update_state")
-        turn = UpdateTurn(values, as_node)
+        turn = UpdateTurn(values, as_node, self.name)
         host = current_host()
         if host is None:
             async with Runtime() as host:

@@ -50,6 +50,9 @@ class EntrySpec:
 class RunTurn:
     """Start or continue a run of ``spec`` on one thread."""
 
+    request_id: str | None = None
+    """A forwarded request's id, recorded in the commit (at most once)."""
+
     def __init__(
         self,
         spec: EntrySpec,
@@ -189,6 +192,8 @@ class RunTurn:
         value_bytes = dumps(value)
         save_bytes = value_bytes if save is value else dumps(save)
         metadata = {"source": "loop", "run_id": rs.run_id}
+        if self.request_id is not None:
+            metadata["request_id"] = self.request_id
         checkpoint = await durably(rs.journal.commit, value_bytes, save_bytes, metadata)
         rs.emitter.emit("updates", {self.spec.name: value})
         rs.emitter.emit("values", value)
@@ -232,10 +237,16 @@ def _checkpoint_payload(checkpoint: Checkpoint) -> dict[str, Any]:
 class UpdateTurn:
     """``update_state``: commit ``values`` as the thread's state and next ``previous``."""
 
-    def __init__(self, values: Any, as_node: str | None) -> None:
-        self._bytes = dumps(values)
-        self._as_node = as_node
+    request_id: str | None = None
+
+    def __init__(self, values: Any, as_node: str | None, entry_name: str = "") -> None:
+        self.values_bytes = dumps(values)
+        self.as_node = as_node
+        self.entry_name = entry_name
 
     async def __call__(self, journal: Journal) -> Checkpoint:
-        metadata = {"source": "update", "as_node": self._as_node}
-        return await durably(journal.commit, self._bytes, self._bytes, metadata)
+        metadata: dict[str, Any] = {"source": "update", "as_node": self.as_node}
+        if self.request_id is not None:
+            metadata["request_id"] = self.request_id
+        data = self.values_bytes
+        return await durably(journal.commit, data, data, metadata)

@@ -8,6 +8,7 @@ StoreError
 ├── InvalidFilterError            (also ValueError) a filter that cannot be parsed
 ├── InvalidIndexConfigError       (also ValueError) a bad index configuration
 ├── CheckpointConflictError       a fenced write lost to a newer writer
+│   └── FencedError               a cluster member's lease epoch was superseded
 └── CorruptCheckpointError        bytes in the checkpointer failed to decode
 """
 
@@ -44,6 +45,10 @@ class InvalidIndexConfigError(StoreError, ValueError):
 
 class CheckpointConflictError(StoreError):
     """A newer writer moved the thread on; reload the thread and retry the run."""
+
+
+class FencedError(CheckpointConflictError):
+    """A clustered commit was refused: another member took the thread's shard since."""
 
 
 class CorruptCheckpointError(StoreError):

@@ -52,7 +52,11 @@ from stores._checkpoint import (
     decode_checkpoint,
     encode_record,
 )
-from stores._errors import CheckpointConflictError, StoreUnavailableError
+from stores._errors import (
+    CheckpointConflictError,
+    FencedError,
+    StoreUnavailableError,
+)
 from stores._namespaces import parse_ttl_config
 
 from ._appends import split_appended
@@ -238,8 +242,12 @@ class RedisSaver:
         expected_version: int,
         clear_run: bool = True,
         previous_save: bytes | None = None,
+        fence: int | None = None,
     ) -> None:
         """Store ``checkpoint`` as the latest (superseding any pending run): one XADD.
+
+        ``fence`` (a cluster's lease epoch, see ``afence``): the XADD is a
+        script that first checks the thread's fence still holds it.
 
         ``previous_save``: the save of the checkpoint ``checkpoint.parent_id``
         names; when the new save extends it, only the tail is stored.
@@ -252,6 +260,7 @@ class RedisSaver:
         Raises:
             CheckpointConflictError: (writing nothing) if the latest version
                 is not ``expected_version``.
+            FencedError: (writing nothing) if the fence moved past ``fence``.
             ValueError: if ``checkpoint`` is for another thread or its
                 version is not ``expected_version + 1``.
         """
@@ -288,6 +297,7 @@ class RedisSaver:
                     create=expected_version == 0,
                     # it leans on what was read: not across a reconnect
                     epoch=known[3],
+                    fence=fence,
                 )
             except Reconnected:
                 self._streams.forget(key)  # read again, and store the save whole
@@ -306,6 +316,20 @@ class RedisSaver:
             f"committing a checkpoint of thread {thread_id!r} failed: the connection "
             "to Redis kept reconnecting; check the server and retry the run"
         )
+
+    async def afence(self, thread_id: str, epoch: int) -> None:
+        """Raise the thread's fence to lease epoch ``epoch`` (before a cluster owner loads it).
+
+        Raises:
+            FencedError: if the fence already holds a higher epoch.
+        """
+        key = self.thread_key(thread_id)
+        higher = await self._streams.raise_fence(key, epoch)
+        if higher:
+            raise FencedError(
+                f"thread {thread_id!r} is held under lease epoch {higher}, "
+                f"newer than {epoch}: another cluster member took its shard"
+            )
 
     @staticmethod
     def _commit_conflict(

@@ -23,10 +23,11 @@ from typing import TYPE_CHECKING, Any, Final, final
 
 from redis.exceptions import ResponseError
 
-from stores._errors import CheckpointConflictError
+from stores._errors import CheckpointConflictError, FencedError
 
 from ._connection import RedisConnection, Script, translate_errors
 from ._entries import EMPTY_TOP, Top, parse_entries
+from ._fence import FENCED_XADD, RAISE_FENCE, fence_key
 from ._legacy import MIGRATE
 from ._pipeline import GroupWriter, Reconnected
 
@@ -69,7 +70,7 @@ return 0
 """
 )
 
-SCRIPTS: Final = (XADD_TTL, LOAD_TTL, DROP_IF_TOP, MIGRATE)
+SCRIPTS: Final = (XADD_TTL, LOAD_TTL, DROP_IF_TOP, MIGRATE, FENCED_XADD, RAISE_FENCE)
 FIRST_PAGE: Final = 32
 """Entries a load reads first: a short thread (or a save written whole) needs no more."""
 MAX_TOPS: Final = 65_536
@@ -146,6 +147,8 @@ class ThreadStreams:
                     message = str(exc)
                     if "equal or smaller than the target stream top" in message:
                         raise Stale from None
+                    if message.startswith("FENCED"):
+                        raise FencedError(f"{what} was refused: {message[7:]}") from None
                     if attempt or not message.startswith("WRONGTYPE"):
                         raise
                     await writer.call(MIGRATE.command((key, key + ":rec"), ()))
@@ -160,13 +163,20 @@ class ThreadStreams:
         *,
         create: bool,
         epoch: int | None = None,
+        fence: int | None = None,
     ) -> int:
         """Append one entry at ``entry_id``; the connection count it went out at.
 
         Raises Stale if the stream is past ``entry_id`` (or gone), and
-        Reconnected if ``epoch`` is given and a reconnect came since.
+        Reconnected if ``epoch`` is given and a reconnect came since. With
+        ``fence`` (a lease epoch), FencedError unless the thread's fence holds it.
         """
-        if self._ttl_ms != "0":
+        if fence is not None:
+            command = FENCED_XADD.command(
+                (key, fence_key(key)),
+                (fence, self._ttl_ms, "1" if create else "0", entry_id, *fields),
+            )
+        elif self._ttl_ms != "0":
             command = XADD_TTL.command(
                 (key,), (self._ttl_ms, "1" if create else "0", entry_id, *fields)
             )
@@ -178,6 +188,11 @@ class ThreadStreams:
         if reply is None:
             raise Stale  # NOMKSTREAM: the thread is gone
         return seen
+
+    async def raise_fence(self, key: str, epoch: int) -> int:
+        """Set the thread's fence to ``epoch``; 0, or the higher epoch found there."""
+        command = RAISE_FENCE.command((fence_key(key),), (epoch, self._ttl_ms))
+        return int(await self.send("fencing a thread", key, command))
 
     def remember(
         self, key: str, entry_id: str, seen: int, run_id: str | None = None

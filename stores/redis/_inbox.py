@@ -1,0 +1,149 @@
+"""Request streams of shards and reply streams of members.
+
+A request for a thread goes to its shard's stream ``P:q:S`` (consumer
+group ``owners``): whoever holds the shard's lease reads it, and a new
+holder takes over what the old one had read and not acknowledged
+(XAUTOCLAIM). A request is acknowledged and deleted in the round trip
+that sends its answer. Replies and stream chunks go to the asking
+member's own stream ``P:r:M``, read by that member alone (XREAD).
+Pub/Sub carries nothing: it would lose what is sent while nobody listens.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from ._cluster_io import CommandError, call, dedicated, pipeline
+from ._connection import RedisConnection
+
+GROUP: Final = "owners"
+Entry = tuple[str, dict[bytes, bytes]]
+"""A stream entry: its id and fields."""
+
+
+def _entries(raw: list[Any] | None) -> list[Entry]:
+    if not raw:
+        return []
+    return [
+        (
+            entry_id.decode(),
+            {fields[i]: fields[i + 1] for i in range(0, len(fields), 2)},
+        )
+        for entry_id, fields in raw
+        if fields is not None  # deleted while pending
+    ]
+
+
+class Inbox:
+    """The request and reply streams of one cluster (``prefix``)."""
+
+    def __init__(self, conn: RedisConnection, prefix: str) -> None:
+        self.conn = conn
+        self.prefix = prefix
+
+    def shard_key(self, shard: int) -> str:
+        return f"{self.prefix}:q:{shard}"
+
+    def reply_key(self, member: str) -> str:
+        return f"{self.prefix}:r:{member}"
+
+    async def open_shard(self, shard: int) -> None:
+        """Create the shard's stream and group if missing."""
+        try:
+            await call(
+                self.conn, "XGROUP", "CREATE", self.shard_key(shard), GROUP, "0", "MKSTREAM"
+            )
+        except CommandError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def request(self, shard: int, payload: bytes) -> None:
+        """Queue a request on ``shard``'s stream."""
+        await call(self.conn, "XADD", self.shard_key(shard), "*", "m", payload)
+
+    async def claim(self, shard: int, consumer: str, min_idle_ms: int) -> list[Entry]:
+        """Entries of ``shard`` read by someone and not acknowledged for ``min_idle_ms``."""
+        found: list[Entry] = []
+        cursor = "0-0"
+        while True:
+            try:
+                reply = await call(
+                    self.conn, "XAUTOCLAIM", self.shard_key(shard), GROUP, consumer,
+                    min_idle_ms, cursor, "COUNT", 256,
+                )
+            except CommandError as exc:
+                if "NOGROUP" in str(exc):
+                    await self.open_shard(shard)
+                    return found
+                raise
+            found += _entries(reply[1])
+            cursor = reply[0].decode()
+            if cursor == "0-0":
+                return found
+
+    async def answer(
+        self, member: str, items: list[tuple[str, str, bytes]], done: tuple[int, str] | None
+    ) -> None:
+        """Send ``(request id, kind, data)`` items to ``member``; then ack ``done`` (shard, entry)."""
+        key = self.reply_key(member)
+        commands: list[tuple[Any, ...]] = [
+            ("XADD", key, "*", "i", rid, "k", kind, "d", data) for rid, kind, data in items
+        ]
+        if done is not None:
+            shard_key = self.shard_key(done[0])
+            commands += [("XACK", shard_key, GROUP, done[1]), ("XDEL", shard_key, done[1])]
+        for reply in await pipeline(self.conn, commands):
+            if isinstance(reply, CommandError):
+                raise reply
+
+    async def drop(self, shard: int, entry_id: str) -> None:
+        """Acknowledge and delete a request without answering (a duplicate)."""
+        key = self.shard_key(shard)
+        await pipeline(self.conn, [("XACK", key, GROUP, entry_id), ("XDEL", key, entry_id)])
+
+    async def delete_replies(self, member: str) -> None:
+        await call(self.conn, "DEL", self.reply_key(member))
+
+
+class Reader:
+    """Blocking reads on a connection of its own: requests of shards, replies of a member."""
+
+    def __init__(self, inbox: Inbox, send: Any) -> None:
+        self._inbox = inbox
+        self._send = send
+
+    async def requests(
+        self, shards: list[int], consumer: str, block_ms: int
+    ) -> list[tuple[int, Entry]]:
+        """New requests of ``shards`` (at most ``block_ms`` waiting)."""
+        keys = [self._inbox.shard_key(s) for s in shards]
+        try:
+            reply = await self._send(
+                "XREADGROUP", "GROUP", GROUP, consumer, "COUNT", 128, "BLOCK", block_ms,
+                "STREAMS", *keys, *([">"] * len(keys)),
+            )
+        except CommandError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            for shard in shards:
+                await self._inbox.open_shard(shard)
+            return []
+        by_key = {self._inbox.shard_key(s): s for s in shards}
+        return [
+            (by_key[key.decode()], entry)
+            for key, raw in (reply or [])
+            for entry in _entries(raw)
+        ]
+
+    async def replies(self, member: str, after: str, block_ms: int) -> list[Entry]:
+        """Reply entries of ``member`` after id ``after``; trims what was read before."""
+        key = self._inbox.reply_key(member)
+        if after != "0-0":
+            await self._send("XTRIM", key, "MINID", after)
+        reply = await self._send(
+            "XREAD", "COUNT", 512, "BLOCK", block_ms, "STREAMS", key, after
+        )
+        return _entries(reply[0][1]) if reply else []
+
+
+__all__ = ["GROUP", "CommandError", "Entry", "Inbox", "Reader", "dedicated"]
