@@ -13,15 +13,24 @@ from __future__ import annotations
 import json
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import anyio
 import anyio.to_thread
 
-from runtime import Runtime, entrypoint, get_stream_writer
+from runtime import AIMessageChunk, Runtime, entrypoint, get_stream_writer
+from runtime._context import emit_message
 from stores import RedisSaver
 
 URL, PREFIX, LEASE = sys.argv[1], sys.argv[2], float(sys.argv[3])
+
+
+def _plain(value: Any) -> Any:
+    fields = getattr(value, "__struct_fields__", None)
+    if fields is not None:
+        return {"type": type(value).__name__, **{f: getattr(value, f) for f in fields}}
+    return str(value)
 
 
 def out(message: dict[str, Any]) -> None:
@@ -34,8 +43,13 @@ async def main() -> None:
 
     @entrypoint(checkpointer=saver, name="chat")
     async def chat(text: Any, *, previous: Any = None) -> Any:
-        if isinstance(text, dict):  # {"text": ..., "delay": seconds, "chunks": n}
+        if isinstance(text, dict):  # {"text": ..., "delay": seconds, "mark": path}
             get_stream_writer()({"custom": text["text"]})
+            for token in text.get("tokens", ()):
+                await emit_message(AIMessageChunk(content=token))
+            if text.get("mark"):
+                with Path(text["mark"]).open("a") as f:
+                    f.write(text["text"] + "\n")
             await anyio.sleep(text.get("delay", 0))
             text = text["text"]
         return [*(previous or []), text]
@@ -66,12 +80,12 @@ async def main() -> None:
         chunks = [
             c
             async for c in chat.astream(
-                {"text": cmd["text"], "delay": cmd.get("delay", 0)},
+                {"text": cmd["text"], "tokens": cmd.get("tokens", [])},
                 config,
                 stream_mode=cmd["modes"],
             )
         ]
-        return {"chunks": json.loads(json.dumps(chunks, default=str))}
+        return {"chunks": json.loads(json.dumps(chunks, default=_plain))}
 
     async def handle(rt: Runtime, cmd: dict[str, Any], done: anyio.Event) -> None:
         op = cmd["op"]
@@ -85,9 +99,8 @@ async def main() -> None:
                 if "strategy" in cmd:
                     config["multitask_strategy"] = cmd["strategy"]
                 started = time.monotonic()
-                value = await chat.ainvoke(
-                    {"text": cmd["text"], "delay": cmd.get("delay", 0)}, config
-                )
+                text = {k: cmd[k] for k in ("text", "delay", "mark") if k in cmd}
+                value = await chat.ainvoke(text, config)
                 result = {"value": value, "seconds": time.monotonic() - started}
             elif op == "stats":
                 stats = rt.statistics().cluster

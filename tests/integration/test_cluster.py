@@ -171,3 +171,119 @@ def test_three_members_share_threads(cluster: Any) -> None:
     assert all(s["forwarded"] > 0 and s["served_remote"] > 0 for s in stats), stats
     for m in members:
         m.leave()
+
+
+def _serving(members: list[Member], member: Member, threads: list[str] = THREADS) -> list[str]:
+    del members
+    return member.call("stats", threads=threads)["mine"]
+
+
+def test_kill9_of_a_member_loses_its_shards_to_the_live_ones(cluster: Any) -> None:
+    a, b, c = members = cluster(3)
+    balanced(members, 3)
+    victims = _serving(members, c)
+    assert victims
+    rids = [m.send("turns", threads=THREADS, turns=6, tag=f"m{i}", delay=0.02) for i, m in enumerate((a, b))]
+    deadline = time.monotonic() + 20
+    while c.call("stats")["stats"]["served_remote"] < 3:  # mid-load
+        assert time.monotonic() < deadline
+    os.kill(c.proc.pid, signal.SIGKILL)
+    killed = time.monotonic()
+    probe = a.call("invoke", thread=victims[0], text="probe")
+    failover = time.monotonic() - killed
+    results = [m.wait(r) for m, r in zip((a, b), rids, strict=True)]
+    assert all(not r["errors"] for r in results), [r["errors"] for r in results]
+    acks = [r["acks"] for r in results]
+    assert all(len(x[t]) == 6 for x in acks for t in THREADS)
+    check_exactly_once(cluster.prefix, [*acks, {victims[0]: ["probe"]}])
+    assert "probe" in probe["value"]
+    print(f"failover after kill -9 (lease {LEASE} s): {failover:.2f} s")
+    assert failover < LEASE * 3
+    balanced([a, b], 2)
+    stats = [m.call("stats")["stats"] for m in (a, b)]
+    assert sum(s["takeovers"] for s in stats) > 0, stats
+
+
+def test_graceful_leave_hands_threads_over(cluster: Any) -> None:
+    a, b, c = members = cluster(3)
+    balanced(members, 3)
+    rids = [m.send("turns", threads=THREADS, turns=6, tag=f"m{i}", delay=0.02) for i, m in enumerate((a, b))]
+    deadline = time.monotonic() + 20
+    while c.call("stats")["stats"]["served_remote"] < 3:  # mid-load
+        assert time.monotonic() < deadline
+    c.leave()
+    results = [m.wait(r) for m, r in zip((a, b), rids, strict=True)]
+    assert all(not r["errors"] for r in results), [r["errors"] for r in results]
+    acks = [r["acks"] for r in results]
+    check_exactly_once(cluster.prefix, acks)
+    balanced([a, b], 2)
+    stats = [m.call("stats")["stats"] for m in (a, b)]
+    assert sum(s["takeovers"] for s in stats) == 0, stats  # released, not taken
+
+
+def test_remote_streaming_in_every_mode(cluster: Any) -> None:
+    a, b = members = cluster(2)
+    balanced(members, 2)
+    remote = _serving(members, b)
+    local = _serving(members, a)
+    modes = ["values", "updates", "custom", "messages", "debug"]
+    args = {"modes": modes, "tokens": ["Hel", "lo"]}
+    far = a.call("stream", thread=remote[0], text="x", **args)["chunks"]
+    near = a.call("stream", thread=local[0], text="x", **args)["chunks"]
+    assert [m for m, _ in far] == [m for m, _ in near]
+    for (mode, got), (_, want) in zip(far, near, strict=True):
+        if mode in ("values", "updates", "custom"):
+            assert got == want
+        if mode == "messages":
+            assert got[0]["content"] == want[0]["content"]
+            assert got[1]["thread_id"] == remote[0]
+    assert [c[0]["content"] for m, c in far if m == "messages"] == ["Hel", "lo"]
+    single = a.call("stream", thread=remote[0], text="y", modes="custom")["chunks"]
+    assert single == [{"custom": "y"}]
+    assert history(cluster.prefix, remote[0]) == ["x", "y"]
+
+
+def test_zombie_owner_cannot_commit_over_its_successor(cluster: Any, tmp_path: Path) -> None:
+    a, z = members = cluster(2)
+    balanced(members, 2)
+    thread = _serving(members, z)[0]
+    marks = tmp_path / "marks"
+    slow = z.send("invoke", thread=thread, text="z", delay=LEASE * 2.5, mark=str(marks))
+    deadline = time.monotonic() + 20
+    while not marks.exists():
+        assert time.monotonic() < deadline
+    os.kill(z.proc.pid, signal.SIGSTOP)
+    try:
+        first = a.call("invoke", thread=thread, text="a1")  # after the lease: A took the shard
+        second = a.call("invoke", thread=thread, text="a2")
+    finally:
+        os.kill(z.proc.pid, signal.SIGCONT)
+    assert first["value"] == ["a1"] and second["value"] == ["a1", "a2"]
+    late = z.wait(slow)  # its commit was fenced; the request went to the new owner
+    assert late.get("value") == ["a1", "a2", "z"], late
+    assert history(cluster.prefix, thread) == ["a1", "a2", "z"]
+    assert z.call("stats")["stats"]["lost_leases"] >= 1
+
+
+def test_strategies_act_where_the_run_runs(cluster: Any, tmp_path: Path) -> None:
+    a, b = members = cluster(2)
+    balanced(members, 2)
+    thread = _serving(members, b)[0]
+    marks = tmp_path / "marks"
+    slow = b.send("invoke", thread=thread, text="slow", delay=20, mark=str(marks))
+    deadline = time.monotonic() + 20
+    while not marks.exists():
+        assert time.monotonic() < deadline
+    busy = a.call("invoke", thread=thread, text="r", strategy="reject")
+    assert busy["error"].startswith("ThreadBusyError"), busy
+    took = a.call("invoke", thread=thread, text="i", strategy="interrupt")
+    assert took["value"] == ["i"]
+    cancelled = b.wait(slow)
+    assert cancelled["error"].startswith("RunCancelledError"), cancelled
+    slow = a.send("invoke", thread=thread, text="slow2", delay=20, mark=str(marks))
+    while len(marks.read_text().split()) < 2:
+        assert time.monotonic() < deadline
+    rolled = b.call("invoke", thread=thread, text="rb", strategy="rollback")
+    assert rolled["value"] == ["i", "rb"]
+    assert a.wait(slow)["error"].startswith("RunCancelledError")
+    assert history(cluster.prefix, thread) == ["i", "rb"]
