@@ -73,6 +73,7 @@ class Forwarder:
         self._inflight: dict[int, set[str]] = {}
         self._idle = anyio.Event()
         self._claims: set[int] = set()
+        self._swept = anyio.current_time()
         self._closed = False
 
     # -- caller side -----------------------------------------------------
@@ -206,10 +207,20 @@ class Forwarder:
                 await anyio.sleep(0.1)
 
     async def _claim(self) -> None:
-        claims, self._claims = self._claims, set()
-        for shard in claims:
-            if self.node.serving(shard):
-                for entry in await self.node.backend.inbox.claim(shard, self.node.member, 0):
+        # Newly taken shards: everything the old owner read and did not
+        # acknowledge. Once a lease, every served shard: requests left
+        # pending for a lease (an answer that failed to go out, an entry a
+        # stale owner read after its deadline) are run again, at most once.
+        node = self.node
+        claims, self._claims = {s: 0 for s in self._claims}, set()
+        now = anyio.current_time()
+        if now - self._swept >= node.lease_time:
+            self._swept = now
+            idle = round(node.lease_time * 1000)
+            claims = {s: idle for s in node.owned} | claims
+        for shard, min_idle in claims.items():
+            if node.serving(shard):
+                for entry in await node.backend.inbox.claim(shard, node.member, min_idle):
                     if entry[0] not in self._inflight.get(shard, ()):
                         self._start(shard, entry, claimed=True)
 
