@@ -136,7 +136,7 @@ class Registry(Generic[K, M]):
         if entry is not None:
             entry[0].stop()
 
-    def keys(self) -> list[K]:
+    def warm_keys(self) -> list[K]:
         """The keys of the warm actors (never blocks)."""
         return list(self._refs)
 

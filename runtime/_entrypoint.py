@@ -22,9 +22,9 @@ from ._run_state import Durability, check_durability
 from ._stream import NO_EMITTER, Emitter, normalize_modes, open_stream
 from ._sync import iterate_sync, run_sync
 from ._turns import EntrySpec, RunTurn, UpdateTurn
-from ._wire import Request, decode_input, register
 from ._types import EntrypointFinal, StateSnapshot
 from ._views import history_snapshots, snapshot_of
+from ._wire import Request, decode_input, register
 
 
 class entrypoint:

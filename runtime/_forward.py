@@ -44,7 +44,9 @@ _HISTORY = 8
 class _Once:
     """A taken-over request: answered from its checkpoint if it was applied already."""
 
-    def __init__(self, turn: Any, saver: CheckpointSaver, request_id: str, kind: str) -> None:
+    def __init__(
+        self, turn: Any, saver: CheckpointSaver, request_id: str, kind: str
+    ) -> None:
         self.turn = turn
         self.saver = saver
         self.request_id = request_id
@@ -79,7 +81,12 @@ class Forwarder:
     # -- caller side -----------------------------------------------------
 
     async def send(
-        self, saver: CheckpointSaver, thread_id: str, turn: Any, strategy: str, shard: int
+        self,
+        saver: CheckpointSaver,
+        thread_id: str,
+        turn: Any,
+        strategy: str,
+        shard: int,
     ) -> Reply:
         """Queue ``turn`` on the owner of ``shard``; the reply slot (chunks go to its emitter)."""
         del saver
@@ -91,12 +98,24 @@ class Forwarder:
         else:
             assert isinstance(turn, UpdateTurn)
             data, resume, emitter = turn.values_bytes, False, None
-            kind, name, config = "update", turn.entry_name, dumps({"as_node": turn.as_node})
+            kind, name, config = (
+                "update",
+                turn.entry_name,
+                dumps({"as_node": turn.as_node}),
+            )
             durability, modes = "sync", []
         request = _wire.Request(
-            id=uuid.uuid4().hex, reply_to=self.node.member, entry=name, kind=kind,
-            thread_id=thread_id, strategy=strategy, durability=durability, modes=modes,
-            input=data, resume=resume, config=config,
+            id=uuid.uuid4().hex,
+            reply_to=self.node.member,
+            entry=name,
+            kind=kind,
+            thread_id=thread_id,
+            strategy=strategy,
+            durability=durability,
+            modes=modes,
+            input=data,
+            resume=resume,
+            config=config,
         )
         reply = Reply()
         self._waiters[request.id] = (reply, emitter, kind)
@@ -212,15 +231,17 @@ class Forwarder:
         # pending for a lease (an answer that failed to go out, an entry a
         # stale owner read after its deadline) are run again, at most once.
         node = self.node
-        claims, self._claims = {s: 0 for s in self._claims}, set()
+        claims, self._claims = dict.fromkeys(self._claims, 0), set()
         now = anyio.current_time()
         if now - self._swept >= node.lease_time:
             self._swept = now
             idle = round(node.lease_time * 1000)
-            claims = {s: idle for s in node.owned} | claims
+            claims = dict.fromkeys(node.owned, idle) | claims
         for shard, min_idle in claims.items():
             if node.serving(shard):
-                for entry in await node.backend.inbox.claim(shard, node.member, min_idle):
+                for entry in await node.backend.inbox.claim(
+                    shard, node.member, min_idle
+                ):
                     if entry[0] not in self._inflight.get(shard, ()):
                         self._start(shard, entry, claimed=True)
 
@@ -238,7 +259,9 @@ class Forwarder:
             if items is None:
                 return  # fenced: the new owner answers
             with self.node.backend.errors("answering a request"):
-                await self.node.backend.inbox.answer(request.reply_to, items, (shard, entry_id))
+                await self.node.backend.inbox.answer(
+                    request.reply_to, items, (shard, entry_id)
+                )
             self.served += 1
         except StoreUnavailableError as exc:
             log.warning("cluster request %s: %s", entry_id, exc)
@@ -275,7 +298,9 @@ class Forwarder:
     async def _ask(self, saver: Any, request: _wire.Request, turn: Any) -> Any:
         while True:
             strategy: Any = request.strategy
-            reply = await self.node.host.local_send(saver, request.thread_id, turn, strategy)
+            reply = await self.node.host.local_send(
+                saver, request.thread_id, turn, strategy
+            )
             try:
                 return await reply.wait()
             except ActorDeadError as exc:
@@ -296,7 +321,9 @@ class Forwarder:
                         await self.node.backend.inbox.answer(
                             request.reply_to, [(request.id, "c", dumps(batch))], None
                         )
-                except StoreUnavailableError as exc:  # the chunks are lost, the run goes on
+                except (
+                    StoreUnavailableError
+                ) as exc:  # the chunks are lost, the run goes on
                     log.warning("cluster stream chunks of %s: %s", request.id, exc)
 
 

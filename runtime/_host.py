@@ -38,8 +38,9 @@ from stores import (
     ThreadState,
 )
 
-from ._cluster import ClusterNode, ClusterStats, FencedSaver, check_cluster, joined
+from ._cluster import ClusterNode, ClusterStats, joined
 from ._context import _HOST
+from ._fenced import FencedSaver, check_cluster
 from ._gc import TuneGC, check_tune_gc, tuned_gc
 
 _EPHEMERAL = itertools.count()
@@ -150,7 +151,11 @@ class Runtime(anyio.AsyncContextManagerMixin):
                 else:
                     shards, lease, prefix = self._cluster_args
                     async with joined(
-                        self, self._cluster_url, shards=shards, lease_time=lease, prefix=prefix
+                        self,
+                        self._cluster_url,
+                        shards=shards,
+                        lease_time=lease,
+                        prefix=prefix,
                     ) as self._cluster:
                         yield self
             finally:
@@ -173,7 +178,9 @@ class Runtime(anyio.AsyncContextManagerMixin):
         if registry is None:
             system = self._require_system()
 
-            actor_saver = saver if self._cluster is None else FencedSaver(saver, self._cluster)
+            actor_saver = (
+                saver if self._cluster is None else FencedSaver(saver, self._cluster)
+            )
 
             def factory(thread_id: str, release: Any) -> ThreadActor:
                 return ThreadActor(

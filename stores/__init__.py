@@ -46,24 +46,24 @@ from .embeddings import (
 )
 from .redis import (
     ClusterBackend as ClusterBackend,
-    parse_lease as parse_lease,
     EmbeddedRedis as EmbeddedRedis,
     RedisSaver as RedisSaver,
     RedisStore as RedisStore,
+    parse_lease as parse_lease,
 )
 
 __all__ = [
     "BaseStore",
     "Checkpoint",
-    "ClusterBackend",
     "CheckpointConflictError",
     "CheckpointSaver",
+    "ClusterBackend",
     "Condition",
     "CorruptCheckpointError",
     "EmbeddedRedis",
     "EmbeddedRedisError",
-    "FencedError",
     "Embeddings",
+    "FencedError",
     "Filter",
     "GetOp",
     "HashingEmbeddings",
@@ -79,7 +79,6 @@ __all__ = [
     "Op",
     "OpenAIEmbeddings",
     "PendingRun",
-    "parse_lease",
     "PutOp",
     "RedisSaver",
     "RedisStore",
@@ -92,4 +91,5 @@ __all__ = [
     "ThreadState",
     "ensure_embeddings",
     "parse_filter",
+    "parse_lease",
 ]

@@ -5,9 +5,12 @@ the embedded server, ``RedisSaver`` (one stream per thread) and
 ``RedisStore`` (a RediSearch index).
 """
 
-from ._cluster_backend import ClusterBackend as ClusterBackend, parse_lease as parse_lease
+from ._cluster_backend import (
+    ClusterBackend as ClusterBackend,
+    parse_lease as parse_lease,
+)
 from ._embedded import EmbeddedRedis as EmbeddedRedis
 from ._saver import RedisSaver as RedisSaver
 from ._store import RedisStore as RedisStore
 
-__all__ = ["ClusterBackend", "EmbeddedRedis", "parse_lease", "RedisSaver", "RedisStore"]
+__all__ = ["ClusterBackend", "EmbeddedRedis", "RedisSaver", "RedisStore", "parse_lease"]

@@ -35,7 +35,9 @@ class _Errors(translate_errors):
         tb: TracebackType | None,
     ) -> None:
         if isinstance(exc, CommandError):
-            raise StoreUnavailableError(f"{self._what} failed: Redis refused it: {exc}") from exc
+            raise StoreUnavailableError(
+                f"{self._what} failed: Redis refused it: {exc}"
+            ) from exc
         super().__exit__(exc_type, exc, tb)
 
 
@@ -78,6 +80,3 @@ class ClusterBackend:
 
     async def aclose(self) -> None:
         await self.conn.aclose()
-
-
-

@@ -35,14 +35,22 @@ async def pipeline(
     client = await conn.client()
     for attempt in range(2):
         replies = await send_commands(client, commands)
-        if attempt == 0 and scripts and any(isinstance(r, NoScriptError) for r in replies):
+        if (
+            attempt == 0
+            and scripts
+            and any(isinstance(r, NoScriptError) for r in replies)
+        ):
             await load_scripts(client, scripts)
             continue
-        return [CommandError(str(r)) if isinstance(r, ResponseError) else r for r in replies]
+        return [
+            CommandError(str(r)) if isinstance(r, ResponseError) else r for r in replies
+        ]
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-async def call(conn: RedisConnection, *args: Any, scripts: Sequence[Script] = ()) -> Any:
+async def call(
+    conn: RedisConnection, *args: Any, scripts: Sequence[Script] = ()
+) -> Any:
     """One command; its reply. Raises CommandError if Redis refused it."""
     reply = (await pipeline(conn, (args,), scripts))[0]
     if isinstance(reply, CommandError):

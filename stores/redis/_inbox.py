@@ -51,7 +51,13 @@ class Inbox:
         """Create the shard's stream and group if missing."""
         try:
             await call(
-                self.conn, "XGROUP", "CREATE", self.shard_key(shard), GROUP, "0", "MKSTREAM"
+                self.conn,
+                "XGROUP",
+                "CREATE",
+                self.shard_key(shard),
+                GROUP,
+                "0",
+                "MKSTREAM",
             )
         except CommandError as exc:
             if "BUSYGROUP" not in str(exc):
@@ -68,8 +74,15 @@ class Inbox:
         while True:
             try:
                 reply = await call(
-                    self.conn, "XAUTOCLAIM", self.shard_key(shard), GROUP, consumer,
-                    min_idle_ms, cursor, "COUNT", 256,
+                    self.conn,
+                    "XAUTOCLAIM",
+                    self.shard_key(shard),
+                    GROUP,
+                    consumer,
+                    min_idle_ms,
+                    cursor,
+                    "COUNT",
+                    256,
                 )
             except CommandError as exc:
                 if "NOGROUP" in str(exc):
@@ -82,16 +95,23 @@ class Inbox:
                 return found
 
     async def answer(
-        self, member: str, items: list[tuple[str, str, bytes]], done: tuple[int, str] | None
+        self,
+        member: str,
+        items: list[tuple[str, str, bytes]],
+        done: tuple[int, str] | None,
     ) -> None:
         """Send ``(request id, kind, data)`` items to ``member``; then ack ``done`` (shard, entry)."""
         key = self.reply_key(member)
         commands: list[tuple[Any, ...]] = [
-            ("XADD", key, "*", "i", rid, "k", kind, "d", data) for rid, kind, data in items
+            ("XADD", key, "*", "i", rid, "k", kind, "d", data)
+            for rid, kind, data in items
         ]
         if done is not None:
             shard_key = self.shard_key(done[0])
-            commands += [("XACK", shard_key, GROUP, done[1]), ("XDEL", shard_key, done[1])]
+            commands += [
+                ("XACK", shard_key, GROUP, done[1]),
+                ("XDEL", shard_key, done[1]),
+            ]
         for reply in await pipeline(self.conn, commands):
             if isinstance(reply, CommandError):
                 raise reply
@@ -99,7 +119,9 @@ class Inbox:
     async def drop(self, shard: int, entry_id: str) -> None:
         """Acknowledge and delete a request without answering (a duplicate)."""
         key = self.shard_key(shard)
-        await pipeline(self.conn, [("XACK", key, GROUP, entry_id), ("XDEL", key, entry_id)])
+        await pipeline(
+            self.conn, [("XACK", key, GROUP, entry_id), ("XDEL", key, entry_id)]
+        )
 
     async def delete_replies(self, member: str) -> None:
         await call(self.conn, "DEL", self.reply_key(member))
@@ -119,8 +141,17 @@ class Reader:
         keys = [self._inbox.shard_key(s) for s in shards]
         try:
             reply = await self._send(
-                "XREADGROUP", "GROUP", GROUP, consumer, "COUNT", 128, "BLOCK", block_ms,
-                "STREAMS", *keys, *([">"] * len(keys)),
+                "XREADGROUP",
+                "GROUP",
+                GROUP,
+                consumer,
+                "COUNT",
+                128,
+                "BLOCK",
+                block_ms,
+                "STREAMS",
+                *keys,
+                *([">"] * len(keys)),
             )
         except CommandError as exc:
             if "NOGROUP" not in str(exc):

@@ -148,7 +148,9 @@ class ThreadStreams:
                     if "equal or smaller than the target stream top" in message:
                         raise Stale from None
                     if message.startswith("FENCED"):
-                        raise FencedError(f"{what} was refused: {message[7:]}") from None
+                        raise FencedError(
+                            f"{what} was refused: {message[7:]}"
+                        ) from None
                     if attempt or not message.startswith("WRONGTYPE"):
                         raise
                     await writer.call(MIGRATE.command((key, key + ":rec"), ()))

@@ -48,7 +48,7 @@ async def main() -> None:
             for token in text.get("tokens", ()):
                 await emit_message(AIMessageChunk(content=token))
             if text.get("mark"):
-                with Path(text["mark"]).open("a") as f:
+                with Path(text["mark"]).open("a") as f:  # noqa: ASYNC230 -- a marker the test polls
                     f.write(text["text"] + "\n")
             await anyio.sleep(text.get("delay", 0))
             text = text["text"]
@@ -64,7 +64,9 @@ async def main() -> None:
                 config = {"configurable": {"thread_id": thread}}
                 try:
                     with anyio.fail_after(30):
-                        await chat.ainvoke({"text": token, "delay": cmd.get("delay", 0)}, config)
+                        await chat.ainvoke(
+                            {"text": token, "delay": cmd.get("delay", 0)}, config
+                        )
                 except Exception as exc:  # noqa: BLE001 -- reported to the test
                     errors.append(f"{thread} {token}: {type(exc).__name__}: {exc}")
                 else:
@@ -105,14 +107,19 @@ async def main() -> None:
             elif op == "stats":
                 stats = rt.statistics().cluster
                 assert stats is not None
-                node = rt._cluster  # noqa: SLF001 -- the test asks which threads it serves
+                node = rt._cluster
                 assert node is not None
                 from runtime._cluster import shard_of
 
                 mine = [
-                    t for t in cmd.get("threads", []) if node.serving(shard_of(t, node.shards))
+                    t
+                    for t in cmd.get("threads", [])
+                    if node.serving(shard_of(t, node.shards))
                 ]
-                result = {"stats": {f: getattr(stats, f) for f in stats.__struct_fields__}, "mine": mine}
+                result = {
+                    "stats": {f: getattr(stats, f) for f in stats.__struct_fields__},
+                    "mine": mine,
+                }
             elif op == "exit":
                 done.set()
                 return
@@ -122,14 +129,19 @@ async def main() -> None:
             result = {"error": f"{type(exc).__name__}: {exc}"}
         out({"id": cmd["id"], **result})
 
-    async with saver, Runtime(cluster=URL, lease_time=LEASE, cluster_prefix=PREFIX + ":cl") as rt:
+    async with (
+        saver,
+        Runtime(cluster=URL, lease_time=LEASE, cluster_prefix=PREFIX + ":cl") as rt,
+    ):
         done = anyio.Event()
         out({"id": "ready", "member": rt.statistics().cluster.member})  # type: ignore[union-attr]
         async with anyio.create_task_group() as tg:
 
             async def reader() -> None:
                 while True:
-                    line = await anyio.to_thread.run_sync(sys.stdin.readline, abandon_on_cancel=True)
+                    line = await anyio.to_thread.run_sync(
+                        sys.stdin.readline, abandon_on_cancel=True
+                    )
                     if not line:
                         done.set()
                         return

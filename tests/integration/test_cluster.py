@@ -79,7 +79,9 @@ class Member:
             err = ""
             if self.proc.poll() is not None and self.proc.stderr is not None:
                 err = self.proc.stderr.read()
-            raise AssertionError(f"no answer to {rid} from {self.member!r}: {err[-3000:]}") from None
+            raise AssertionError(
+                f"no answer to {rid} from {self.member!r}: {err[-3000:]}"
+            ) from None
 
     def call(self, op: str, timeout: float = 40, **args: Any) -> dict[str, Any]:
         return self.wait(self.send(op, **args), timeout)
@@ -102,7 +104,7 @@ class Member:
 
 
 @pytest.fixture
-def cluster(redis_url: str):  # noqa: ANN201 -- a generator fixture
+def cluster(redis_url: str):
     prefix = new_prefix()
     members: list[Member] = []
 
@@ -125,9 +127,10 @@ def balanced(members: list[Member], n: int, timeout: float = 15) -> None:
     deadline = time.monotonic() + timeout
     while True:
         stats = [m.call("stats")["stats"] for m in members]
-        if all(s["members"] == n and s["owned_shards"] > 0 for s in stats) and sum(
-            s["owned_shards"] for s in stats
-        ) == 64:
+        if (
+            all(s["members"] == n and s["owned_shards"] > 0 for s in stats)
+            and sum(s["owned_shards"] for s in stats) == 64
+        ):
             return
         assert time.monotonic() < deadline, stats
         time.sleep(0.05)
@@ -137,8 +140,8 @@ def history(prefix: str, thread: str) -> list[str]:
     """The thread's latest value, read through a fresh saver."""
     import anyio
 
-    from stores import RedisSaver
     from runtime._serde import loads
+    from stores import RedisSaver
     from tests.redis_server import session_url
 
     async def load() -> list[str]:
@@ -165,7 +168,10 @@ def check_exactly_once(prefix: str, acks: list[dict[str, list[str]]]) -> None:
 def test_three_members_share_threads(cluster: Any) -> None:
     members = cluster(3)
     balanced(members, 3)
-    rids = [m.send("turns", threads=THREADS, turns=5, tag=f"m{i}") for i, m in enumerate(members)]
+    rids = [
+        m.send("turns", threads=THREADS, turns=5, tag=f"m{i}")
+        for i, m in enumerate(members)
+    ]
     results = [m.wait(r) for m, r in zip(members, rids, strict=True)]
     assert all(not r["errors"] for r in results), [r["errors"] for r in results]
     acks = [r["acks"] for r in results]
@@ -177,17 +183,26 @@ def test_three_members_share_threads(cluster: Any) -> None:
         m.leave()
 
 
-def _serving(members: list[Member], member: Member, threads: list[str] = THREADS) -> list[str]:
+CANDIDATES = [f"c{i}" for i in range(200)]
+
+
+def _serving(members: list[Member], member: Member) -> list[str]:
+    """Thread ids (of 200 candidates) in shards ``member`` serves."""
     del members
-    return member.call("stats", threads=threads)["mine"]
+    mine = member.call("stats", threads=CANDIDATES)["mine"]
+    assert mine, "the member serves none of 200 threads"
+    return mine
 
 
 def test_kill9_of_a_member_loses_its_shards_to_the_live_ones(cluster: Any) -> None:
     a, b, c = members = cluster(3)
     balanced(members, 3)
     victims = _serving(members, c)
-    assert victims
-    rids = [m.send("turns", threads=THREADS, turns=6, tag=f"m{i}", delay=0.02) for i, m in enumerate((a, b))]
+    threads = [*THREADS, *victims[1:4]]
+    rids = [
+        m.send("turns", threads=threads, turns=6, tag=f"m{i}", delay=0.02)
+        for i, m in enumerate((a, b))
+    ]
     deadline = time.monotonic() + 20
     while c.call("stats")["stats"]["served_remote"] < 3:  # mid-load
         assert time.monotonic() < deadline
@@ -198,7 +213,7 @@ def test_kill9_of_a_member_loses_its_shards_to_the_live_ones(cluster: Any) -> No
     results = [m.wait(r) for m, r in zip((a, b), rids, strict=True)]
     assert all(not r["errors"] for r in results), [r["errors"] for r in results]
     acks = [r["acks"] for r in results]
-    assert all(len(x[t]) == 6 for x in acks for t in THREADS)
+    assert all(len(x[t]) == 6 for x in acks for t in threads)
     check_exactly_once(cluster.prefix, [*acks, {victims[0]: ["probe"]}])
     assert "probe" in probe["value"]
     print(f"failover after kill -9 (lease {LEASE} s): {failover:.2f} s")
@@ -211,7 +226,10 @@ def test_kill9_of_a_member_loses_its_shards_to_the_live_ones(cluster: Any) -> No
 def test_graceful_leave_hands_threads_over(cluster: Any) -> None:
     a, b, c = members = cluster(3)
     balanced(members, 3)
-    rids = [m.send("turns", threads=THREADS, turns=6, tag=f"m{i}", delay=0.02) for i, m in enumerate((a, b))]
+    rids = [
+        m.send("turns", threads=THREADS, turns=6, tag=f"m{i}", delay=0.02)
+        for i, m in enumerate((a, b))
+    ]
     deadline = time.monotonic() + 20
     while c.call("stats")["stats"]["served_remote"] < 3:  # mid-load
         assert time.monotonic() < deadline
@@ -247,7 +265,9 @@ def test_remote_streaming_in_every_mode(cluster: Any) -> None:
     assert history(cluster.prefix, remote[0]) == ["x", "y"]
 
 
-def test_zombie_owner_cannot_commit_over_its_successor(cluster: Any, tmp_path: Path) -> None:
+def test_zombie_owner_cannot_commit_over_its_successor(
+    cluster: Any, tmp_path: Path
+) -> None:
     a, z = members = cluster(2)
     balanced(members, 2)
     thread = _serving(members, z)[0]
@@ -258,7 +278,9 @@ def test_zombie_owner_cannot_commit_over_its_successor(cluster: Any, tmp_path: P
         assert time.monotonic() < deadline
     os.kill(z.proc.pid, signal.SIGSTOP)
     try:
-        first = a.call("invoke", thread=thread, text="a1")  # after the lease: A took the shard
+        first = a.call(
+            "invoke", thread=thread, text="a1"
+        )  # after the lease: A took the shard
         second = a.call("invoke", thread=thread, text="a2")
     finally:
         os.kill(z.proc.pid, signal.SIGCONT)
@@ -303,7 +325,10 @@ def test_redis_restart_under_load(tmp_path: Path) -> None:
         for m in members:
             m.ready()
         balanced(members, 2)
-        rids = [m.send("turns", threads=THREADS, turns=8, tag=f"m{i}", delay=0.02) for i, m in enumerate(members)]
+        rids = [
+            m.send("turns", threads=THREADS, turns=8, tag=f"m{i}", delay=0.02)
+            for i, m in enumerate(members)
+        ]
         deadline = time.monotonic() + 20
         while members[1].call("stats")["stats"]["served_remote"] < 3:  # mid-load
             assert time.monotonic() < deadline
@@ -315,7 +340,10 @@ def test_redis_restart_under_load(tmp_path: Path) -> None:
         acks = [r["acks"] for r in results]
         # membership and leases recover: a second round is served in full
         balanced(members, 2)
-        again = [m.call("turns", threads=THREADS, turns=2, tag=f"n{i}") for i, m in enumerate(members)]
+        again = [
+            m.call("turns", threads=THREADS, turns=2, tag=f"n{i}")
+            for i, m in enumerate(members)
+        ]
         assert all(not r["errors"] for r in again), [r["errors"] for r in again]
         # every acknowledged turn is there once, in order (read through this Redis)
         for thread in THREADS:
@@ -324,7 +352,9 @@ def test_redis_restart_under_load(tmp_path: Path) -> None:
             for a in [*acks, *(r["acks"] for r in again)]:
                 mine = a.get(thread, [])
                 assert all(tok in seen for tok in mine), (mine, seen)
-                assert [seen.index(t) for t in mine] == sorted(seen.index(t) for t in mine)
+                assert [seen.index(t) for t in mine] == sorted(
+                    seen.index(t) for t in mine
+                )
     finally:
         for m in members:
             m.kill()
