@@ -33,6 +33,7 @@ import msgspec
 
 from actors import Reply
 from stores import (
+    CheckpointConflictError,
     CheckpointSaver,
     ClusterBackend,
     FencedError,
@@ -160,8 +161,7 @@ class ClusterNode:
         if self.serving(shard):
             self.local_running[shard] += 1
             try:
-                reply = await self.host.local_send(saver, thread_id, turn, strategy)
-                return await reply.wait()
+                return await self._local_ask(saver, thread_id, turn, strategy)
             except FencedError:
                 pass  # the shard moved under the turn, which committed nothing: forward it
             finally:
@@ -169,6 +169,20 @@ class ClusterNode:
                 self.forward.done_one()
         reply = await self.forward.send(saver, thread_id, turn, strategy, shard)
         return await reply.wait()
+
+    async def _local_ask(
+        self, saver: CheckpointSaver, thread_id: str, turn: Any, strategy: Any
+    ) -> Any:
+        for attempt in range(2):
+            reply = await self.host.local_send(saver, thread_id, turn, strategy)
+            try:
+                return await reply.wait()
+            except CheckpointConflictError as exc:
+                # A stale warm state (a commit whose reply was lost) was reloaded
+                # by the actor; the turn committed nothing: run it once more.
+                if attempt or isinstance(exc, FencedError):
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def send(
         self, saver: CheckpointSaver, thread_id: str, turn: Any, strategy: Any
@@ -216,6 +230,10 @@ class ClusterNode:
                 self.member, held, beat=not self.leaving, boot=uuid.uuid4().hex
             )
         now = anyio.current_time()
+        if now - self._last_tick > self.lease_time / 2:
+            # Not observed for a while (Redis was unreachable): what was seen
+            # before says nothing about who lives now; watch a full lease again.
+            self._seen.clear()
         self._last_tick = now
         if self._boot is not None and boot != self._boot:
             self.forward.redis_lost()  # Redis restarted without its data

@@ -24,7 +24,12 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from actors import ActorDeadError, Reply
-from stores import CheckpointSaver, FencedError, StoreUnavailableError
+from stores import (
+    CheckpointConflictError,
+    CheckpointSaver,
+    FencedError,
+    StoreUnavailableError,
+)
 
 from . import _wire
 from ._serde import dumps, loads
@@ -287,7 +292,14 @@ class Forwarder:
             if recv is not None:
                 tg.start_soon(self._pump, request, recv)
             try:
-                value = await self._ask(saver, request, turn)
+                try:
+                    value = await self._ask(saver, request, turn)
+                except CheckpointConflictError as exc:
+                    if isinstance(exc, FencedError) or recv is not None:
+                        raise
+                    # the warm state was stale (a commit whose reply was lost):
+                    # the actor reloaded; the turn committed nothing: once more
+                    value = await self._ask(saver, request, turn)
                 items = [(rid, "r", _wire.encode_result(request.kind, value))]
             except FencedError:
                 items = None

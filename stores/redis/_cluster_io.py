@@ -13,6 +13,7 @@ from collections.abc import AsyncGenerator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 from redis.exceptions import NoScriptError, ResponseError
 
 from ._connection import RedisConnection, Script, load_scripts, send_commands, send_on
@@ -80,3 +81,58 @@ async def dedicated(conn: RedisConnection) -> AsyncGenerator[Any]:
         yield send
     finally:
         await pool.release(connection)
+
+
+class _Slot:
+    __slots__ = ("done", "error", "replies")
+
+    def __init__(self) -> None:
+        self.done = anyio.Event()
+        self.replies: list[Any] = []
+        self.error: BaseException | None = None
+
+
+class Batcher:
+    """Concurrent senders share round trips: commands queued while one is in flight go together.
+
+    The first sender flushes what is queued, in one pipeline, until nothing
+    is left (shielded: a cancelled sender cannot strand the others; each
+    round trip is bounded by the connection's socket timeout).
+    """
+
+    def __init__(self, conn: RedisConnection) -> None:
+        self._conn = conn
+        self._queued: list[tuple[Sequence[tuple[Any, ...]], _Slot]] = []
+        self._flushing = False
+
+    async def send(self, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
+        """Replies to ``commands`` in order (refusals as CommandError); raises connection errors."""
+        slot = _Slot()
+        self._queued.append((commands, slot))
+        if not self._flushing:
+            self._flushing = True
+            try:
+                with anyio.CancelScope(shield=True):
+                    while self._queued:
+                        await self._flush()
+            finally:
+                self._flushing = False
+        await slot.done.wait()
+        if slot.error is not None:
+            raise slot.error
+        return slot.replies
+
+    async def _flush(self) -> None:
+        batch, self._queued = self._queued, []
+        try:
+            replies = await pipeline(self._conn, [c for cmds, _ in batch for c in cmds])
+        except Exception as exc:  # noqa: BLE001 -- each sender raises it
+            for _, slot in batch:
+                slot.error = exc
+                slot.done.set()
+            return
+        at = 0
+        for cmds, slot in batch:
+            slot.replies = replies[at : at + len(cmds)]
+            at += len(cmds)
+            slot.done.set()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from ._cluster_io import CommandError, call, dedicated, pipeline
+from ._cluster_io import Batcher, CommandError, call, dedicated, pipeline
 from ._connection import RedisConnection
 
 GROUP: Final = "owners"
@@ -40,6 +40,7 @@ class Inbox:
     def __init__(self, conn: RedisConnection, prefix: str) -> None:
         self.conn = conn
         self.prefix = prefix
+        self._batcher = Batcher(conn)  # requests and answers of concurrent turns
 
     def shard_key(self, shard: int) -> str:
         return f"{self.prefix}:q:{shard}"
@@ -65,7 +66,11 @@ class Inbox:
 
     async def request(self, shard: int, payload: bytes) -> None:
         """Queue a request on ``shard``'s stream."""
-        await call(self.conn, "XADD", self.shard_key(shard), "*", "m", payload)
+        (reply,) = await self._batcher.send(
+            [("XADD", self.shard_key(shard), "*", "m", payload)]
+        )
+        if isinstance(reply, CommandError):
+            raise reply
 
     async def claim(self, shard: int, consumer: str, min_idle_ms: int) -> list[Entry]:
         """Entries of ``shard`` read by someone and not acknowledged for ``min_idle_ms``."""
@@ -112,7 +117,7 @@ class Inbox:
                 ("XACK", shard_key, GROUP, done[1]),
                 ("XDEL", shard_key, done[1]),
             ]
-        for reply in await pipeline(self.conn, commands):
+        for reply in await self._batcher.send(commands):
             if isinstance(reply, CommandError):
                 raise reply
 
@@ -133,6 +138,8 @@ class Reader:
     def __init__(self, inbox: Inbox, send: Any) -> None:
         self._inbox = inbox
         self._send = send
+        self._unread_trim = 0
+        self._idle = False
 
     async def requests(
         self, shards: list[int], consumer: str, block_ms: int
@@ -167,14 +174,21 @@ class Reader:
         ]
 
     async def replies(self, member: str, after: str, block_ms: int) -> list[Entry]:
-        """Reply entries of ``member`` after id ``after``; trims what was read before."""
+        """Reply entries of ``member`` after id ``after``.
+
+        What was read before is trimmed every 256 entries, and when idle.
+        """
         key = self._inbox.reply_key(member)
-        if after != "0-0":
+        if after != "0-0" and (self._unread_trim >= 256 or self._idle):
             await self._send("XTRIM", key, "MINID", after)
+            self._unread_trim = 0
         reply = await self._send(
             "XREAD", "COUNT", 512, "BLOCK", block_ms, "STREAMS", key, after
         )
-        return _entries(reply[0][1]) if reply else []
+        found = _entries(reply[0][1]) if reply else []
+        self._unread_trim += len(found)
+        self._idle = not found
+        return found
 
 
 __all__ = ["GROUP", "CommandError", "Entry", "Inbox", "Reader", "dedicated"]
