@@ -264,6 +264,9 @@ class ClusterNode:
     async def _place(self, now: float) -> None:
         for shard in range(self.shards):
             value = self._leases.get(shard)
+            # every lease is watched, wanted or not: one seen unchanged for a
+            # lease is taken as soon as its shard is placed here
+            stale = value is not None and self._stale(f"l:{shard}", value, now)
             mine = shard in self.owned
             wanted = not self.leaving and self._desired(shard) == self.member
             if mine:
@@ -273,7 +276,6 @@ class ClusterNode:
                 continue
             if not wanted:
                 continue
-            stale = value is not None and self._stale(f"l:{shard}", value, now)
             if value is None or stale:
                 await self._take(shard, value)
 

@@ -373,3 +373,55 @@ def _history_at(url: str, prefix: str, thread: str) -> list[str]:
             return loads(state.latest.value) if state.latest else []
 
     return anyio.run(load)
+
+
+def test_cluster_arguments_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from runtime import Runtime
+
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    with pytest.raises(ValueError, match="REDIS_URL"):
+        Runtime(cluster=True)
+    with pytest.raises(ValueError, match="Redis url"):
+        Runtime(cluster="localhost")
+    with pytest.raises(ValueError, match="lease_time"):
+        Runtime(cluster="redis://x", lease_time=0)
+    with pytest.raises(ValueError, match="cluster_shards"):
+        Runtime(cluster="redis://x", cluster_shards=0)
+
+
+async def test_one_member_serves_every_thread_locally(redis_url: str) -> None:
+    from runtime import Runtime, entrypoint
+    from stores import MemorySaver, RedisSaver
+
+    prefix = new_prefix()
+    async with (
+        RedisSaver(redis_url, prefix=prefix) as saver,
+        Runtime(
+            cluster=redis_url, cluster_prefix=prefix + ":cl", lease_time=LEASE
+        ) as rt,
+    ):
+
+        @entrypoint(checkpointer=saver, name="solo")
+        async def solo(x: str, *, previous: list[str] | None = None) -> list[str]:
+            return [*(previous or []), x]
+
+        for i in range(3):
+            await solo.ainvoke(str(i), {"configurable": {"thread_id": "s"}})
+        assert (await solo.aget_state({"configurable": {"thread_id": "s"}})).values == [
+            "0",
+            "1",
+            "2",
+        ]
+        stats = rt.statistics().cluster
+        assert stats is not None
+        assert (stats.owned_shards, stats.forwarded, stats.members) == (64, 0, 1)
+
+        @entrypoint(checkpointer=MemorySaver(), name="private")
+        async def private(x: str) -> str:
+            return x
+
+        with pytest.raises(TypeError, match="RedisSaver"):
+            await private.ainvoke("x", {"configurable": {"thread_id": "p"}})
+    keys = list(admin().scan_iter(match=f"{prefix}*", count=1000))
+    if keys:
+        admin().delete(*keys)
