@@ -60,9 +60,10 @@ from stores._errors import (
 from stores._namespaces import parse_ttl_config
 
 from ._appends import split_appended
-from ._connection import RedisConnection, translate_errors
+from ._connection import RedisConnection, resolve_url, translate_errors
 from ._entries import checkpoints_of, parse_entries, run_entry, state_of
 from ._pipeline import Reconnected
+from ._slots import SlotMap
 from ._streams import (
     DROP_IF_TOP,
     FIRST_PAGE,
@@ -86,13 +87,20 @@ class RedisSaver:
     Redis. ``ttl``: minutes (or ``{"default_ttl": m, "refresh_on_read":
     bool}``) applied to the thread's key by each write (and by ``aload``
     unless ``refresh_on_read`` is False). ``prefix`` starts every key.
+    ``cluster=True``: ``url`` names a node of a Redis Cluster; the slot map
+    is read once and each thread goes to its slot's master (``_slots``).
     Methods wait on Redis; put deadlines around them (``anyio.fail_after``).
     Cancellation mid-call leaves the old or the new state, never a mix.
     Redis failures raise StoreUnavailableError.
     """
 
     def __init__(
-        self, url: str | None = None, *, ttl: object = None, prefix: str = "ckpt"
+        self,
+        url: str | None = None,
+        *,
+        ttl: object = None,
+        prefix: str = "ckpt",
+        cluster: bool = False,
     ) -> None:
         """Describe the saver; nothing connects until the first call.
 
@@ -108,8 +116,19 @@ class RedisSaver:
         self._ttl_ms = str(round(minutes * 60_000)) if minutes is not None else "0"
         self._load_ttl_ms = self._ttl_ms if config.refresh_on_read else "0"
         self._prefix = prefix
+        self._url = url
         self._conn = RedisConnection(url, name="RedisSaver")
         self._streams = ThreadStreams(self._conn, self._ttl_ms)
+        self._cluster = cluster
+        if cluster:
+            self._streams.discover = lambda: SlotMap.discover(
+                self._conn, resolve_url(url) or ""
+            )
+        if cluster and resolve_url(url) is None:
+            raise ValueError(
+                "RedisSaver(cluster=True) needs the url of a Redis Cluster node "
+                "(or REDIS_URL): the embedded Redis is no cluster"
+            )
 
     @property
     def prefix(self) -> str:
@@ -119,7 +138,9 @@ class RedisSaver:
     @property
     def round_trips(self) -> int:
         """Requests sent to Redis so far (a pipeline counts once)."""
-        return self._conn.round_trips
+        slots = self._streams.slots
+        nodes = slots.nodes if slots is not None else []
+        return self._conn.round_trips + sum(n.round_trips for n in nodes)
 
     def thread_key(self, thread_id: str) -> str:
         """The key of a thread's stream."""
@@ -132,6 +153,9 @@ class RedisSaver:
         is not an error here: each call reports it (StoreUnavailableError),
         and works once Redis is back.
         """
+        if self._cluster:  # the slot map first: it says where each thread lives
+            await self._streams.ensure_slots()
+            return self
         with (
             contextlib.suppress(StoreUnavailableError),
             translate_errors(self._conn, "connecting"),
@@ -150,6 +174,9 @@ class RedisSaver:
     async def aclose(self) -> None:
         """Close the connection; the saver cannot be used afterwards."""
         await self._conn.aclose()
+        if self._streams.slots is not None:
+            for node in self._streams.slots.nodes:
+                await node.aclose()
 
     # -- the contract ------------------------------------------------------
 
@@ -449,6 +476,8 @@ class RedisSaver:
         """Delete the thread's key (and an old layout's records list)."""
         key = self.thread_key(thread_id)
         self._streams.forget(key)
-        with translate_errors(self._conn, "deleting a thread"):
-            client: Redis = await self._conn.client()
+        await self._streams.ensure_slots()
+        conn = self._streams.conn_for(key)
+        with translate_errors(conn, "deleting a thread"):
+            client: Redis = await conn.client()
             await client.delete(key, key + ":rec")

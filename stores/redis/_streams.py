@@ -19,6 +19,7 @@ A command on a thread still in the hash layout converts it first
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final, final
 
 from redis.exceptions import ResponseError
@@ -30,6 +31,7 @@ from ._entries import EMPTY_TOP, Top, parse_entries
 from ._fence import FENCED_XADD, RAISE_FENCE, fence_key
 from ._legacy import MIGRATE
 from ._pipeline import GroupWriter, Reconnected
+from ._slots import SlotMap
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -101,6 +103,10 @@ class ThreadStreams:
 
     def __init__(self, conn: RedisConnection, ttl_ms: str) -> None:
         self._conn = conn
+        self.slots: SlotMap | None = (
+            None  # a Redis Cluster's routing (RedisSaver(cluster=True))
+        )
+        self.discover: Callable[[], Awaitable[SlotMap]] | None = None
         self._ttl_ms = ttl_ms
         # One group writer per client (one client per event loop): concurrent
         # calls of many threads share a pipeline (see _pipeline).
@@ -110,7 +116,7 @@ class ThreadStreams:
     def vouched(self, key: str) -> Seen | None:
         """The remembered newest entry of ``key``, unless a reconnect came since."""
         seen = self._tops.get(key)
-        if seen is None or seen[3] != self._conn.connects:
+        if seen is None or seen[3] != self.conn_for(key).connects:
             return None
         return seen
 
@@ -118,11 +124,24 @@ class ThreadStreams:
         """Drop what is remembered of ``key`` (it is read again when needed)."""
         self._tops.pop(key, None)
 
-    async def writer(self) -> GroupWriter:
-        client: Redis = await self._conn.client()
+    async def ensure_slots(self) -> None:
+        """Read a cluster's slot map once (a no-op unless clustered)."""
+        if self.slots is None and self.discover is not None:
+            with translate_errors(self._conn, "reading the Redis Cluster's slots"):
+                self.slots = await self.discover()
+
+    def conn_for(self, key: str | None) -> RedisConnection:
+        """The connection of the node that holds ``key`` (the only one, unless clustered)."""
+        if self.slots is None or key is None:
+            return self._conn
+        return self.slots.conn_for(key)
+
+    async def writer(self, key: str | None = None) -> GroupWriter:
+        conn = self.conn_for(key)
+        client: Redis = await conn.client()
         entry = self._writers.get(id(client))
         if entry is None or entry[0] is not client:
-            writer = GroupWriter(client, SCRIPTS, connects=lambda: self._conn.connects)
+            writer = GroupWriter(client, SCRIPTS, connects=lambda: conn.connects)
             entry = self._writers[id(client)] = (client, writer)
         return entry[1]
 
@@ -138,8 +157,10 @@ class ThreadStreams:
         With ``epoch``, the command is refused unsent (Reconnected) if the
         connection was reopened since that count (see GroupWriter).
         """
-        with translate_errors(self._conn, what):
-            writer = await self.writer()
+        if self.slots is None and self.discover is not None:
+            await self.ensure_slots()
+        with translate_errors(self.conn_for(key), what):
+            writer = await self.writer(key)
             for attempt in range(2):
                 try:
                     return await writer.call_seen(command, epoch=epoch)
