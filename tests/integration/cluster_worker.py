@@ -1,6 +1,6 @@
 """A cluster member run in child processes by test_cluster.py.
 
-    python cluster_worker.py URL PREFIX LEASE_SECONDS
+    python cluster_worker.py URL PREFIX LEASE_SECONDS [SAVER_CLUSTER_URL]
 
 Joins ``Runtime(cluster=URL)`` and answers JSON commands read from stdin,
 one per line, each with an ``id``; every answer is one JSON line on stdout
@@ -24,6 +24,7 @@ from runtime._context import emit_message
 from stores import RedisSaver
 
 URL, PREFIX, LEASE = sys.argv[1], sys.argv[2], float(sys.argv[3])
+SAVER_URL = sys.argv[4] if len(sys.argv) > 4 else None  # a Redis Cluster node
 
 
 def _plain(value: Any) -> Any:
@@ -39,7 +40,11 @@ def out(message: dict[str, Any]) -> None:
 
 
 async def main() -> None:
-    saver = RedisSaver(URL, prefix=PREFIX)
+    saver = (
+        RedisSaver(URL, prefix=PREFIX)
+        if SAVER_URL is None
+        else RedisSaver(SAVER_URL, prefix=PREFIX, cluster=True)
+    )
 
     @entrypoint(checkpointer=saver, name="chat")
     async def chat(text: Any, *, previous: Any = None) -> Any:

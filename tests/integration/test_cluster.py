@@ -33,10 +33,11 @@ THREADS = [f"t{i}" for i in range(12)]
 class Member:
     """One member process, driven by JSON commands."""
 
-    def __init__(self, url: str, prefix: str) -> None:
+    def __init__(self, url: str, prefix: str, saver_url: str | None = None) -> None:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        extra = [saver_url] if saver_url else []
         self.proc = subprocess.Popen(
-            [sys.executable, str(WORKER), url, prefix, str(LEASE)],
+            [sys.executable, str(WORKER), url, prefix, str(LEASE), *extra],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -361,14 +362,16 @@ def test_redis_restart_under_load(tmp_path: Path) -> None:
         server.stop()
 
 
-def _history_at(url: str, prefix: str, thread: str) -> list[str]:
+def _history_at(
+    url: str, prefix: str, thread: str, *, cluster: bool = False
+) -> list[str]:
     import anyio
 
     from runtime._serde import loads
     from stores import RedisSaver
 
     async def load() -> list[str]:
-        async with RedisSaver(url, prefix=prefix) as saver:
+        async with RedisSaver(url, prefix=prefix, cluster=cluster) as saver:
             state = await saver.aload(thread)
             return loads(state.latest.value) if state.latest else []
 
@@ -425,3 +428,41 @@ async def test_one_member_serves_every_thread_locally(redis_url: str) -> None:
     keys = list(admin().scan_iter(match=f"{prefix}*", count=1000))
     if keys:
         admin().delete(*keys)
+
+
+def test_members_with_checkpoints_on_a_redis_cluster(
+    redis_url: str, tmp_path: Path
+) -> None:
+    from tests.redis_cluster import RedisCluster3
+
+    nodes = RedisCluster3(tmp_path).start()
+    prefix = new_prefix()
+    members = [Member(redis_url, prefix, nodes.url) for _ in range(2)]
+    try:
+        for m in members:
+            m.ready()
+        balanced(members, 2)
+        rids = [
+            m.send("turns", threads=THREADS, turns=4, tag=f"m{i}")
+            for i, m in enumerate(members)
+        ]
+        results = [m.wait(r) for m, r in zip(members, rids, strict=True)]
+        assert all(not r["errors"] for r in results), [r["errors"] for r in results]
+        for thread in THREADS:
+            seen = _history_at(nodes.url, prefix, thread, cluster=True)
+            assert len(seen) == len(set(seen)) == 8, seen
+            for r in results:
+                mine = r["acks"][thread]
+                assert [seen.index(t) for t in mine] == sorted(
+                    seen.index(t) for t in mine
+                )
+        assert all(n > 0 for n in nodes.keys_per_node(f"{prefix}:{{*")), (
+            "a master got nothing"
+        )
+    finally:
+        for m in members:
+            m.kill()
+        nodes.stop()
+        keys = list(admin().scan_iter(match=f"{prefix}*", count=1000))
+        if keys:
+            admin().delete(*keys)
