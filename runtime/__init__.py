@@ -11,6 +11,7 @@ from stores import (
     CheckpointConflictError as CheckpointConflictError,
     CorruptCheckpointError as CorruptCheckpointError,
     EmbeddedRedisError as EmbeddedRedisError,
+    FencedError as FencedError,
     InvalidFilterError as InvalidFilterError,
     InvalidIndexConfigError as InvalidIndexConfigError,
     InvalidNamespaceError as InvalidNamespaceError,
@@ -19,6 +20,7 @@ from stores import (
     StoreUnavailableError as StoreUnavailableError,
 )
 
+from ._cluster import ClusterStats as ClusterStats
 from ._context import (
     get_config as get_config,
     get_store as get_store,
@@ -27,6 +29,7 @@ from ._context import (
 from ._entrypoint import Entrypoint as Entrypoint, entrypoint as entrypoint
 from ._errors import (
     NothingToResumeError as NothingToResumeError,
+    RemoteError as RemoteError,
     ReplayDivergedError as ReplayDivergedError,
     RunError as RunError,
     SerializationError as SerializationError,
@@ -77,12 +80,14 @@ __all__ = [
     "BaseMessage",
     "ChatModelError",
     "CheckpointConflictError",
+    "ClusterStats",
     "Command",
     "CorruptCheckpointError",
     "Durability",
     "EmbeddedRedisError",
     "Entrypoint",
     "EntrypointFinal",
+    "FencedError",
     "GraphInterrupt",
     "HumanMessage",
     "Interrupt",
@@ -92,6 +97,7 @@ __all__ = [
     "InvalidValueError",
     "MailboxFullError",
     "NothingToResumeError",
+    "RemoteError",
     "RemoveMessage",
     "ReplayDivergedError",
     "RetryPolicy",

@@ -7,7 +7,8 @@ one place. Three trees, one per layer, plus the chat models' error:
 RunError                        the run itself (this module)
 ├── ReplayDivergedError         (also RuntimeError) a resumed run called different tasks
 ├── NothingToResumeError        (also ValueError) Command(resume=...) with no pending interrupt
-└── SerializationError          (also TypeError) a value cannot be checkpointed
+├── SerializationError          (also TypeError) a value cannot be checkpointed
+└── RemoteError                 a cluster member's error that could not travel as itself
 ActorError                      the thread's actor (actors)
 ├── ActorDeadError              the Runtime stopped before the request ran
 ├── MailboxFullError            a non-waiting send found the mailbox full
@@ -21,6 +22,7 @@ StoreError                      a store or checkpointer (stores)
 ├── InvalidFilterError          (also ValueError) a filter that cannot be parsed
 ├── InvalidIndexConfigError     (also ValueError) a bad index configuration
 ├── CheckpointConflictError     another writer moved the thread on
+│   └── FencedError             a cluster member's lease on the thread was superseded
 └── CorruptCheckpointError      stored bytes failed to decode
 ChatModelError                  a chat model call failed after the SDK's retries (runtime.models)
 
@@ -44,3 +46,7 @@ class NothingToResumeError(RunError, ValueError):
 
 class SerializationError(RunError, TypeError):
     """A value returned by a task or entrypoint cannot be checkpointed; return msgpack-able data."""
+
+
+class RemoteError(RunError):
+    """An error raised on the cluster member that ran the request, which could not be sent as itself."""

@@ -16,7 +16,7 @@ import msgspec
 
 from stores import Checkpoint
 
-from ._errors import SerializationError
+from ._errors import RemoteError, SerializationError
 from ._serde import dumps, loads
 from ._types import Command
 
@@ -112,10 +112,6 @@ def encode_result(kind: str, value: Any) -> bytes:
 
 def decode_result(kind: str, data: bytes) -> Any:
     return _CKPT.decode(data) if kind == "update" else loads(data)
-
-
-class RemoteError(Exception):
-    """An error raised on the owner that could not be sent as itself."""
 
 
 def encode_error(exc: BaseException) -> bytes:
