@@ -84,10 +84,11 @@ async def dedicated(conn: RedisConnection) -> AsyncGenerator[Any]:
 
 
 class _Slot:
-    __slots__ = ("done", "error", "replies")
+    __slots__ = ("done", "error", "replies", "wake")
 
     def __init__(self) -> None:
-        self.done = anyio.Event()
+        self.wake = anyio.Event()  # set once: the replies are in, or this sender leads
+        self.done = False
         self.replies: list[Any] = []
         self.error: BaseException | None = None
 
@@ -95,29 +96,35 @@ class _Slot:
 class Batcher:
     """Concurrent senders share round trips: commands queued while one is in flight go together.
 
-    The first sender flushes what is queued, in one pipeline, until nothing
-    is left (shielded: a cancelled sender cannot strand the others; each
-    round trip is bounded by the connection's socket timeout).
+    One sender at a time leads: it sends everything queued in one pipeline,
+    then hands the lead to the first sender that queued meanwhile (so no
+    sender keeps flushing for others). Waiting and leading are shielded: a
+    cancelled sender cannot strand the others; each round trip is bounded
+    by the connection's socket timeout.
     """
 
     def __init__(self, conn: RedisConnection) -> None:
         self._conn = conn
         self._queued: list[tuple[Sequence[tuple[Any, ...]], _Slot]] = []
-        self._flushing = False
+        self._leading = False
 
     async def send(self, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
         """Replies to ``commands`` in order (refusals as CommandError); raises connection errors."""
         slot = _Slot()
         self._queued.append((commands, slot))
-        if not self._flushing:
-            self._flushing = True
-            try:
-                with anyio.CancelScope(shield=True):
-                    while self._queued:
-                        await self._flush()
-            finally:
-                self._flushing = False
-        await slot.done.wait()
+        with anyio.CancelScope(shield=True):
+            if self._leading:
+                await slot.wake.wait()
+            else:
+                self._leading = True
+            if not slot.done:  # this sender leads
+                try:
+                    await self._flush()
+                finally:
+                    if self._queued:
+                        self._queued[0][1].wake.set()  # the next one leads
+                    else:
+                        self._leading = False
         if slot.error is not None:
             raise slot.error
         return slot.replies
@@ -128,11 +135,12 @@ class Batcher:
             replies = await pipeline(self._conn, [c for cmds, _ in batch for c in cmds])
         except Exception as exc:  # noqa: BLE001 -- each sender raises it
             for _, slot in batch:
-                slot.error = exc
-                slot.done.set()
+                slot.error, slot.done = exc, True
+                slot.wake.set()
             return
         at = 0
         for cmds, slot in batch:
             slot.replies = replies[at : at + len(cmds)]
             at += len(cmds)
-            slot.done.set()
+            slot.done = True
+            slot.wake.set()
