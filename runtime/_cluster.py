@@ -206,20 +206,15 @@ class ClusterNode:
 
     # -- the tick -----------------------------------------------------------
 
-    async def membership(self, *, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
-        """Tick every quarter lease, forever; ready after the first one that reached Redis."""
-        started = False
+    async def membership(self) -> None:
+        """Tick every quarter lease, forever (after the first tick, done by ``joined``)."""
         while True:
+            await anyio.sleep(self.lease_time / 4)
             try:
                 await self.tick()
             except StoreUnavailableError as exc:
                 log.warning("cluster tick failed: %s", exc)
                 self.forward.redis_down(anyio.current_time() - self._last_tick)
-            else:
-                if not started:
-                    started = True
-                    task_status.started()
-            await anyio.sleep(self.lease_time / 4)
 
     async def tick(self) -> None:
         """One heartbeat: renew, see who lives, take and hand over shards."""
@@ -359,6 +354,22 @@ class ClusterNode:
         )
 
 
+async def _first_tick(node: ClusterNode, seconds: float) -> None:
+    last: StoreUnavailableError | None = None
+    with anyio.move_on_after(seconds):
+        while True:
+            try:
+                await node.tick()
+                return
+            except StoreUnavailableError as exc:
+                last = exc
+                await anyio.sleep(node.lease_time / 4)
+    raise StoreUnavailableError(
+        f"cannot join the cluster in {seconds:g} s: {node.backend.conn.location} did "
+        f"not answer ({last}); check that it runs and that every member can reach it"
+    )
+
+
 @asynccontextmanager
 async def joined(
     host: Runtime, url: str | None, *, shards: int, lease_time: float, prefix: str
@@ -367,9 +378,9 @@ async def joined(
     backend = ClusterBackend(url, prefix=prefix)
     node = ClusterNode(host, backend, shards=shards, lease_time=lease_time)
     try:
+        await _first_tick(node, max(lease_time * 4, 10))
         async with anyio.create_task_group() as tg:
-            with anyio.fail_after(max(lease_time * 4, 10)):
-                await tg.start(node.membership)
+            tg.start_soon(node.membership)
             tg.start_soon(node.forward.serve)
             tg.start_soon(node.forward.replies)
             try:

@@ -466,3 +466,14 @@ def test_members_with_checkpoints_on_a_redis_cluster(
         keys = list(admin().scan_iter(match=f"{prefix}*", count=1000))
         if keys:
             admin().delete(*keys)
+
+
+async def test_joining_an_unreachable_redis_fails_clearly() -> None:
+    from runtime import Runtime
+    from stores import StoreUnavailableError
+    from stores.redis._embedded import free_port
+
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    with pytest.raises(StoreUnavailableError, match="cannot join the cluster"):
+        async with Runtime(cluster=url, lease_time=0.5):
+            pass
