@@ -169,7 +169,7 @@ class StateAccess:
         Queued behind the thread's runs. Returns the new checkpoint's config.
         """
         saver, thread_id, _ = self._saver_and_thread(config, "update_state")
-        turn = UpdateTurn(values, as_node)
+        turn = UpdateTurn(values, as_node, self.name)
         host = current_host()
         if host is None:
             async with Runtime(serve_loop=False) as host:
