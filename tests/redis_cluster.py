@@ -112,6 +112,25 @@ class RedisCluster3:
                 counts.append(len(list(client.scan_iter(match=pattern, count=1000))))
         return counts
 
+    def move_slot(self, slot: int) -> None:
+        """Reassign an empty ``slot`` to the next master (a resharding, without keys)."""
+        clients = [redis.Redis(host="127.0.0.1", port=p) for p in self.ports]
+        try:
+            ids = [c.execute_command("CLUSTER", "MYID").decode() for c in clients]
+            owner = next(i for i, (lo, hi) in enumerate(RANGES) if lo <= slot <= hi)
+            target = (owner + 1) % len(clients)
+            for i in (
+                target,
+                owner,
+                *(i for i in range(3) if i not in (owner, target)),
+            ):
+                clients[i].execute_command(
+                    "CLUSTER", "SETSLOT", slot, "NODE", ids[target]
+                )
+        finally:
+            for client in clients:
+                client.close()
+
     def stop(self) -> None:
         for proc in self._procs:
             proc.terminate()

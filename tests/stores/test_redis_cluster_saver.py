@@ -101,3 +101,34 @@ def test_a_cluster_saver_needs_a_url(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("REDIS_URL", raising=False)
     with pytest.raises(ValueError, match="Redis Cluster"):
         RedisSaver(cluster=True)
+
+
+async def test_a_moved_slot_is_followed(redis_cluster: RedisCluster3) -> None:
+    # A fresh saver reads the slot map; then the slot of one thread moves to
+    # another master: its first command gets MOVED, the map is read again
+    # and the command goes to the new master.
+    from stores.redis._slots import key_slot
+
+    prefix = f"mv{uuid.uuid4().hex[:8]}"
+    async with RedisSaver(redis_cluster.url, prefix=prefix, cluster=True) as saver:
+        thread = f"moving-{uuid.uuid4().hex[:8]}"  # a slot not moved before
+        slot = key_slot(saver.thread_key(thread).encode())
+        redis_cluster.move_slot(slot)
+        await saver.acommit(thread, ckpt(thread, 1), expected_version=0)
+        state = await saver.aload(thread)
+        assert state.latest is not None and state.latest.version == 1
+        slots = saver._streams.slots  # pyright: ignore[reportPrivateUsage]
+        assert slots is not None and slots.version == 2  # read again after MOVED
+    assert sum(redis_cluster.keys_per_node(f"{prefix}:*")) == 1
+
+
+def test_key_slots_match_redis(redis_cluster: RedisCluster3) -> None:
+    import redis
+
+    from stores.redis._slots import key_slot
+
+    with redis.Redis(host="127.0.0.1", port=redis_cluster.ports[0]) as client:
+        for key in ("a", "ckpt:{t1}", "ckpt:{t1}:fence", "{}x", "x{}", "{a}{b}", "é"):
+            assert key_slot(key.encode()) == client.execute_command(
+                "CLUSTER", "KEYSLOT", key
+            ), key
