@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, final
 from actors import ActorDeadError
 from stores import BaseCache, BaseStore, CheckpointSaver
 
-from ._context import current_host, nested_emitter
+from ._ambient import call_host
+from ._context import nested_emitter
 from ._forward import open_remote_stream
 from ._host import Runtime
 from ._injected import coerce_context
@@ -144,11 +145,8 @@ class Entrypoint(StateAccess):
         """
         reject_stream_kwargs(kwargs)
         durability = check_durability(durability)
-        host = current_host()
-        if host is None:
-            async with Runtime(serve_loop=False) as host:
-                return await self._ainvoke(host, input, config, context, durability)
-        return await self._ainvoke(host, input, config, context, durability)
+        async with call_host(self.checkpointer, config) as host:
+            return await self._ainvoke(host, input, config, context, durability)
 
     async def _ainvoke(
         self,
@@ -194,20 +192,12 @@ class Entrypoint(StateAccess):
         modes, single = normalize_modes(stream_mode)
         durable = check_durability(durability)
         shape = (modes, single, subgraphs)
-        host = current_host()
-        if host is None:
-            async with (
-                Runtime(serve_loop=False) as host,
-                aclosing(
-                    self._astream(host, input, config, context, shape, durable)
-                ) as items,
-            ):
-                async for item in items:
-                    yield item
-            return
-        async with aclosing(
-            self._astream(host, input, config, context, shape, durable)
-        ) as items:
+        async with (
+            call_host(self.checkpointer, config) as host,
+            aclosing(
+                self._astream(host, input, config, context, shape, durable)
+            ) as items,
+        ):
             async for item in items:
                 yield item
 
@@ -298,7 +288,11 @@ class Entrypoint(StateAccess):
         shape = (modes, single, subgraphs)
         return iterate_sync(
             lambda: hosted(
-                lambda host: self._astream(host, input, config, context, shape, durable)
+                self.checkpointer,
+                config,
+                lambda host: self._astream(
+                    host, input, config, context, shape, durable
+                ),
             ),
             "Entrypoint.astream",
         )

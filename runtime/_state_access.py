@@ -8,7 +8,7 @@ from typing import Any
 from actors import STRATEGIES, Strategy
 from stores import Checkpoint, CheckpointSaver
 
-from ._context import current_host
+from ._ambient import call_host
 from ._host import Runtime
 from ._sync import run_sync
 from ._turns import UpdateTurn
@@ -170,14 +170,8 @@ class StateAccess:
         """
         saver, thread_id, _ = self._saver_and_thread(config, "update_state")
         turn = UpdateTurn(values, as_node, self.name)
-        host = current_host()
-        if host is None:
-            async with Runtime(serve_loop=False) as host:
-                checkpoint: Checkpoint = await host.ask(
-                    saver, thread_id, turn, "enqueue"
-                )
-        else:
-            checkpoint = await host.ask(saver, thread_id, turn, "enqueue")
+        async with call_host(saver, config) as host:
+            checkpoint: Checkpoint = await host.ask(saver, thread_id, turn, "enqueue")
         return {
             "configurable": {
                 "thread_id": thread_id,

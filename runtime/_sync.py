@@ -7,21 +7,20 @@ the process's shared loop).
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
-from contextlib import (
-    AbstractAsyncContextManager,
-    AsyncExitStack,
-    aclosing,
-    asynccontextmanager,
-)
-from typing import Generic, TypeVar, final
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
+from contextlib import AbstractAsyncContextManager, aclosing, asynccontextmanager
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, final
 
 import anyio
 
 from stores._shared import PortalHop, route, run_sync as run_sync, shared_loop
 
-from ._context import current_host
-from ._host import Runtime
+from ._ambient import call_host
+
+if TYPE_CHECKING:
+    from stores import CheckpointSaver
+
+    from ._host import Runtime
 
 T = TypeVar("T")
 
@@ -64,19 +63,19 @@ def iterate_sync(
 
 @asynccontextmanager
 async def hosted(
+    checkpointer: CheckpointSaver | None,
+    config: Mapping[str, Any] | None,
     make: Callable[[Runtime], AsyncGenerator[T]],
 ) -> AsyncGenerator[AsyncIterator[T]]:
     """The items of ``make(host)``, on the current Runtime or a short-lived one.
 
+    The host is the one ``call_host`` picks for the thread ``config`` names.
     A context, not an async generator, holds the short-lived Runtime: leaving
     the block early exits the Runtime normally (its runs finish) instead of
     throwing GeneratorExit into its task group.
     """
-    async with AsyncExitStack() as stack:
-        host = current_host() or await stack.enter_async_context(
-            Runtime(serve_loop=False)
-        )
-        yield await stack.enter_async_context(aclosing(make(host)))
+    async with call_host(checkpointer, config) as host, aclosing(make(host)) as items:
+        yield items
 
 
 @final

@@ -20,13 +20,14 @@ trio; this path costs about what redis-py with hiredis costs on asyncio
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 from typing import TYPE_CHECKING, Any, Final, final
-from urllib.parse import parse_qsl, unquote, urlsplit
 
 import anyio
 import hiredis
 
+from ._address import MAX_CONNECTIONS as MAX_CONNECTIONS, Address as Address
 from ._wire import ProtocolError, RedisError, ReplyError, pack_commands
 
 if TYPE_CHECKING:
@@ -38,8 +39,6 @@ CONNECT_TIMEOUT: Final = 3.0
 """Seconds to open a connection."""
 RETRIES: Final = 3
 """Further attempts to open a connection after one failed (a restarting server)."""
-MAX_CONNECTIONS: Final = 64
-"""Connections per client (per event loop) unless the url sets ``max_connections``."""
 POOL_WAIT: Final = 20.0
 """Seconds a command may wait for a free connection before it fails."""
 
@@ -51,7 +50,6 @@ _BROKEN: Final = (
     anyio.ClosedResourceError,
 )
 _PEEK: Final = socket.MSG_PEEK | socket.MSG_DONTWAIT
-_URL_OPTIONS: Final = frozenset({"db", "password", "username", "max_connections"})
 
 
 class RedisConnectionError(RedisError):
@@ -63,85 +61,7 @@ class RedisTimeoutError(RedisConnectionError):
 
 
 class RefusedError(RedisConnectionError):
-    """Redis refused the connection's set-up (AUTH or SELECT): a wrong url."""
-
-
-@final
-class Address:
-    """Where a Redis is and how to log in: parsed from a url."""
-
-    __slots__ = (
-        "db", "host", "max_connections", "password", "path", "port", "tls", "username",
-    )  # fmt: skip
-
-    def __init__(self, url: str) -> None:
-        """Parse ``redis://[[user]:password@]host[:port][/db][?opts]``, ``rediss://...``
-        (TLS) or ``unix:///path[?db=n&password=...]``. Options: ``db``,
-        ``password``, ``username``, ``max_connections``.
-
-        Raises:
-            ValueError: for another scheme, an unknown option or a bad number.
-        """
-        parts = urlsplit(url)
-        query = dict(parse_qsl(parts.query))
-        unknown = sorted(set(query) - _URL_OPTIONS)
-        if unknown:
-            raise ValueError(
-                f"the Redis url {_hide(url)!r} has unknown options {unknown}; "
-                f"it may set {sorted(_URL_OPTIONS)}"
-            )
-        self.tls = parts.scheme == "rediss"
-        self.path: str | None = None
-        self.host, self.port = "localhost", 6379
-        db = query.get("db")
-        if parts.scheme == "unix":
-            self.path = unquote(parts.path)
-        elif parts.scheme in ("redis", "rediss"):
-            self.host = unquote(parts.hostname or "localhost")
-            self.port = _number(url, "port", lambda: parts.port or 6379)
-            db = db or parts.path.lstrip("/") or None
-        else:
-            raise ValueError(
-                f"the Redis url {_hide(url)!r} must start with redis://, rediss:// or unix://"
-            )
-        self.db = _number(url, "db", lambda: int(db or 0))
-        self.username = unquote(parts.username) if parts.username else None
-        self.username = query.get("username", self.username)
-        self.password = unquote(parts.password) if parts.password else None
-        self.password = query.get("password", self.password)
-        limit = query.get("max_connections", str(MAX_CONNECTIONS))
-        self.max_connections = _number(url, "max_connections", lambda: int(limit))
-        if self.max_connections < 1:
-            raise ValueError(f"max_connections must be at least 1 in {_hide(url)!r}")
-
-    @property
-    def location(self) -> str:
-        """``host:port`` or the socket path, without credentials: for messages."""
-        return self.path if self.path is not None else f"{self.host}:{self.port}"
-
-    def handshake(self) -> list[tuple[Any, ...]]:
-        """The commands a new connection sends first (AUTH, SELECT), maybe none."""
-        commands: list[tuple[Any, ...]] = []
-        if self.password is not None:
-            user = () if self.username is None else (self.username,)
-            commands.append(("AUTH", *user, self.password))
-        if self.db:
-            commands.append(("SELECT", self.db))
-        return commands
-
-
-def _number(url: str, what: str, read: Any) -> int:
-    try:
-        return int(read())
-    except ValueError:
-        raise ValueError(f"bad {what} in the Redis url {_hide(url)!r}") from None
-
-
-def _hide(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    return url.replace(f":{parts.password}@", ":***@", 1)
+    """Redis refused the connection's set-up (TLS, AUTH or SELECT): a wrong url."""
 
 
 @final
@@ -244,18 +164,21 @@ async def open_connection(address: Address, counters: Counters) -> Connection:
     Raises:
         RedisTimeoutError: not connected within ``CONNECT_TIMEOUT``.
         RedisConnectionError: the connection was refused or broke.
-        RefusedError: Redis refused AUTH or SELECT.
+        RefusedError: the TLS handshake failed, or Redis refused AUTH or SELECT.
     """
     try:
         with anyio.fail_after(CONNECT_TIMEOUT):
             if address.path is not None:
                 stream: ByteStream = await anyio.connect_unix(address.path)
             else:
-                stream = await anyio.connect_tcp(
-                    address.host, address.port, tls=address.tls
-                )
+                stream = await _connect_tcp(address)
     except TimeoutError as exc:
         raise RedisTimeoutError(f"no connection within {CONNECT_TIMEOUT:g} s") from exc
+    except ssl.SSLError as exc:  # a certificate or setting: trying again won't help
+        raise RefusedError(
+            f"the TLS handshake failed ({exc}); check the url's ssl_ca_certs, "
+            "ssl_cert_reqs and ssl_certfile options"
+        ) from exc
     except OSError as exc:
         raise RedisConnectionError(f"cannot connect ({exc})") from exc
     try:
@@ -277,6 +200,20 @@ async def open_connection(address: Address, counters: Counters) -> Connection:
                 "user, password and db in the url"
             )
     return connection
+
+
+async def _connect_tcp(address: Address) -> ByteStream:
+    if address.ssl_context is None:
+        return await anyio.connect_tcp(address.host, address.port)
+    # No TLS closing handshake: Redis does not wait for one, and a dead
+    # server would stall ``aclose`` waiting for its close_notify.
+    return await anyio.connect_tcp(
+        address.host,
+        address.port,
+        ssl_context=address.ssl_context,
+        tls_hostname=address.host,
+        tls_standard_compatible=False,
+    )
 
 
 @final
