@@ -409,9 +409,7 @@ async def test_one_member_serves_every_thread_locally(redis_url: str) -> None:
     prefix = new_prefix()
     async with (
         RedisSaver(redis_url, prefix=prefix) as saver,
-        Runtime(
-            cluster=redis_url, cluster_prefix=prefix + ":cl", lease_time=LEASE
-        ) as rt,
+        Runtime(cluster=redis_url, cluster_prefix=prefix + ":cl", lease_time=5.0) as rt,
     ):
 
         @entrypoint(checkpointer=saver, name="solo")
