@@ -37,7 +37,7 @@ def check_cluster(
                 "is private to one process and cannot host a cluster)"
             )
         return url
-    if not isinstance(cluster, str) or "://" not in cluster:
+    if not isinstance(cluster, str) or "://" not in cluster:  # pyright: ignore[reportUnnecessaryIsInstance] -- user input
         raise ValueError(
             f"cluster must be a Redis url such as 'redis://host:6379/0' or True, got {cluster!r}"
         )

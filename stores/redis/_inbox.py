@@ -179,9 +179,10 @@ class Reader:
                 await self._inbox.open_shard(shard)
             return []
         by_key = {self._inbox.shard_key(s): s for s in shards}
+        streams: list[tuple[bytes, list[Any]]] = reply or []
         return [
             (by_key[key.decode()], entry)
-            for key, raw in (reply or [])
+            for key, raw in streams
             for entry in _entries(raw)
         ]
 
