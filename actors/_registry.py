@@ -136,6 +136,10 @@ class Registry(Generic[K, M]):
         if entry is not None:
             entry[0].stop()
 
+    def warm_keys(self) -> list[K]:
+        """The keys of the warm actors (never blocks)."""
+        return list(self._refs)
+
     def stop_all(self) -> None:
         """Stop every actor (never blocks); each finishes the request it is running."""
         for ref, _ in self._refs.values():

@@ -63,6 +63,11 @@ def _parser() -> argparse.ArgumentParser:
         help="fake chat model latency (default 0)",
     )
     p.add_argument(
+        "--processes",
+        default=None,
+        help="comma-separated N: N Runtime(cluster=...) processes on one Redis (bench/cluster.py)",
+    )
+    p.add_argument(
         "--repeat",
         type=int,
         default=1,
@@ -305,6 +310,18 @@ def _speed() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.processes:
+        from bench import cluster
+
+        with redis_url(args.redis_url) as (url, _):
+            return cluster.main(
+                url,
+                [int(n) for n in args.processes.split(",")],
+                int(args.concurrency.split(",")[-1]),
+                args.turns,
+                args.latency_ms,
+                args.repeat,
+            )
     systems = _systems(args)
     cs = [int(c) for c in args.concurrency.split(",") if c.strip()]
     env = _importable(systems)

@@ -11,6 +11,7 @@ from stores import (
     CheckpointConflictError as CheckpointConflictError,
     CorruptCheckpointError as CorruptCheckpointError,
     EmbeddedRedisError as EmbeddedRedisError,
+    FencedError as FencedError,
     InvalidFilterError as InvalidFilterError,
     InvalidIndexConfigError as InvalidIndexConfigError,
     InvalidNamespaceError as InvalidNamespaceError,
@@ -19,6 +20,7 @@ from stores import (
     StoreUnavailableError as StoreUnavailableError,
 )
 
+from ._cluster import ClusterStats as ClusterStats
 from ._context import (
     get_config as get_config,
     get_store as get_store,
@@ -28,6 +30,7 @@ from ._entrypoint import Entrypoint as Entrypoint, entrypoint as entrypoint
 from ._errors import (
     ChatModelError as ChatModelError,
     NothingToResumeError as NothingToResumeError,
+    RemoteError as RemoteError,
     ReplayDivergedError as ReplayDivergedError,
     RunError as RunError,
     SerializationError as SerializationError,
@@ -93,6 +96,7 @@ __all__ = [
     "CachePolicy",
     "ChatModelError",
     "CheckpointConflictError",
+    "ClusterStats",
     "Command",
     "CorruptCheckpointError",
     "Durability",
@@ -100,6 +104,7 @@ __all__ = [
     "Entrypoint",
     "EntrypointFinal",
     "ExecutionInfo",
+    "FencedError",
     "GraphInterrupt",
     "HumanMessage",
     "InjectedRuntime",
@@ -110,6 +115,7 @@ __all__ = [
     "InvalidValueError",
     "MailboxFullError",
     "NothingToResumeError",
+    "RemoteError",
     "RemoveMessage",
     "ReplayDivergedError",
     "RetryPolicy",

@@ -10,23 +10,30 @@ from collections.abc import (
     Sequence,
 )
 from contextlib import aclosing
-from typing import Any, Generic, TypeVar, final
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, final
 
 from actors import ActorDeadError, Strategy
 from stores import BaseCache, BaseStore, CheckpointSaver
 
 from ._ambient import call_host
 from ._context import current_host, nested_emitter
+from ._forward import open_remote_stream
 from ._host import Runtime
 from ._injected import coerce_context
+from ._propagation import trace_context
 from ._run_options import check_entrypoint_options, reject_stream_kwargs, run_metadata
 from ._run_state import Durability, check_durability
+from ._serde import loads
 from ._state_access import StateAccess, prepare_config
-from ._stream import Emitter, normalize_modes, open_stream
+from ._stream import Emitter, Event, normalize_modes, open_stream
 from ._sync import hosted, iterate_sync, pumped, run_sync
 from ._telemetry import TracedTurn
-from ._turns import EntrySpec, RunTurn
+from ._turns import EntrySpec, RunTurn, UpdateTurn
 from ._types import EntrypointFinal
+from ._wire import Request, decode_input, register
+
+if TYPE_CHECKING:
+    from anyio.streams.memory import MemoryObjectReceiveStream
 
 ContextT = TypeVar("ContextT")
 
@@ -108,6 +115,7 @@ class Entrypoint(StateAccess):
         self.context_schema = context_schema
         self.__wrapped__ = fn
         self.__doc__ = fn.__doc__
+        register(self)  # reachable by name from other cluster members
 
     # -- running ---------------------------------------------------------
 
@@ -352,6 +360,46 @@ class Entrypoint(StateAccess):
         if host.telemetry is None:
             return turn
         return TracedTurn(turn, host.telemetry, strategy)
+
+    async def remote_turn(
+        self, host: Runtime, request: Request
+    ) -> tuple[
+        RunTurn | TracedTurn | UpdateTurn, MemoryObjectReceiveStream[Event] | None
+    ]:
+        """The turn of a request another cluster member forwarded, and its event stream.
+
+        Built as a local call builds it, from the request's input, config
+        and modes; the request id goes into the commit's metadata (a
+        redelivered request is answered from that checkpoint).
+
+        Raises:
+            ValueError: for a bad config, durability or checkpoint id.
+        """
+        cfg: dict[str, Any] = loads(request.config)
+        if request.kind == "update":
+            update = UpdateTurn(loads(request.input), cfg.get("as_node"), self.name)
+            update.request_id = request.id
+            return update, None
+        _, _, cfg = prepare_config(self.name, self.checkpointer, host, cfg)
+        store = await host.store_for(self.store)
+        cfg["store"] = store
+        emitter, recv = open_remote_stream(request.modes, request.subgraphs)
+        with trace_context(request.trace):  # the caller's span is the run's parent
+            turn = await self._turn(
+                host,
+                decode_input(request.input, request.resume),
+                cfg,
+                store,
+                emitter,
+                check_durability(request.durability),
+                loads(request.context) if request.context else None,
+                request.thread_id,
+                cast("Strategy", request.strategy),
+            )
+        run = turn.turn if isinstance(turn, TracedTurn) else turn
+        run.metadata["request_id"] = request.id
+        run.trace = request.trace
+        return turn, recv
 
     def __repr__(self) -> str:
         return f"<entrypoint {self.name}>"

@@ -8,7 +8,8 @@ RunError                        the run itself (this module)
 ├── ReplayDivergedError         (also RuntimeError) a resumed run called different tasks
 ├── NothingToResumeError        (also ValueError) Command(resume=...) with no pending interrupt
 ├── SerializationError          (also TypeError) a value cannot be checkpointed
-└── TaskTimeoutError            (also TimeoutError) a task attempt outlived its timeout=
+├── TaskTimeoutError            (also TimeoutError) a task attempt outlived its timeout=
+└── RemoteError                 a cluster member's error that could not travel as itself
 ActorError                      the thread's actor (actors)
 ├── ActorDeadError              the Runtime stopped before the request ran
 ├── MailboxFullError            a non-waiting send found the mailbox full
@@ -22,6 +23,7 @@ StoreError                      a store or checkpointer (stores)
 ├── InvalidFilterError          (also ValueError) a filter that cannot be parsed
 ├── InvalidIndexConfigError     (also ValueError) a bad index configuration
 ├── CheckpointConflictError     another writer moved the thread on
+│   └── FencedError             a cluster member's lease on the thread was superseded
 └── CorruptCheckpointError      stored bytes failed to decode
 ChatModelError                  a chat model call failed after the SDK's retries (runtime.models)
 
@@ -80,3 +82,7 @@ class ChatModelError(Exception):
 
 class TaskTimeoutError(RunError, TimeoutError):
     """A task attempt ran longer than its ``timeout=``; raise the timeout or retry it with a retry_policy."""
+
+
+class RemoteError(RunError):
+    """An error raised on the cluster member that ran the request, which could not be sent as itself."""

@@ -41,7 +41,9 @@ from stores import (
 from stores._shared import bound_to_loop
 
 from . import _telemetry
+from ._cluster import ClusterNode, ClusterStats, joined
 from ._context import HOST_VAR, serving_loop
+from ._fenced import FencedSaver, check_cluster
 from ._gc import TuneGC, check_tune_gc, tuned_gc
 from ._tracing import Tracing, telemetry_for
 
@@ -54,6 +56,7 @@ class RuntimeStats(msgspec.Struct, frozen=True, kw_only=True):
     threads: list[RegistryStats]
     store_requests: int
     store_batches: int
+    cluster: ClusterStats | None = None
 
 
 @final
@@ -85,6 +88,13 @@ class Runtime(anyio.AsyncContextManagerMixin):
             request in a task of its own, which does not inherit that
             context. The innermost such Runtime still running wins; calls
             inside a block always use that block's Runtime.
+        cluster: a Redis url (True: ``REDIS_URL``) to join the Runtimes of
+            every process on it into one thread space (README, "Cluster").
+        cluster_shards: virtual shards of the thread space (the same in
+            every member).
+        lease_time: seconds a dead member keeps its shards (the failover
+            time); members renew every quarter of it.
+        cluster_prefix: the first part of the cluster's Redis keys.
         tracing: OpenTelemetry spans and metrics (see README, "Observability").
             None (default): on when the standard ``OTEL_*`` environment names
             an exporter or endpoint; True: on; False: off; ``Tracing(...)``:
@@ -116,6 +126,10 @@ class Runtime(anyio.AsyncContextManagerMixin):
         tune_gc: TuneGC = False,
         serve_loop: bool = True,
         tracing: bool | Tracing | None = None,
+        cluster: str | bool | None = None,
+        cluster_shards: int = 64,
+        lease_time: float = 3.0,
+        cluster_prefix: str = "actorgraph:cluster",
     ) -> None:
         if multitask_strategy not in STRATEGIES:
             raise ValueError(
@@ -133,6 +147,9 @@ class Runtime(anyio.AsyncContextManagerMixin):
         self._serve_loop = serve_loop
         self.telemetry = telemetry_for(tracing)
         """Spans and metrics of this Runtime's runs and actors; None when tracing is off."""
+        self._cluster_url = check_cluster(cluster, cluster_shards, lease_time)
+        self._cluster_args = (cluster_shards, lease_time, cluster_prefix)
+        self._cluster: ClusterNode | None = None
         self._system: ActorSystem | None = None
         self._threads: dict[int, Registry[str, Submit]] = {}
         self._stores: dict[int, tuple[StoreActor, ActorStore]] = {}
@@ -169,7 +186,18 @@ class Runtime(anyio.AsyncContextManagerMixin):
                     bound_to_loop("a Runtime", self.start_soon),
                     serving_loop(self) if self._serve_loop else nullcontext(),
                 ):
-                    yield self
+                    if self._cluster_url is None:
+                        yield self
+                    else:
+                        shards, lease, prefix = self._cluster_args
+                        async with joined(
+                            self,
+                            self._cluster_url,
+                            shards=shards,
+                            lease_time=lease,
+                            prefix=prefix,
+                        ) as self._cluster:
+                            yield self
             finally:
                 HOST_VAR.reset(token)
                 for registry in self._threads.values():
@@ -192,11 +220,14 @@ class Runtime(anyio.AsyncContextManagerMixin):
 
             # A thread without a checkpointer has no checkpoint I/O to trace.
             telemetry = None if saver is self._null_saver else self.telemetry
+            actor_saver = (
+                saver if self._cluster is None else FencedSaver(saver, self._cluster)
+            )
 
             def factory(thread_id: str, release: Any) -> ThreadActor:
                 return ThreadActor(
                     thread_id,
-                    saver,
+                    actor_saver,
                     mailbox_size=self.mailbox_size,
                     idle_timeout=self.idle_timeout,
                     on_release=release,
@@ -250,6 +281,8 @@ class Runtime(anyio.AsyncContextManagerMixin):
         strategy: Strategy,
     ) -> Any:
         """Run ``turn`` on the thread and return its reply (the turn's result or error)."""
+        if self._cluster is not None and saver is not None and thread_id is not None:
+            return await self._cluster.ask(saver, thread_id, turn, strategy)
         saver, key, ephemeral = self._route(saver, thread_id)
         registry = self._registry(saver)
         try:
@@ -266,6 +299,18 @@ class Runtime(anyio.AsyncContextManagerMixin):
         strategy: Strategy,
     ) -> Reply:
         """Queue ``turn`` on the thread and return its reply slot (for streaming callers)."""
+        if self._cluster is not None and saver is not None and thread_id is not None:
+            return await self._cluster.send(saver, thread_id, turn, strategy)
+        return await self.local_send(saver, thread_id, turn, strategy)
+
+    async def local_send(
+        self,
+        saver: CheckpointSaver | None,
+        thread_id: str | None,
+        turn: Turn,
+        strategy: Strategy,
+    ) -> Reply:
+        """``send`` to this process's actor of the thread, clustered or not."""
         saver, key, ephemeral = self._route(saver, thread_id)
         registry = self._registry(saver)
         reply = await registry.send(key, Submit(turn, strategy))
@@ -283,13 +328,18 @@ class Runtime(anyio.AsyncContextManagerMixin):
         assert thread_id is not None
         return saver, thread_id, False
 
+    def thread_registries(self) -> list[Registry[str, Submit]]:
+        """The registries of thread actors, one per checkpointer."""
+        return list(self._threads.values())
+
     def statistics(self) -> RuntimeStats:
-        """Warm threads per checkpointer and store batching counts (never blocks)."""
+        """Warm threads per checkpointer, store batching and cluster counts (never blocks)."""
         stats = [actor.statistics() for actor, _ in self._stores.values()]
         return RuntimeStats(
             threads=[r.statistics() for r in self._threads.values()],
             store_requests=sum(s.requests for s in stats),
             store_batches=sum(s.batches for s in stats),
+            cluster=None if self._cluster is None else self._cluster.statistics(),
         )
 
 

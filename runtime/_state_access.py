@@ -170,7 +170,7 @@ class StateAccess:
         Queued behind the thread's runs. Returns the new checkpoint's config.
         """
         saver, thread_id, _ = self._saver_and_thread(config, "update_state")
-        turn = UpdateTurn(values, as_node)
+        turn = UpdateTurn(values, as_node, self.name)
         async with call_host(saver, config) as host:
             checkpoint: Checkpoint = await host.ask(saver, thread_id, turn, "enqueue")
         return {

@@ -106,6 +106,18 @@ class Emitter:
         else:
             self._put(mode, chunk)
 
+    def relay(self, namespace: Namespace, mode: str, chunk: Any) -> None:
+        """Send an event of a run that ran elsewhere (a cluster member), under
+        this emitter's namespace; on the loop thread only (never blocks)."""
+        if self._send is None or mode not in self.modes:
+            return
+        if namespace and not self.subgraphs:
+            return
+        try:
+            self._send.send_nowait(((*self.namespace, *namespace), mode, chunk))
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            self.close()  # the caller stopped reading; the run goes on
+
     def debug(self, kind: str, payload: dict[str, Any]) -> None:
         """Emit a ``debug`` event of ``kind`` with ``payload`` (and its "tasks" twin)."""
         if "tasks" in self.modes and kind in ("task", "task_result"):

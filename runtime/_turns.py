@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, cast
 
 import anyio
@@ -53,6 +54,9 @@ class EntrySpec:
 
 class RunTurn:
     """Start or continue a run of ``spec`` on one thread."""
+
+    trace: Mapping[str, str] = MappingProxyType({})
+    """A forwarded request's tracing carrier (``Request.trace``); empty for a local call."""
 
     def __init__(
         self,
@@ -350,10 +354,16 @@ def _checkpoint_payload(checkpoint: Checkpoint) -> dict[str, Any]:
 class UpdateTurn:
     """``update_state``: commit ``values`` as the thread's state and next ``previous``."""
 
-    def __init__(self, values: Any, as_node: str | None) -> None:
-        self._bytes = dumps(values)
-        self._as_node = as_node
+    request_id: str | None = None
+
+    def __init__(self, values: Any, as_node: str | None, entry_name: str = "") -> None:
+        self.values_bytes = dumps(values)
+        self.as_node = as_node
+        self.entry_name = entry_name
 
     async def __call__(self, journal: Journal) -> Checkpoint:
-        metadata = {"source": "update", "as_node": self._as_node}
-        return await durably(journal.commit, self._bytes, self._bytes, metadata)
+        metadata: dict[str, Any] = {"source": "update", "as_node": self.as_node}
+        if self.request_id is not None:
+            metadata["request_id"] = self.request_id
+        data = self.values_bytes
+        return await durably(journal.commit, data, data, metadata)

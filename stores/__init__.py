@@ -27,6 +27,7 @@ from ._errors import (
     CheckpointConflictError as CheckpointConflictError,
     CorruptCheckpointError as CorruptCheckpointError,
     EmbeddedRedisError as EmbeddedRedisError,
+    FencedError as FencedError,
     InvalidFilterError as InvalidFilterError,
     InvalidIndexConfigError as InvalidIndexConfigError,
     InvalidNamespaceError as InvalidNamespaceError,
@@ -53,10 +54,12 @@ from .embeddings import (
     ensure_embeddings as ensure_embeddings,
 )
 from .redis import (
+    ClusterBackend as ClusterBackend,
     EmbeddedRedis as EmbeddedRedis,
     RedisCache as RedisCache,
     RedisSaver as RedisSaver,
     RedisStore as RedisStore,
+    parse_lease as parse_lease,
 )
 
 __all__ = [
@@ -67,11 +70,13 @@ __all__ = [
     "CheckpointConflictError",
     "CheckpointSaver",
     "CheckpointTuple",
+    "ClusterBackend",
     "Condition",
     "CorruptCheckpointError",
     "EmbeddedRedis",
     "EmbeddedRedisError",
     "Embeddings",
+    "FencedError",
     "Filter",
     "GetOp",
     "HashingEmbeddings",
@@ -105,5 +110,6 @@ __all__ = [
     "ensure_embeddings",
     "get_text_at_path",
     "parse_filter",
+    "parse_lease",
     "tokenize_path",
 ]

@@ -11,6 +11,7 @@ StoreError
 ├── SearchLimitError              (also ValueError) a search past what the backend
 │                                 can reach in one query (RediSearch MAXSEARCHRESULTS)
 ├── CheckpointConflictError       a fenced write lost to a newer writer
+│   └── FencedError               a cluster member's lease epoch was superseded
 └── CorruptCheckpointError        bytes in the checkpointer failed to decode
 """
 
@@ -51,6 +52,10 @@ class SearchLimitError(StoreError, ValueError):
 
 class CheckpointConflictError(StoreError):
     """A newer writer moved the thread on; reload the thread and retry the run."""
+
+
+class FencedError(CheckpointConflictError):
+    """A clustered commit was refused: another member took the thread's shard since."""
 
 
 class CorruptCheckpointError(StoreError):

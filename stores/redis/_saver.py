@@ -54,13 +54,15 @@ from stores._checkpoint import (
     encode_record,
 )
 from stores._checkpoint_tuples import checkpoint_tuples
-from stores._errors import CheckpointConflictError, StoreUnavailableError
+from stores._errors import CheckpointConflictError, FencedError, StoreUnavailableError
 from stores._namespaces import parse_ttl_config
 
 from ._appends import split_appended
-from ._connection import RedisConnection, translate_errors
+from ._connection import RedisConnection, resolve_url, translate_errors
 from ._entries import checkpoints_of, parse_entries, run_entry, state_of
+from ._fence import fence_key
 from ._pipeline import Reconnected
+from ._slots import SlotMap
 from ._streams import (
     DROP_IF_TOP,
     FIRST_PAGE,
@@ -83,13 +85,20 @@ class RedisSaver:
     Redis. ``ttl``: minutes (or ``{"default_ttl": m, "refresh_on_read":
     bool}``) applied to the thread's key by each write (and by ``aload``
     unless ``refresh_on_read`` is False). ``prefix`` starts every key.
+    ``cluster=True``: ``url`` names a node of a Redis Cluster; the slot map
+    is read once and each thread goes to its slot's master (``_slots``).
     Methods wait on Redis; put deadlines around them (``anyio.fail_after``).
     Cancellation mid-call leaves the old or the new state, never a mix.
     Redis failures raise StoreUnavailableError.
     """
 
     def __init__(
-        self, url: str | None = None, *, ttl: object = None, prefix: str = "ckpt"
+        self,
+        url: str | None = None,
+        *,
+        ttl: object = None,
+        prefix: str = "ckpt",
+        cluster: bool = False,
     ) -> None:
         """Describe the saver; nothing connects until the first call.
 
@@ -106,7 +115,16 @@ class RedisSaver:
         self._load_ttl_ms = self._ttl_ms if config.refresh_on_read else "0"
         self._prefix = prefix
         self._conn = RedisConnection(url, name="RedisSaver")
-        self._streams = ThreadStreams(self._conn, self._ttl_ms)
+        slots = None
+        if cluster:
+            seed = resolve_url(url)
+            if seed is None:
+                raise ValueError(
+                    "RedisSaver(cluster=True) needs the url of a Redis Cluster node "
+                    "(or REDIS_URL): the embedded Redis is no cluster"
+                )
+            slots = SlotMap(self._conn, seed)
+        self._streams = ThreadStreams(self._conn, self._ttl_ms, slots)
 
     @property
     def prefix(self) -> str:
@@ -116,7 +134,9 @@ class RedisSaver:
     @property
     def round_trips(self) -> int:
         """Requests sent to Redis so far (a pipeline counts once)."""
-        return self._conn.round_trips
+        slots = self._streams.slots
+        nodes = [] if slots is None else slots.nodes
+        return self._conn.round_trips + sum(n.round_trips for n in nodes)
 
     def thread_key(self, thread_id: str) -> str:
         """The key of a thread's stream."""
@@ -129,6 +149,11 @@ class RedisSaver:
         is not an error here: each call reports it (StoreUnavailableError),
         and works once Redis is back.
         """
+        slots = self._streams.slots
+        if slots is not None:  # the slot map first: it says where each thread lives
+            with translate_errors(self._conn, "reading the Redis Cluster's slots"):
+                await slots.refresh()
+            return self
         with (
             contextlib.suppress(StoreUnavailableError),
             translate_errors(self._conn, "connecting"),
@@ -147,6 +172,8 @@ class RedisSaver:
     async def aclose(self) -> None:
         """Close the connection; the saver cannot be used afterwards."""
         await self._conn.aclose()
+        if self._streams.slots is not None:
+            await self._streams.slots.aclose()
 
     # -- the contract ------------------------------------------------------
 
@@ -236,8 +263,12 @@ class RedisSaver:
         checkpoint: Checkpoint,
         *,
         expected_version: int,
+        fence: int | None = None,
     ) -> None:
         """Store ``checkpoint`` as the latest (superseding any pending run): one XADD.
+
+        ``fence`` (a cluster's lease epoch, see ``afence``): the XADD is a
+        script that first checks the thread's fence still holds it.
 
         When ``checkpoint.parent_id`` names the latest checkpoint, as this
         saver loaded or wrote it, and the new save extends that one's, only
@@ -249,6 +280,7 @@ class RedisSaver:
         Raises:
             CheckpointConflictError: (writing nothing) if the latest version
                 is not ``expected_version``.
+            FencedError: (writing nothing) if the fence moved past ``fence``.
             ValueError: if ``checkpoint`` is for another thread or its
                 version is not ``expected_version + 1``.
         """
@@ -289,6 +321,7 @@ class RedisSaver:
                     create=expected_version == 0,
                     # it leans on what was read: not across a reconnect
                     epoch=known.epoch,
+                    fence=fence,
                 )
             except Reconnected:
                 self._streams.forget(key)  # read again, and store the save whole
@@ -307,6 +340,20 @@ class RedisSaver:
             f"committing a checkpoint of thread {thread_id!r} failed: the connection "
             "to Redis kept reconnecting; check the server and retry the run"
         )
+
+    async def afence(self, thread_id: str, epoch: int) -> None:
+        """Raise the thread's fence to lease epoch ``epoch`` (before a cluster owner loads it).
+
+        Raises:
+            FencedError: if the fence already holds a higher epoch.
+        """
+        key = self.thread_key(thread_id)
+        higher = await self._streams.raise_fence(key, epoch)
+        if higher:
+            raise FencedError(
+                f"thread {thread_id!r} is held under lease epoch {higher}, "
+                f"newer than {epoch}: another cluster member took its shard"
+            )
 
     @staticmethod
     def _commit_conflict(
@@ -421,7 +468,7 @@ class RedisSaver:
         )
 
     async def adelete_thread(self, thread_id: str) -> None:
-        """Delete the thread's key: one DEL."""
+        """Delete the thread's key (and its cluster fence): one DEL."""
         key = self.thread_key(thread_id)
         self._streams.forget(key)
-        await self._streams.send("deleting a thread", ("DEL", key))
+        await self._streams.send("deleting a thread", ("DEL", key, fence_key(key)))

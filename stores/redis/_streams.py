@@ -16,6 +16,9 @@ With the newest entry it remembers the thread's latest checkpoint, save
 included, when it loaded or wrote that checkpoint itself: a commit that
 extends it stores only the tail (see ``_appends``). Remembered saves are
 bounded in bytes as the entries are in number (oldest forgotten first).
+
+On a Redis Cluster (``slots``) each command goes to the master of its
+key's slot; the local path (one Redis) pays one attribute check for it.
 """
 
 from __future__ import annotations
@@ -25,11 +28,13 @@ from typing import Any, Final, final
 import msgspec
 
 from stores._checkpoint import Checkpoint
-from stores._errors import CheckpointConflictError
+from stores._errors import CheckpointConflictError, FencedError, StoreUnavailableError
 
 from ._connection import RedisConnection, translate_errors
 from ._entries import EMPTY_TOP, Top, parse_entries
+from ._fence import FENCED_XADD, RAISE_FENCE, fence_key
 from ._pipeline import GroupWriter, Reconnected
+from ._slots import SlotMap, command_key
 from ._wire import ReplyError, Script
 
 
@@ -78,7 +83,7 @@ return 0
 """
 )
 
-SCRIPTS: Final = (XADD_TTL, LOAD_TTL, DROP_IF_TOP)
+SCRIPTS: Final = (XADD_TTL, LOAD_TTL, DROP_IF_TOP, FENCED_XADD, RAISE_FENCE)
 FIRST_PAGE: Final = 32
 """Entries a load reads first: a short thread (or a save written whole) needs no more."""
 MAX_TOPS: Final = 65_536
@@ -94,6 +99,21 @@ class Stale(Exception):
 def escape_tag(thread_id: str) -> str:
     """``thread_id`` with ``%``, ``{`` and ``}`` percent-escaped: safe inside a hash tag."""
     return thread_id.replace("%", "%25").replace("{", "%7B").replace("}", "%7D")
+
+
+def _refused(what: str, exc: ReplyError) -> Exception:
+    # What a refused saver command means to the caller.
+    message = str(exc)
+    if "equal or smaller than the target stream top" in message:
+        return Stale()
+    if exc.code == "FENCED":
+        return FencedError(f"{what} was refused: {message[7:]}")
+    if exc.code == "MOVED":
+        return StoreUnavailableError(
+            f"{what} failed: Redis answered {message!r}: this Redis is a Redis "
+            "Cluster node; use RedisSaver(url, cluster=True)"
+        )
+    return exc
 
 
 def _conflict(
@@ -113,10 +133,13 @@ class ThreadStreams:
         self,
         conn: RedisConnection,
         ttl_ms: str,
+        slots: SlotMap | None = None,
         *,
         max_save_bytes: int = MAX_SAVE_BYTES,
     ) -> None:
         self._conn = conn
+        self.slots = slots
+        """A Redis Cluster's routing (``RedisSaver(cluster=True)``), else None."""
         self._ttl_ms = ttl_ms
         self._max_save_bytes = max_save_bytes
         self._tops: dict[str, Seen] = {}
@@ -125,9 +148,10 @@ class ThreadStreams:
     def vouched(self, key: str) -> Seen | None:
         """The remembered newest entry of ``key``, unless a reconnect came since."""
         seen = self._tops.get(key)
-        if seen is None or seen.epoch != self._conn.connects:
+        if seen is None:
             return None
-        return seen
+        conn = self._conn if self.slots is None else self.slots.conn_for(key)
+        return seen if seen.epoch == conn.connects else None
 
     def forget(self, key: str) -> None:
         """Drop what is remembered of ``key`` (it is read again when needed)."""
@@ -135,10 +159,10 @@ class ThreadStreams:
         if old is not None and old.latest is not None:
             self._save_bytes -= len(old.latest.save)
 
-    async def writer(self) -> GroupWriter:
-        """The group writer of this loop's client: concurrent calls of many
-        threads share a pipeline (see ``_pipeline``)."""
-        return GroupWriter.of(await self._conn.client(), SCRIPTS)
+    async def writer(self, conn: RedisConnection | None = None) -> GroupWriter:
+        """The group writer of this loop's client (of ``conn``, default the saver's):
+        concurrent calls of many threads share a pipeline (see ``_pipeline``)."""
+        return GroupWriter.of(await (conn or self._conn).client(), SCRIPTS)
 
     async def send(self, what: str, command: tuple[Any, ...]) -> Any:
         """Send one command through the group writer; its reply."""
@@ -154,16 +178,46 @@ class ThreadStreams:
 
         Raises:
             Stale: an XADD id was not above the stream's newest entry.
+            FencedError: a fenced commit found a newer lease epoch.
             StoreUnavailableError: Redis failed or refused the command.
         """
+        if self.slots is not None:
+            return await self._routed(what, command, epoch)
         with translate_errors(self._conn, what):
             writer = await self.writer()
             try:
                 return await writer.call_seen(command, epoch=epoch)
             except ReplyError as exc:
-                if "equal or smaller than the target stream top" in str(exc):
-                    raise Stale from None
-                raise
+                raise _refused(what, exc) from None
+
+    async def _routed(
+        self, what: str, command: tuple[Any, ...], epoch: int | None
+    ) -> tuple[Any, int]:
+        # On a Redis Cluster: to the master of the command's key. MOVED (a
+        # resharded slot; the command did not run) re-reads the map and sends
+        # once more; ASK (a slot migrating now) is an error to retry.
+        slots = self.slots
+        assert slots is not None
+        key = command_key(command)
+        for attempt in range(2):
+            if not slots.ready or attempt:
+                with translate_errors(self._conn, "reading the Redis Cluster's slots"):
+                    await slots.refresh()
+                self._tops.clear()  # counts of other nodes vouch for nothing here
+            conn = slots.conn_for(key)
+            with translate_errors(conn, what):
+                writer = await self.writer(conn)
+                try:
+                    return await writer.call_seen(command, epoch=epoch)
+                except ReplyError as exc:
+                    if exc.code == "ASK":
+                        raise StoreUnavailableError(
+                            f"{what} failed: {conn.location} answered {exc}: the "
+                            "slot is being migrated; retry once the resharding is done"
+                        ) from None
+                    if exc.code != "MOVED" or attempt:
+                        raise _refused(what, exc) from None
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def xadd(
         self,
@@ -174,13 +228,20 @@ class ThreadStreams:
         *,
         create: bool,
         epoch: int | None = None,
+        fence: int | None = None,
     ) -> int:
         """Append one entry at ``entry_id``; the connection count it went out at.
 
         Raises Stale if the stream is past ``entry_id`` (or gone), and
-        Reconnected if ``epoch`` is given and a reconnect came since.
+        Reconnected if ``epoch`` is given and a reconnect came since. With
+        ``fence`` (a lease epoch), FencedError unless the thread's fence holds it.
         """
-        if self._ttl_ms != "0":
+        if fence is not None:
+            command = FENCED_XADD.command(
+                (key, fence_key(key)),
+                (fence, self._ttl_ms, "1" if create else "0", entry_id, *fields),
+            )
+        elif self._ttl_ms != "0":
             command = XADD_TTL.command(
                 (key,), (self._ttl_ms, "1" if create else "0", entry_id, *fields)
             )
@@ -192,6 +253,11 @@ class ThreadStreams:
         if reply is None:
             raise Stale  # NOMKSTREAM: the thread is gone
         return seen
+
+    async def raise_fence(self, key: str, epoch: int) -> int:
+        """Set the thread's fence to ``epoch``; 0, or the higher epoch found there."""
+        command = RAISE_FENCE.command((fence_key(key),), (epoch, self._ttl_ms))
+        return int(await self.send("fencing a thread", command))
 
     def remember(
         self,

@@ -1,0 +1,200 @@
+"""``python -m bench --processes N``: N ``Runtime(cluster=...)`` processes on one Redis.
+
+Each process drives C/N conversations of T turns (one turn after the
+other, as a user would); thread ids are random, so a turn reaches the
+thread's owner with probability 1/N, as behind a load balancer that
+spreads a conversation's turns over the replicas: most requests are
+forwarded. The model is a sleep of ``--latency-ms`` inside the entrypoint.
+The parent starts the processes, waits until each sees N members and
+serves shards, starts them together and prints one line per run:
+turns/s, p50/p99, CPU per turn per process, the share of forwarded
+requests, and the CPU a forward costs (CPU per turn over N=1's, per
+forwarded turn) when N=1 ran in the same call. Figures, never asserted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def child(
+    url: str, prefix: str, members: int, conversations: int, turns: int, latency: float
+) -> None:
+    """One member process: join, wait for ``go`` on stdin, drive, print JSON."""
+    import anyio
+    import anyio.to_thread
+
+    from runtime import Runtime, entrypoint
+    from stores import RedisSaver
+
+    async def main() -> None:
+        saver = RedisSaver(url, prefix=prefix)
+
+        @entrypoint(checkpointer=saver, name="bench_chat")
+        async def chat(text: str, *, previous: list[str] | None = None) -> list[str]:
+            await anyio.sleep(latency)
+            return [*(previous or []), text]
+
+        async with saver, Runtime(cluster=url, cluster_prefix=prefix + ":cl") as rt:
+            node = rt._cluster
+            assert node is not None
+            with anyio.fail_after(60):
+                while len(node.live) < members or not node.owned:  # noqa: ASYNC110 -- another process joins
+                    await anyio.sleep(0.05)
+            print("ready", flush=True)
+            await anyio.to_thread.run_sync(sys.stdin.readline)
+            latencies: list[float] = []
+
+            async def conversation() -> None:
+                config = {"configurable": {"thread_id": uuid.uuid4().hex}}
+                for i in range(turns):
+                    started = time.perf_counter()
+                    await chat.ainvoke(f"turn {i}", config)
+                    latencies.append(time.perf_counter() - started)
+
+            cpu, wall = time.process_time(), time.perf_counter()
+            async with anyio.create_task_group() as tg:
+                for _ in range(conversations):
+                    tg.start_soon(conversation)
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            stats = rt.statistics().cluster
+            assert stats is not None
+            print(
+                json.dumps(
+                    {
+                        "latencies": latencies,
+                        "cpu": cpu,
+                        "wall": wall,
+                        "forwarded": stats.forwarded,
+                        "served_remote": stats.served_remote,
+                    }
+                ),
+                flush=True,
+            )
+            await anyio.to_thread.run_sync(sys.stdin.readline)  # leave together
+
+    anyio.run(main)
+
+
+def run(
+    url: str, processes: int, concurrency: int, turns: int, latency_ms: float
+) -> dict[str, Any]:
+    """Start ``processes`` members, run the workload once, return the figures."""
+    prefix = f"bench-cluster-{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    share = [
+        concurrency // processes + (i < concurrency % processes)
+        for i in range(processes)
+    ]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bench.cluster",
+                url,
+                prefix,
+                str(processes),
+                str(n),
+                str(turns),
+                str(latency_ms / 1000),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for n in share
+    ]
+    try:
+        for p in procs:
+            assert p.stdout is not None
+            line = p.stdout.readline()
+            if line.strip() != "ready":
+                raise RuntimeError(f"a bench member failed to start: {line!r}")
+        for p in procs:
+            assert p.stdin is not None
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        results = []
+        for p in procs:
+            assert p.stdout is not None
+            results.append(json.loads(p.stdout.readline()))
+        for p in procs:
+            assert p.stdin is not None
+            p.stdin.write("leave\n")
+            p.stdin.close()
+        for p in procs:
+            p.wait(60)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    latencies = sorted(x for r in results for x in r["latencies"])
+    total = len(latencies)
+    wall = max(r["wall"] for r in results)
+    cpu = sum(r["cpu"] for r in results)
+    return {
+        "processes": processes,
+        "concurrency": concurrency,
+        "turns": total,
+        "turns_per_s": total / wall,
+        "p50_ms": statistics.median(latencies) * 1000,
+        "p99_ms": latencies[min(total - 1, int(total * 0.99))] * 1000,
+        "cpu_ms_per_turn": cpu / total * 1000,
+        "cpu_ms_per_turn_per_process": [
+            r["cpu"] / max(1, len(r["latencies"])) * 1000 for r in results
+        ],
+        "forwarded_share": sum(r["forwarded"] for r in results) / total,
+    }
+
+
+def main(
+    url: str,
+    processes: list[int],
+    concurrency: int,
+    turns: int,
+    latency_ms: float,
+    repeat: int,
+) -> int:
+    """Run each N ``repeat`` times (interleaved) and print a table."""
+    rows: dict[int, list[dict[str, Any]]] = {n: [] for n in processes}
+    for _ in range(repeat):
+        for n in processes:
+            rows[n].append(run(url, n, concurrency, turns, latency_ms))
+    print(
+        f"C={concurrency} T={turns} model {latency_ms:g} ms, repeat {repeat} (median by turns/s)"
+    )
+    print("  N  turns/s   p50 ms   p99 ms  CPU ms/turn (per process)     forwarded")
+    base: dict[str, Any] | None = None
+    for n in processes:
+        row = sorted(rows[n], key=lambda r: r["turns_per_s"])[len(rows[n]) // 2]
+        per = ", ".join(f"{x:.2f}" for x in row["cpu_ms_per_turn_per_process"])
+        print(
+            f"{n:>3} {row['turns_per_s']:>8.0f} {row['p50_ms']:>8.0f} {row['p99_ms']:>8.0f}"
+            f"  {row['cpu_ms_per_turn']:.2f} ({per})  {row['forwarded_share']:>8.0%}"
+        )
+        if n == 1:
+            base = row
+        elif base is not None and row["forwarded_share"]:
+            extra = (row["cpu_ms_per_turn"] - base["cpu_ms_per_turn"]) / row[
+                "forwarded_share"
+            ]
+            print(f"     CPU a forward costs (both ends, against N=1): {extra:.3f} ms")
+        print("     " + json.dumps(row))
+    return 0
+
+
+if __name__ == "__main__":
+    url_, prefix_, members_, conv_, turns_, latency_ = sys.argv[1:7]
+    child(url_, prefix_, int(members_), int(conv_), int(turns_), float(latency_))
