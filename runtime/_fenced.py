@@ -74,8 +74,6 @@ class FencedSaver:
         checkpoint: Checkpoint,
         *,
         expected_version: int,
-        clear_run: bool = True,
-        previous_save: bytes | None = None,
     ) -> None:
         epoch = self._epochs.get(thread_id)
         if epoch is None:
@@ -84,8 +82,6 @@ class FencedSaver:
             thread_id,
             checkpoint,
             expected_version=expected_version,
-            clear_run=clear_run,
-            previous_save=previous_save,
             fence=epoch,
         )
 
