@@ -29,8 +29,10 @@ import anyio.lowlevel
 
 from ._context import current_host
 from ._host import Runtime
+from ._run_options import prepare_config
 
 if TYPE_CHECKING:
+    from actors import Strategy
     from stores import CheckpointSaver
 
 _Key = tuple[object, int, str]
@@ -67,7 +69,7 @@ async def call_host(
     if host is not None:
         yield host
         return
-    key = _thread_key(checkpointer, config)
+    key, strategy = _meeting(checkpointer, config)
     if key is None:
         async with Runtime(serve_loop=False) as host:
             yield host
@@ -78,7 +80,7 @@ async def call_host(
     slot.users += 1
     try:
         holder = slot.host
-        if holder is not None and _strategy(config) != "enqueue":
+        if holder is not None and strategy != "enqueue":
             async with _joined(slot):
                 yield holder
             return
@@ -109,20 +111,15 @@ async def _joined(slot: _Slot) -> AsyncIterator[None]:
             slot.left.set()
 
 
-def _thread_key(
+def _meeting(
     checkpointer: CheckpointSaver | None, config: Mapping[str, Any] | None
-) -> _Key | None:
-    if checkpointer is None or not isinstance(config, Mapping):
-        return None
-    configurable = config.get("configurable")
-    if not isinstance(configurable, Mapping):
-        return None
-    thread_id: object = configurable.get("thread_id")  # pyright: ignore[reportUnknownMemberType]
-    if not isinstance(thread_id, str | int) or thread_id == "":
-        return None  # prepare_config raises the error
+) -> tuple[_Key | None, Strategy]:
+    """Where calls on the thread of ``config`` meet (None: no need), and the call's strategy."""
+    try:
+        thread_id, strategy, _ = prepare_config("", checkpointer, None, config)
+    except (TypeError, ValueError):
+        return None, "enqueue"  # the call raises it, naming its entrypoint
+    if checkpointer is None or thread_id is None:
+        return None, strategy
     loop = anyio.lowlevel.current_token().native_token
-    return loop, id(checkpointer), str(thread_id)
-
-
-def _strategy(config: Mapping[str, Any] | None) -> object:
-    return (config or {}).get("multitask_strategy") or "enqueue"
+    return (loop, id(checkpointer), thread_id), strategy

@@ -21,10 +21,15 @@ from ._forward import open_remote_stream
 from ._host import Runtime
 from ._injected import coerce_context
 from ._propagation import trace_context
-from ._run_options import check_entrypoint_options, reject_stream_kwargs, run_metadata
+from ._run_options import (
+    check_entrypoint_options,
+    prepare_config,
+    reject_stream_kwargs,
+    run_metadata,
+)
 from ._run_state import Durability, check_durability
 from ._serde import loads
-from ._state_access import StateAccess, prepare_config
+from ._state_access import StateAccess
 from ._stream import Emitter, Event, normalize_modes, open_stream
 from ._sync import hosted, iterate_sync, pumped, run_sync
 from ._telemetry import TracedTurn

@@ -8,9 +8,16 @@ checkpoint's metadata, as LangGraph records them.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
+
+from actors import STRATEGIES, Strategy
 
 from ._langchain_stream import check_callbacks
+
+if TYPE_CHECKING:
+    from stores import CheckpointSaver
+
+    from ._host import Runtime
 
 _CONFIG_KEYS = frozenset(
     {
@@ -123,3 +130,41 @@ def check_entrypoint_options(options: Mapping[str, Any]) -> Any:
     if context_schema is not None and not isinstance(context_schema, type):
         raise TypeError(f"context_schema must be a class, got {context_schema!r}")
     return context_schema
+
+
+def prepare_config(
+    name: str,
+    checkpointer: CheckpointSaver | None,
+    host: Runtime | None,
+    config: Mapping[str, Any] | None,
+) -> tuple[str | None, Strategy, dict[str, Any]]:
+    """The thread id, multitask strategy and a private copy of ``config``.
+
+    Raises TypeError for a config that is not a mapping, ValueError for a
+    missing or bad thread id (with a checkpointer) or strategy.
+    """
+    if config is not None and not isinstance(config, Mapping):  # pyright: ignore[reportUnnecessaryIsInstance] -- user input
+        raise TypeError(
+            f"config must be a mapping like {{'configurable': {{'thread_id': ...}}}}, got {config!r}"
+        )
+    cfg = dict(config or {})
+    configurable = dict(cfg.get("configurable") or {})
+    thread_id = configurable.get("thread_id")
+    if thread_id is None and checkpointer is not None:
+        raise ValueError(
+            f"entrypoint {name!r} has a checkpointer, so it needs a thread id: "
+            "pass config={'configurable': {'thread_id': '...'}}"
+        )
+    if thread_id is not None:
+        if not isinstance(thread_id, str | int) or thread_id == "":
+            raise ValueError(f"thread_id must be a non-empty string, got {thread_id!r}")
+        thread_id = configurable["thread_id"] = str(thread_id)
+    cfg["configurable"] = configurable
+    strategy = cfg.get("multitask_strategy") or (
+        host.multitask_strategy if host else "enqueue"
+    )
+    if strategy not in STRATEGIES:
+        raise ValueError(
+            f"multitask_strategy must be one of {STRATEGIES}, got {strategy!r}"
+        )
+    return thread_id, strategy, cfg

@@ -5,53 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
-from actors import STRATEGIES, Strategy
 from stores import Checkpoint, CheckpointSaver
 
 from ._ambient import call_host
-from ._host import Runtime
+from ._run_options import prepare_config
 from ._sync import run_sync
 from ._turns import UpdateTurn
 from ._types import StateSnapshot
 from ._views import history_snapshots, snapshot_of
-
-
-def prepare_config(
-    name: str,
-    checkpointer: CheckpointSaver | None,
-    host: Runtime | None,
-    config: Mapping[str, Any] | None,
-) -> tuple[str | None, Strategy, dict[str, Any]]:
-    """The thread id, multitask strategy and a private copy of ``config``.
-
-    Raises TypeError for a config that is not a mapping, ValueError for a
-    missing or bad thread id (with a checkpointer) or strategy.
-    """
-    if config is not None and not isinstance(config, Mapping):  # pyright: ignore[reportUnnecessaryIsInstance] -- user input
-        raise TypeError(
-            f"config must be a mapping like {{'configurable': {{'thread_id': ...}}}}, got {config!r}"
-        )
-    cfg = dict(config or {})
-    configurable = dict(cfg.get("configurable") or {})
-    thread_id = configurable.get("thread_id")
-    if thread_id is None and checkpointer is not None:
-        raise ValueError(
-            f"entrypoint {name!r} has a checkpointer, so it needs a thread id: "
-            "pass config={'configurable': {'thread_id': '...'}}"
-        )
-    if thread_id is not None:
-        if not isinstance(thread_id, str | int) or thread_id == "":
-            raise ValueError(f"thread_id must be a non-empty string, got {thread_id!r}")
-        thread_id = configurable["thread_id"] = str(thread_id)
-    cfg["configurable"] = configurable
-    strategy = cfg.get("multitask_strategy") or (
-        host.multitask_strategy if host else "enqueue"
-    )
-    if strategy not in STRATEGIES:
-        raise ValueError(
-            f"multitask_strategy must be one of {STRATEGIES}, got {strategy!r}"
-        )
-    return thread_id, strategy, cfg
 
 
 class StateAccess:
