@@ -11,25 +11,31 @@ filterable, items with many parts, or a query whose scored items do not
 fill the page), when a write must wait for such a search before it
 (``_search.admitted``), and to refresh the TTL of searched items that have
 one.
-The layout is described in ``_schema``, the index in ``_index``.
+The layout is described in ``_schema``, the index in ``_index``, the step
+each op becomes (its commands, its decoding) in ``_batch_plan``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import math
-import time
-from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, Self, TypeAlias, final
-
-import msgspec
+from typing import TYPE_CHECKING, Any, Self, final
 
 from stores._base import BaseStore, GetOp, ListNamespacesOp, PutOp, SearchOp, ensure_op
 from stores._errors import InvalidIndexConfigError, StoreUnavailableError
 from stores._filters import parse_filter
 from stores._namespaces import parse_ttl_config
-from stores._vectors import embed_texts, parse_field_path, texts_for, warm_up
+from stores._vectors import embed_texts, warm_up
 
+from ._batch_plan import (
+    Single,
+    Stamps,
+    batch_texts,
+    encode,
+    list_command,
+    put_command,
+    rows,
+)
 from ._connection import RedisConnection, translate_errors
 from ._index import (
     DEFAULT_MAX_RESULTS,
@@ -43,20 +49,14 @@ from ._query import (
     compile_filter,
     decode_item,
     decode_namespaces,
-    decode_value,
     where,
 )
 from ._schema import (
     DELETE_SCRIPT,
     GET_SCRIPT,
-    PRIMARY_KINDS,
-    PUT_SCRIPT,
     SCRIPTS,
-    filter_values,
     item_key,
-    namespace_tags,
     parse_settings,
-    tag,
 )
 from ._search import SearchPlan, admitted
 from ._wire import ReplyError
@@ -65,54 +65,12 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
     from stores._base import Op, Result
-    from stores._vectors import FieldPath, IndexConfig, Matrix
+    from stores._vectors import IndexConfig, Matrix
 
+    from ._batch_plan import Encoded, Step
     from ._schema import RedisIndexSettings
     from ._transport import Client
     from ._wire import Packed
-
-_Encoded: TypeAlias = tuple[bytes, dict[str, Any]]
-_JSON: Final = msgspec.json.Encoder()
-
-
-class _Step(Protocol):
-    """One op of a batch: commands per round trip until done, then its result."""
-
-    @property
-    def done(self) -> bool: ...
-    def commands(self) -> list[tuple[Any, ...] | Packed]: ...
-    def feed(self, replies: list[Any]) -> None: ...
-    def result(self) -> Result: ...
-
-
-class _Single:
-    """An op answered by one command in the first round."""
-
-    def __init__(self, command: tuple[Any, ...], decode: Any = None) -> None:
-        self._command, self._decode = command, decode
-        self._value: Result = None
-        self.done = False
-
-    def commands(self) -> list[tuple[Any, ...] | Packed]:
-        return [] if self.done else [self._command]
-
-    def feed(self, replies: list[Any]) -> None:
-        self._value = self._decode(replies[0]) if self._decode is not None else None
-        self.done = True
-
-    def result(self) -> Result:
-        return self._value
-
-
-class _Stamps:
-    """Microsecond timestamps, strictly increasing within this store."""
-
-    def __init__(self) -> None:
-        self._last = 0
-
-    def next(self) -> int:
-        self._last = max(time.time_ns() // 1000, self._last + 1)
-        return self._last
 
 
 @final
@@ -163,7 +121,7 @@ class RedisStore(BaseStore):
         self._prefix = prefix
         self._index_name = f"{prefix}:idx"
         self._conn = RedisConnection(url, name="RedisStore")
-        self._stamps = _Stamps()
+        self._stamps = Stamps()
         self._index_ready = False
         self._max_results = DEFAULT_MAX_RESULTS
 
@@ -235,16 +193,16 @@ class RedisStore(BaseStore):
         """
         checked = [ensure_op(op) for op in ops]
         values = {
-            i: _encode(op.value)
+            i: encode(op.value)
             for i, op in enumerate(checked)
             if isinstance(op, PutOp) and op.value is not None
         }
-        texts, spans = self._texts(checked, values)
+        texts, spans = batch_texts(self._settings, checked, values)
         matrix: Matrix | None = None
         if self._settings.vectors is not None and texts:
             matrix = await embed_texts(self._settings.vectors, texts)
         steps = [
-            self._step(op, values.get(i), _rows(matrix, spans.get(i)))
+            self._step(op, values.get(i), rows(matrix, spans.get(i)))
             for i, op in enumerate(checked)
         ]
         with translate_errors(self._conn, "a store batch"):
@@ -256,58 +214,40 @@ class RedisStore(BaseStore):
 
     # -- planning ------------------------------------------------------------
 
-    def _paths(self, index: Literal[False] | list[str] | None) -> tuple[FieldPath, ...]:
-        config = self._settings.vectors
-        if isinstance(index, list):
-            # Parsed (so checked) even when the store has no vectors.
-            paths = tuple(parse_field_path(p) for p in index)
-            return paths if config is not None else ()
-        if config is None or index is False:
-            return ()
-        return config.paths
-
-    def _texts(
-        self, ops: Sequence[Op], values: dict[int, _Encoded]
-    ) -> tuple[list[str], dict[int, tuple[int, int]]]:
-        """Every text to embed, and each op's rows; validates paths before any I/O."""
-        texts: list[str] = []
-        spans: dict[int, tuple[int, int]] = {}
-        for i, op in enumerate(ops):
-            found: list[str] = []
-            if isinstance(op, PutOp) and op.value is not None:
-                paths = self._paths(op.index)
-                found = texts_for(values[i][1], paths) if paths else []
-            elif (
-                isinstance(op, SearchOp)
-                and op.query is not None
-                and self._settings.vectors
-            ):
-                found = [op.query]
-            if found:
-                spans[i] = (len(texts), len(texts) + len(found))
-                texts += found
-        return texts, spans
-
-    def _step(self, op: Op, value: _Encoded | None, rows: Matrix | None) -> _Step:
+    def _step(self, op: Op, value: Encoded | None, vectors: Matrix | None) -> Step:
         match op:
             case PutOp(value=None):
-                return _Single(
+                return Single(
                     DELETE_SCRIPT.command([self.item_key(op.namespace, op.key)], [])
                 )
             case PutOp():
                 assert value is not None
-                return _Single(self._put_command(op, value, rows))
+                return Single(
+                    put_command(
+                        op,
+                        value,
+                        vectors,
+                        key=self.item_key(op.namespace, op.key),
+                        stamp=self._stamps.next(),
+                        ttl=op.ttl if op.ttl is not None else self._ttl.default_ttl,
+                        settings=self._settings,
+                    )
+                )
             case GetOp():
                 refresh = "1" if self._ttl.refresh_on_read and op.refresh_ttl else "0"
                 command = GET_SCRIPT.command(
                     [self.item_key(op.namespace, op.key)], [refresh]
                 )
-                return _Single(command, functools.partial(decode_item, op))
+                return Single(command, functools.partial(decode_item, op))
             case SearchOp():
                 conds, residual = compile_filter(
                     parse_filter(op.filter), self._settings
                 )
-                vector = rows[0].tobytes() if rows is not None and len(rows) else None
+                vector = (
+                    vectors[0].tobytes()
+                    if vectors is not None and len(vectors)
+                    else None
+                )
                 conds = where(op.namespace_prefix, conds)
                 return SearchPlan(
                     op,
@@ -319,49 +259,15 @@ class RedisStore(BaseStore):
                     self._max_results,
                 )
             case ListNamespacesOp():
-                return _Single(
-                    self._list_command(op),
+                return Single(
+                    list_command(self._index_name, op),
                     functools.partial(decode_namespaces, op),
                 )
-
-    def _put_command(
-        self, op: PutOp, value: _Encoded, rows: Matrix | None
-    ) -> tuple[Any, ...]:
-        raw, copy = value
-        key = self.item_key(op.namespace, op.key)
-        vectors = [] if rows is None else [row.tobytes() for row in rows]
-        stamp = self._stamps.next()
-        ttl = op.ttl if op.ttl is not None else self._ttl.default_ttl
-        fields: list[Any] = ["ns", ".".join(op.namespace), "k", op.key, "v", raw]
-        fields += ["ua", stamp, "p", namespace_tags(op.namespace)]
-        if ttl is not None:
-            fields += ["t", repr(ttl)]
-        fields += filter_values(self._settings, copy)
-        keys = [key, *(f"{key}:{i}" for i in range(1, len(vectors)))]
-        # at least 1 ms: "0" means no TTL to the script
-        ttl_ms = max(1, math.ceil(ttl * 60_000)) if ttl is not None else 0
-        return PUT_SCRIPT.command(
-            keys, [stamp, ttl_ms, len(vectors), len(fields) // 2, *fields, *vectors]
-        )
-
-    def _list_command(self, op: ListNamespacesOp) -> tuple[Any, ...]:
-        lead: list[str] = []
-        for label in op.prefix or ():
-            if label == "*":
-                break
-            lead.append(label)
-        query = f"@m:{{{PRIMARY_KINDS}}}" + (
-            f" @p:{{{tag('.'.join(lead))}}}" if lead else ""
-        )
-        return (
-            "FT.AGGREGATE", self._index_name, query,
-            "LOAD", 1, "@ns", "GROUPBY", 1, "@ns", "DIALECT", 2,
-        )  # fmt: skip
 
     # -- execution -----------------------------------------------------------
 
     async def _run(
-        self, client: Client, steps: Sequence[_Step], ops: Sequence[Op]
+        self, client: Client, steps: Sequence[Step], ops: Sequence[Op]
     ) -> None:
         """Round trips until every step is done: the first carries every op it can.
 
@@ -419,7 +325,7 @@ class RedisStore(BaseStore):
         self._index_ready = True
 
     async def _refresh_searched(
-        self, client: Client, ops: Sequence[Op], steps: Sequence[_Step]
+        self, client: Client, ops: Sequence[Op], steps: Sequence[Step]
     ) -> None:
         """Refresh the TTL of searched items that have one (one more round trip, if any)."""
         if not self._ttl.refresh_on_read:
@@ -438,15 +344,3 @@ class RedisStore(BaseStore):
                 [GET_SCRIPT.command([k], ["1"]) for k in dict.fromkeys(keys)],
                 SCRIPTS,
             )
-
-
-def _encode(value: dict[str, Any]) -> _Encoded:
-    """JSON bytes, and the decoded copy that paths and filters read (as InMemoryStore does)."""
-    raw = _JSON.encode(value)
-    return raw, decode_value(raw)
-
-
-def _rows(matrix: Matrix | None, span: tuple[int, int] | None) -> Matrix | None:
-    if matrix is None or span is None:
-        return None
-    return matrix[span[0] : span[1]]
