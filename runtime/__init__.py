@@ -20,6 +20,7 @@ from stores import (
     StoreUnavailableError as StoreUnavailableError,
 )
 
+from ._add_messages import add_messages as add_messages
 from ._cluster import ClusterStats as ClusterStats
 from ._context import (
     get_config as get_config,
@@ -44,6 +45,7 @@ from ._injected import (
     get_runtime as get_runtime,
 )
 from ._langchain import from_langchain as from_langchain, to_langchain as to_langchain
+from ._message_coercion import coerce_message as coerce_message
 from ._messages import (
     MESSAGE_TYPES as MESSAGE_TYPES,
     REMOVE_ALL_MESSAGES as REMOVE_ALL_MESSAGES,
@@ -55,8 +57,6 @@ from ._messages import (
     RemoveMessage as RemoveMessage,
     SystemMessage as SystemMessage,
     ToolMessage as ToolMessage,
-    add_messages as add_messages,
-    coerce_message as coerce_message,
     message_chunk_to_message as message_chunk_to_message,
 )
 from ._propagation import (

@@ -59,7 +59,7 @@ def to_langchain(message: Any) -> Any:
     A LangChain message is returned as is. Raises ImportError without
     langchain-core.
     """
-    from ._messages import coerce_message
+    from ._message_coercion import coerce_message
 
     if is_langchain_message(message):
         return message
@@ -83,7 +83,8 @@ def from_langchain(message: Any) -> AnyMessage:
     Raises TypeError for a LangChain message type we have no class for
     (``ChatMessage``, ``FunctionMessage``, chunks other than ``AIMessageChunk``).
     """
-    from ._messages import MESSAGE_TYPES, coerce_message
+    from ._message_coercion import coerce_message
+    from ._messages import MESSAGE_TYPES
 
     if isinstance(message, MESSAGE_TYPES):
         return message
@@ -110,7 +111,7 @@ def ready_langchain(message: Any) -> Any:
     module = _lc_messages()
     message = module.message_chunk_to_message(message)
     if message.id is None:
-        from ._messages import new_message_id
+        from ._add_messages import new_message_id
 
         message = message.model_copy(update={"id": new_message_id()})
     return message

@@ -22,12 +22,12 @@ import msgspec
 
 from runtime._context import emit_message, wants_messages
 from runtime._errors import ChatModelError as ChatModelError
+from runtime._message_coercion import coerce_message
 from runtime._messages import (
     AIMessage,
     AIMessageChunk,
     AnyMessage,
     MessageLike,
-    coerce_message,
     message_chunk_to_message,
 )
 from runtime.models._telemetry import generate_call, stream_call

@@ -9,6 +9,8 @@ from types import SimpleNamespace
 import msgspec
 import pytest
 
+from runtime._add_messages import add_messages
+from runtime._message_coercion import coerce_message
 from runtime._messages import (
     MESSAGE_DECODER,
     MESSAGE_JSON_DECODER,
@@ -21,8 +23,6 @@ from runtime._messages import (
     RemoveMessage,
     SystemMessage,
     ToolMessage,
-    add_messages,
-    coerce_message,
     message_chunk_to_message,
 )
 
