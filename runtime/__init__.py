@@ -27,7 +27,8 @@ from ._context import (
     get_store as get_store,
     get_stream_writer as get_stream_writer,
 )
-from ._entrypoint import Entrypoint as Entrypoint, entrypoint as entrypoint
+from ._entrypoint import Entrypoint as Entrypoint
+from ._entrypoint_decorator import entrypoint as entrypoint
 from ._errors import (
     ChatModelError as ChatModelError,
     NothingToResumeError as NothingToResumeError,

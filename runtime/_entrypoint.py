@@ -1,4 +1,7 @@
-"""``@entrypoint``: a workflow whose runs are turns of thread actors."""
+"""``Entrypoint``: a decorated workflow whose runs are turns of thread actors.
+
+The ``@entrypoint`` decorator that builds one is in ``_entrypoint_decorator``.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from collections.abc import (
     Sequence,
 )
 from contextlib import aclosing
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, final
+from typing import TYPE_CHECKING, Any, cast, final
 
 from actors import ActorDeadError, Strategy
 from stores import BaseCache, BaseStore, CheckpointSaver
@@ -22,7 +25,6 @@ from ._host import Runtime
 from ._injected import coerce_context
 from ._propagation import trace_context
 from ._run_options import (
-    check_entrypoint_options,
     prepare_config,
     reject_stream_kwargs,
     run_metadata,
@@ -34,68 +36,10 @@ from ._stream import Emitter, Event, normalize_modes, open_stream
 from ._sync import hosted, iterate_sync, pumped, run_sync
 from ._telemetry import TracedTurn
 from ._turns import EntrySpec, RunTurn, UpdateTurn
-from ._types import EntrypointFinal
 from ._wire import Request, decode_input, register
 
 if TYPE_CHECKING:
     from anyio.streams.memory import MemoryObjectReceiveStream
-
-ContextT = TypeVar("ContextT")
-
-
-class entrypoint(Generic[ContextT]):
-    """Decorate a workflow: ``@entrypoint(checkpointer=..., store=..., name=...)``.
-
-    The function takes the input first; ``previous``, ``store``, ``config``,
-    ``writer`` and ``runtime`` (an ``InjectedRuntime``: context, store,
-    stream_writer, previous) are injected when it declares them. Return a
-    value, or ``entrypoint.final(value=..., save=...)`` to return ``value``
-    and keep ``save`` as the next run's ``previous``. ``cache`` holds the
-    results of tasks with a ``cache_policy``; ``context_schema`` turns a dict
-    passed as ``context=`` into that dataclass or pydantic model. LangGraph's
-    ``retry_policy``/``cache_policy``/``timeout`` for the whole entrypoint
-    are a TypeError: put them on its tasks.
-    """
-
-    final = EntrypointFinal
-
-    def __init__(
-        self,
-        checkpointer: CheckpointSaver | None = None,
-        store: BaseStore | None = None,
-        name: str | None = None,
-        *,
-        cache: BaseCache | None = None,
-        **options: Any,
-    ) -> None:
-        if checkpointer is not None and not hasattr(checkpointer, "acommit"):
-            raise TypeError(
-                f"checkpointer must be a checkpointer such as MemorySaver() or RedisSaver(), got {checkpointer!r}"
-            )
-        if store is not None and not isinstance(store, BaseStore):  # pyright: ignore[reportUnnecessaryIsInstance] -- user input
-            raise TypeError(
-                f"store must be a BaseStore such as InMemoryStore(), got {store!r}"
-            )
-        if cache is not None and not isinstance(cache, BaseCache):  # pyright: ignore[reportUnnecessaryIsInstance] -- user input
-            raise TypeError(
-                f"cache must be a BaseCache such as InMemoryCache(), got {cache!r}"
-            )
-        self.context_schema = check_entrypoint_options(options)
-        self.checkpointer = checkpointer
-        self.store = store
-        self.name = name
-        self.cache = cache
-
-    def __call__(self, fn: Callable[..., Any]) -> Entrypoint:
-        """Wrap ``fn``; raises TypeError if it does not take an input first."""
-        return Entrypoint(
-            fn,
-            checkpointer=self.checkpointer,
-            store=self.store,
-            name=self.name,
-            cache=self.cache,
-            context_schema=self.context_schema,
-        )
 
 
 @final
