@@ -20,7 +20,7 @@ without a valid thread id (an error, raised later) need no meeting.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, final
 
@@ -58,7 +58,7 @@ _SLOTS: dict[_Key, _Slot] = {}
 @asynccontextmanager
 async def call_host(
     checkpointer: CheckpointSaver | None, config: Mapping[str, Any] | None
-) -> AsyncIterator[Runtime]:
+) -> AsyncGenerator[Runtime]:
     """The Runtime to run a call on: the current one, else a short-lived one.
 
     Blocks, under "enqueue", while another call outside a Runtime on this
@@ -99,7 +99,7 @@ async def call_host(
 
 
 @asynccontextmanager
-async def _joined(slot: _Slot) -> AsyncIterator[None]:
+async def _joined(slot: _Slot) -> AsyncGenerator[None]:
     if not slot.joiners:
         slot.left = anyio.Event()
     slot.joiners += 1

@@ -8,14 +8,13 @@ OpenAI-style dicts (``{"role": "assistant", "tool_calls": [{"function":
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeGuard, cast
 
 from ._messages import (
     MESSAGE_TYPES,
     AIMessage,
     AnyMessage,
-    BaseMessage,
     HumanMessage,
     RemoveMessage,
     SystemMessage,
@@ -23,17 +22,36 @@ from ._messages import (
     ToolMessage,
 )
 
-_ROLES: dict[str, type[BaseMessage]] = {cls.type: cls for cls in MESSAGE_TYPES} | {
+_ROLES: dict[str, type[AnyMessage]] = {
+    **{cls.type: cls for cls in MESSAGE_TYPES},
     "user": HumanMessage,
     "assistant": AIMessage,
     "developer": SystemMessage,
 }
 
 
+def is_mapping(value: object) -> TypeGuard[Mapping[str, Any]]:
+    """A Mapping, typed as one with str keys (field names of a message, tool call or tool).
+
+    Narrows for the type checker; the keys are not checked.
+    """
+    return isinstance(value, Mapping)
+
+
+def _pair(value: object) -> tuple[str, object] | None:
+    """``(role, content)`` from a 2-item tuple or list that starts with a str."""
+    if not isinstance(value, tuple | list):
+        return None
+    items = cast("Sequence[object]", value)  # narrowing leaves the items Unknown
+    if len(items) == 2 and isinstance(items[0], str):
+        return items[0], items[1]
+    return None
+
+
 def _tool_call_from_dict(call: Mapping[str, Any]) -> ToolCall:
-    function = call.get("function")
-    if isinstance(function, Mapping):  # OpenAI wire format: arguments are a JSON string
-        raw = function.get("arguments") or "{}"  # pyright: ignore[reportUnknownMemberType]
+    function: object = call.get("function")
+    if is_mapping(function):  # OpenAI wire format: arguments are a JSON string
+        raw = function.get("arguments") or "{}"
         name, args = function["name"], json.loads(raw) if isinstance(raw, str) else raw
     elif "name" in call:
         name, args = call["name"], dict(call.get("args") or {})
@@ -62,7 +80,7 @@ def _build(role: str, fields: dict[str, Any]) -> AnyMessage:
     extra = {k: v for k, v in fields.items() if k not in cls.__struct_fields__}
     if extra:
         known["additional_kwargs"] = {**known.get("additional_kwargs", {}), **extra}
-    return cls(**known)  # type: ignore[return-value]  # _ROLES holds only AnyMessage classes
+    return cls(**known)
 
 
 def coerce_message(obj: object) -> AnyMessage:
@@ -81,10 +99,10 @@ def coerce_message(obj: object) -> AnyMessage:
         return obj
     if isinstance(obj, str):
         return HumanMessage(content=obj)
-    if isinstance(obj, tuple | list) and len(obj) == 2 and isinstance(obj[0], str):  # pyright: ignore[reportUnknownArgumentType]
-        return _build(obj[0], {"content": obj[1]})
-    if isinstance(obj, Mapping):
-        fields: dict[str, Any] = dict(obj)  # pyright: ignore[reportUnknownArgumentType]
+    if (pair := _pair(obj)) is not None:
+        return _build(pair[0], {"content": pair[1]})
+    if is_mapping(obj):
+        fields = dict(obj)
         role = fields.pop("role", None) or fields.get("type")
         fields.pop("type", None)
         if not isinstance(role, str):

@@ -8,8 +8,18 @@ Messages live in checkpoints: one tagged union whose tags are LangChain's
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Literal, NotRequired, TypeAlias, TypedDict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import (
+    Any,
+    ClassVar,
+    Literal,
+    NotRequired,
+    TypeAlias,
+    TypedDict,
+    TypeGuard,
+    cast,
+    overload,
+)
 
 import msgspec
 
@@ -146,7 +156,10 @@ class AIMessageChunk(AIMessage, frozen=True, kw_only=True, tag="AIMessageChunk")
 
     def __post_init__(self) -> None:
         if self.tool_call_chunks:
-            calls, invalid = _parse_tool_call_chunks(self.tool_call_chunks)
+            calls, invalid = parse_tool_calls(
+                (c.get("name"), c.get("args"), c.get("id"))
+                for c in self.tool_call_chunks
+            )
             msgspec.structs.force_setattr(self, "tool_calls", calls)
             msgspec.structs.force_setattr(self, "invalid_tool_calls", invalid)
 
@@ -185,26 +198,41 @@ MESSAGES_DECODER = msgspec.msgpack.Decoder(list[AnyMessage])
 MESSAGE_JSON_DECODER = msgspec.json.Decoder(AnyMessage)
 
 
-def _parse_tool_call_chunks(
-    chunks: Sequence[ToolCallChunk],
+def parse_tool_calls(
+    raw_calls: Iterable[tuple[str | None, str | None, str | None]],
 ) -> tuple[list[ToolCall], list[InvalidToolCall]]:
+    """Tool calls from ``(name, arguments as JSON text, id)``, and those that are invalid.
+
+    A call is invalid when it has no name, or its arguments are not a JSON
+    object; it keeps its raw arguments and says why in ``error``.
+    """
     calls: list[ToolCall] = []
     invalid: list[InvalidToolCall] = []
-    for chunk in chunks:
-        name, raw, call_id = chunk.get("name"), chunk.get("args") or "", chunk.get("id")
+    for name, arguments, call_id in raw_calls:
+        raw = arguments or ""
+        args: dict[str, Any] = {}
         try:
-            args = json.loads(raw) if raw.strip() else {}
-            error = None if isinstance(args, dict) else "args are not a JSON object"
+            parsed: object = json.loads(raw) if raw.strip() else {}
         except json.JSONDecodeError as exc:
-            args, error = {}, f"args are not valid JSON: {exc}"
+            error: str | None = f"args are not valid JSON: {exc}"
+        else:
+            error = None if isinstance(parsed, dict) else "args are not a JSON object"
+            if isinstance(parsed, dict):
+                args = cast("dict[str, Any]", parsed)  # a JSON object: str keys
         if error is None and name:
             calls.append(
                 {"name": name, "args": args, "id": call_id, "type": "tool_call"}
             )
         else:
-            error = error or "tool call has no name"
-            bad = {"name": name, "args": raw, "id": call_id, "error": error}
-            invalid.append({**bad, "type": "invalid_tool_call"})  # type: ignore[typeddict-item]  # built from known keys
+            invalid.append(
+                {
+                    "name": name,
+                    "args": raw,
+                    "id": call_id,
+                    "error": error or "tool call has no name",
+                    "type": "invalid_tool_call",
+                }
+            )
     return calls, invalid
 
 
@@ -220,14 +248,23 @@ def _merge_content(left: Content, right: Content) -> Content:
     return _merge_lists(left, right)
 
 
+def _is_object(value: object) -> TypeGuard[dict[str, Any]]:
+    """A JSON object (content blocks, tool-call chunks, kwargs: str keys)."""
+    return isinstance(value, dict)
+
+
+def _is_array(value: object) -> TypeGuard[list[Any]]:
+    return isinstance(value, list)
+
+
 def _merge_lists(left: Sequence[Any], right: Sequence[Any]) -> list[Any]:
     """Concatenate, merging dicts that carry the same integer ``index`` (LangChain's rule)."""
     merged = list(left)
     for item in right:
-        index = item.get("index") if isinstance(item, dict) else None
-        if isinstance(index, int):
+        index = item.get("index") if _is_object(item) else None
+        if _is_object(item) and isinstance(index, int):
             for pos, existing in enumerate(merged):
-                if isinstance(existing, dict) and existing.get("index") == index:
+                if _is_object(existing) and existing.get("index") == index:
                     merged[pos] = _merge_dicts(existing, item)
                     break
             else:
@@ -248,10 +285,10 @@ def _merge_dicts(left: Mapping[str, Any], right: Mapping[str, Any]) -> dict[str,
             continue
         elif isinstance(old, str) and isinstance(value, str):
             merged[key] = old + value
-        elif isinstance(old, dict) and isinstance(value, dict):
-            merged[key] = _merge_dicts(old, value)  # pyright: ignore[reportUnknownArgumentType]  # JSON data
-        elif isinstance(old, list) and isinstance(value, list):
-            merged[key] = _merge_lists(old, value)  # pyright: ignore[reportUnknownArgumentType]  # JSON data
+        elif _is_object(old) and _is_object(value):
+            merged[key] = _merge_dicts(old, value)
+        elif _is_array(old) and _is_array(value):
+            merged[key] = _merge_lists(old, value)
         else:
             merged[key] = value
     return merged
@@ -263,8 +300,8 @@ def _add_counts(left: Mapping[str, Any] | None, right: Mapping[str, Any] | None)
     out = dict(left)
     for key, value in right.items():
         old = out.get(key)
-        if isinstance(old, dict) and isinstance(value, dict):
-            out[key] = _add_counts(old, value)  # pyright: ignore[reportUnknownArgumentType]  # counts
+        if _is_object(old) and _is_object(value):
+            out[key] = _add_counts(old, value)
         elif isinstance(old, int) and isinstance(value, int):
             out[key] = old + value
         else:
@@ -272,6 +309,10 @@ def _add_counts(left: Mapping[str, Any] | None, right: Mapping[str, Any] | None)
     return out
 
 
+@overload
+def message_chunk_to_message(message: AIMessageChunk) -> AIMessage: ...
+@overload
+def message_chunk_to_message(message: AnyMessage) -> AnyMessage: ...
 def message_chunk_to_message(message: AnyMessage) -> AnyMessage:
     """Turn an AIMessageChunk into the AIMessage it adds up to; other messages pass through."""
     if not isinstance(message, AIMessageChunk):

@@ -12,7 +12,7 @@ import json
 import uuid
 from collections.abc import AsyncGenerator, Mapping
 from contextlib import aclosing
-from typing import Any, final
+from typing import TYPE_CHECKING, Any, cast, final
 
 import anthropic
 import httpx2
@@ -24,12 +24,16 @@ from runtime._messages import (
     Content,
     HumanMessage,
     SystemMessage,
+    ToolCall,
     ToolCallChunk,
     ToolMessage,
     UsageMetadata,
 )
 
 from ._base import BaseChatModel, CallOptions, ChatModelError, stream_chunks
+
+if TYPE_CHECKING:
+    from ._anthropic_payloads import Response, StreamEvent, Usage
 
 _ERRORS = (anthropic.AnthropicError, httpx2.HTTPError, json.JSONDecodeError)
 
@@ -112,9 +116,7 @@ def to_anthropic(
     return system, turns
 
 
-def _usage(
-    usage: Mapping[str, Any], *, output: bool = True, input: bool = True
-) -> UsageMetadata:
+def _usage(usage: Usage, *, output: bool = True, input: bool = True) -> UsageMetadata:
     read = usage.get("cache_read_input_tokens") or 0
     created = usage.get("cache_creation_input_tokens") or 0
     inputs = (usage.get("input_tokens") or 0) + read + created if input else 0
@@ -129,28 +131,29 @@ def _usage(
     return result
 
 
-def _metadata(data: Mapping[str, Any]) -> dict[str, Any]:
-    meta = {
+def _metadata(data: Response, *, stop: bool = True) -> dict[str, Any]:
+    """The response metadata; ``stop=False`` leaves out the stop reason (not known yet)."""
+    meta: dict[str, Any] = {
         "id": data.get("id"),
         "model": data.get("model"),
         "model_name": data.get("model"),
     }
     meta["model_provider"] = "anthropic"
-    if "stop_reason" in data:
+    if stop and "stop_reason" in data:
         meta.update(
             stop_reason=data.get("stop_reason"), stop_sequence=data.get("stop_sequence")
         )
     return meta
 
 
-def message_from_response(data: Mapping[str, Any]) -> AIMessage:
+def message_from_response(data: Response) -> AIMessage:
     """An AIMessage from a Messages API response body.
 
     Text becomes a string; with other blocks (e.g. thinking) present, the
     content is the list of non-tool_use blocks. tool_use blocks become tool_calls.
     """
-    blocks: list[dict[str, Any]] = list(data.get("content") or [])
-    calls = [
+    blocks = data.get("content") or []
+    calls: list[ToolCall] = [
         {
             "name": b["name"],
             "args": b.get("input") or {},
@@ -167,7 +170,7 @@ def message_from_response(data: Mapping[str, Any]) -> AIMessage:
     return AIMessage(
         content=content,
         id=data.get("id") or str(uuid.uuid4()),
-        tool_calls=calls,  # type: ignore[arg-type]  # built with ToolCall's keys
+        tool_calls=calls,
         usage_metadata=_usage(data.get("usage") or {}),
         response_metadata=_metadata(data),
     )
@@ -179,25 +182,24 @@ class _StreamState:
     def __init__(self) -> None:
         self.id: str | None = None
 
-    def chunk(self, event: Mapping[str, Any]) -> AIMessageChunk | None:
+    def chunk(self, event: StreamEvent) -> AIMessageChunk | None:
         """The chunk for one event (None for pings, stops and unhandled blocks).
 
         Raises ChatModelError for an ``error`` event.
         """
-        kind = event.get("type")
-        if kind == "message_start":
+        if event["type"] == "message_start":
             message = event["message"]
             self.id = message.get("id")
-            meta = _metadata({k: v for k, v in message.items() if k != "stop_reason"})
+            meta = _metadata(message, stop=False)
             usage = _usage(message.get("usage") or {}, output=False)
             return AIMessageChunk(
                 id=self.id, response_metadata=meta, usage_metadata=usage
             )
-        if kind == "content_block_start":
+        if event["type"] == "content_block_start":
             return self._block(event["index"], event["content_block"])
-        if kind == "content_block_delta":
+        if event["type"] == "content_block_delta":
             return self._delta(event["index"], event["delta"])
-        if kind == "message_delta":
+        if event["type"] == "message_delta":
             delta = event.get("delta") or {}
             meta = {
                 "stop_reason": delta.get("stop_reason"),
@@ -207,7 +209,7 @@ class _StreamState:
             return AIMessageChunk(
                 id=self.id, response_metadata=meta, usage_metadata=usage
             )
-        if kind == "error":
+        if event["type"] == "error":
             error = event.get("error") or {}
             what = f"{error.get('type', 'error')}): {error.get('message')}"
             raise ChatModelError(
@@ -312,7 +314,8 @@ class ChatAnthropic(BaseChatModel):
             response = await self._clients.get().messages.create(**params)
         except _ERRORS as exc:
             raise ChatModelError.from_exception("anthropic", exc) from exc
-        return message_from_response(response.to_dict(mode="json"))
+        # SDK boundary: the SDK parsed the body; Response names the keys we read
+        return message_from_response(cast("Response", response.to_dict(mode="json")))
 
     async def _astream_chunks(
         self, messages: list[AnyMessage], options: CallOptions

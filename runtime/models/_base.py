@@ -15,14 +15,14 @@ import re
 import typing
 from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
 from contextlib import aclosing
-from typing import Any, ClassVar, Protocol, Self, TypeAlias, runtime_checkable
+from typing import Any, ClassVar, Protocol, Self, TypeAlias, TypeVar, runtime_checkable
 
 import anyio
 import msgspec
 
 from runtime._context import emit_message, wants_messages
 from runtime._errors import ChatModelError as ChatModelError
-from runtime._message_coercion import coerce_message
+from runtime._message_coercion import coerce_message, is_mapping
 from runtime._messages import (
     AIMessage,
     AIMessageChunk,
@@ -39,6 +39,7 @@ if typing.TYPE_CHECKING:
 MessagesInput: TypeAlias = str | MessageLike | Sequence[MessageLike]
 ToolLike: TypeAlias = Mapping[str, Any] | Callable[..., Any]
 ToolChoice: TypeAlias = str | Mapping[str, Any] | None
+EventT = TypeVar("EventT")
 
 
 @runtime_checkable
@@ -103,17 +104,18 @@ def to_tool_spec(tool: ToolLike) -> ToolSpec:
         ValueError: a dict that is neither tool format.
         TypeError: a function whose parameters cannot be described in JSON schema.
     """
-    if isinstance(tool, Mapping):
-        spec: Mapping[str, Any] = (
+    if is_mapping(tool):
+        inner: object = (
             tool.get("function", tool) if tool.get("type") == "function" else tool
         )
-        schema = spec.get("parameters", spec.get("input_schema"))
-        if not isinstance(spec.get("name"), str) or not isinstance(schema, Mapping):
+        spec: Mapping[str, Any] = inner if is_mapping(inner) else {}
+        schema: object = spec.get("parameters", spec.get("input_schema"))
+        if not isinstance(spec.get("name"), str) or not is_mapping(schema):
             raise ValueError(
                 "a tool dict needs {'type': 'function', 'function': {'name', 'parameters'}} "
                 f"or {{'name', 'input_schema'}}, got keys {sorted(tool)}"
             )
-        return ToolSpec(spec["name"], spec.get("description") or "", dict(schema))  # pyright: ignore[reportUnknownArgumentType]
+        return ToolSpec(spec["name"], spec.get("description") or "", dict(schema))
     if callable(tool):
         return _function_spec(tool)
     raise TypeError(
@@ -201,9 +203,12 @@ async def sse_events(response: httpx2.Response) -> AsyncGenerator[str]:
 
 async def stream_chunks(
     response: httpx2.Response,
-    convert: Callable[[dict[str, Any]], AIMessageChunk | None],
+    convert: Callable[[EventT], AIMessageChunk | None],
 ) -> AsyncGenerator[AIMessageChunk]:
     """``convert`` applied to each event's JSON data (``[DONE]`` skipped), Nones dropped.
+
+    ``EventT`` is the adapter's TypedDict for an event: the JSON is what the
+    server sent, read by the adapter with ``.get``.
 
     When an event fails (an error event, malformed JSON), what is left of the
     body is read for up to a second before the error propagates: servers end
@@ -312,7 +317,7 @@ class BaseChatModel:
             raise ChatModelError(
                 f"{self.provider} stream ended without a reply", provider=self.provider
             )
-        return message_chunk_to_message(total)  # type: ignore[return-value]  # an AIMessageChunk becomes an AIMessage
+        return message_chunk_to_message(total)
 
     async def astream(
         self, messages: MessagesInput, config: Any = None, **kwargs: Any

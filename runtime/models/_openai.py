@@ -11,7 +11,7 @@ import json
 import uuid
 from collections.abc import AsyncGenerator, Mapping
 from contextlib import aclosing
-from typing import Any, final
+from typing import TYPE_CHECKING, Any, cast, final
 
 import httpx2
 import openai
@@ -26,9 +26,13 @@ from runtime._messages import (
     ToolCall,
     ToolMessage,
     UsageMetadata,
+    parse_tool_calls,
 )
 
 from ._base import BaseChatModel, CallOptions, ChatModelError, stream_chunks
+
+if TYPE_CHECKING:
+    from ._openai_payloads import Completion, ToolCallPayload, Usage
 
 _ERRORS = (openai.OpenAIError, httpx2.HTTPError, json.JSONDecodeError)
 
@@ -88,34 +92,16 @@ def to_openai(messages: list[AnyMessage]) -> list[dict[str, Any]]:
 
 
 def _parse_calls(
-    raw_calls: list[dict[str, Any]],
+    raw_calls: list[ToolCallPayload],
 ) -> tuple[list[ToolCall], list[InvalidToolCall]]:
-    calls: list[ToolCall] = []
-    invalid: list[InvalidToolCall] = []
-    for raw in raw_calls:
-        function = raw.get("function") or {}
-        name, arguments = function.get("name"), function.get("arguments") or ""
-        try:
-            args = json.loads(arguments) if arguments.strip() else {}
-            error = None if isinstance(args, dict) else "args are not a JSON object"
-        except json.JSONDecodeError as exc:
-            args, error = {}, f"args are not valid JSON: {exc}"
-        if error is None and name:
-            calls.append(
-                {"name": name, "args": args, "id": raw.get("id"), "type": "tool_call"}
-            )
-        else:
-            bad = {
-                "name": name,
-                "args": arguments,
-                "id": raw.get("id"),
-                "error": error or "no name",
-            }
-            invalid.append({**bad, "type": "invalid_tool_call"})  # type: ignore[typeddict-item]  # InvalidToolCall's keys
-    return calls, invalid
+    functions = [(raw, raw.get("function") or {}) for raw in raw_calls]
+    return parse_tool_calls(
+        (function.get("name"), function.get("arguments"), raw.get("id"))
+        for raw, function in functions
+    )
 
 
-def _usage(usage: Mapping[str, Any]) -> UsageMetadata:
+def _usage(usage: Usage) -> UsageMetadata:
     inputs, outputs = (
         usage.get("prompt_tokens") or 0,
         usage.get("completion_tokens") or 0,
@@ -134,7 +120,7 @@ def _usage(usage: Mapping[str, Any]) -> UsageMetadata:
     return result
 
 
-def _metadata(data: Mapping[str, Any]) -> dict[str, Any]:
+def _metadata(data: Completion) -> dict[str, Any]:
     return {
         "id": data.get("id"),
         "model": data.get("model"),
@@ -144,7 +130,7 @@ def _metadata(data: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def message_from_completion(data: Mapping[str, Any]) -> AIMessage:
+def message_from_completion(data: Completion) -> AIMessage:
     """An AIMessage from a chat completion body (its first choice).
 
     Raises ChatModelError when the body has no choices.
@@ -156,14 +142,15 @@ def message_from_completion(data: Mapping[str, Any]) -> AIMessage:
         )
     message = choices[0].get("message") or {}
     calls, invalid = _parse_calls(message.get("tool_calls") or [])
-    extra = {"refusal": message["refusal"]} if message.get("refusal") else {}
+    refusal = message.get("refusal")
+    extra = {"refusal": refusal} if refusal else {}
     return AIMessage(
         content=message.get("content") or "",
         id=data.get("id") or str(uuid.uuid4()),
         tool_calls=calls,
         invalid_tool_calls=invalid,
         additional_kwargs=extra,
-        usage_metadata=_usage(data["usage"]) if data.get("usage") else None,
+        usage_metadata=_usage(usage) if (usage := data.get("usage")) else None,
         response_metadata=_metadata(data)
         | {"finish_reason": choices[0].get("finish_reason")},
     )
@@ -175,32 +162,32 @@ class _StreamState:
     def __init__(self) -> None:
         self.first = True
 
-    def chunk(self, data: Mapping[str, Any]) -> AIMessageChunk | None:
+    def chunk(self, data: Completion) -> AIMessageChunk | None:
         chunk = chunk_from_event(data, self.first)
         self.first = self.first and chunk is None
         return chunk
 
 
-def chunk_from_event(data: Mapping[str, Any], first: bool) -> AIMessageChunk | None:
+def chunk_from_event(data: Completion, first: bool) -> AIMessageChunk | None:
     """An AIMessageChunk from one streamed completion chunk (None if it carries nothing)."""
     if "error" in data:
         error = data["error"] or {}
-        message = error.get("message") if isinstance(error, Mapping) else error
+        message = error if isinstance(error, str) else error.get("message")
         raise ChatModelError(
             f"openai stream failed: {message}; retry later", provider="openai"
         )
     fields: dict[str, Any] = {}
     if first:
         fields["response_metadata"] = _metadata(data)
-    if data.get("usage"):
-        fields["usage_metadata"] = _usage(data["usage"])
+    if usage := data.get("usage"):
+        fields["usage_metadata"] = _usage(usage)
     for choice in data.get("choices") or []:
         if choice.get("index", 0) != 0:
             continue
         delta = choice.get("delta") or {}
-        if delta.get("content"):
-            fields["content"] = delta["content"]
-        if delta.get("tool_calls"):
+        if content := delta.get("content"):
+            fields["content"] = content
+        if calls := delta.get("tool_calls"):
             fields["tool_call_chunks"] = [
                 {
                     "name": (c.get("function") or {}).get("name"),
@@ -208,12 +195,12 @@ def chunk_from_event(data: Mapping[str, Any], first: bool) -> AIMessageChunk | N
                     "id": c.get("id"),
                     "index": c.get("index"),
                 }
-                for c in delta["tool_calls"]
+                for c in calls
             ]
-        if choice.get("finish_reason"):
+        if finish := choice.get("finish_reason"):
             fields["response_metadata"] = {
                 **fields.get("response_metadata", {}),
-                "finish_reason": choice["finish_reason"],
+                "finish_reason": finish,
             }
     return AIMessageChunk(id=data.get("id"), **fields) if fields else None
 
@@ -292,7 +279,10 @@ class ChatOpenAI(BaseChatModel):
             completion = await self._clients.get().chat.completions.create(**params)
         except _ERRORS as exc:
             raise ChatModelError.from_exception("openai", exc) from exc
-        return message_from_completion(completion.to_dict(mode="json"))
+        # SDK boundary: the SDK parsed the body; Completion names the keys we read
+        return message_from_completion(
+            cast("Completion", completion.to_dict(mode="json"))
+        )
 
     async def _astream_chunks(
         self, messages: list[AnyMessage], options: CallOptions

@@ -125,7 +125,7 @@ async def _traced_stream(
 def _joined(chunks: list[AIMessageChunk] | None) -> AIMessage | None:
     if not chunks:
         return None
-    return message_chunk_to_message(reduce(add, chunks))  # type: ignore[return-value]  # a chunk becomes an AIMessage
+    return message_chunk_to_message(reduce(add, chunks))
 
 
 def _start(
