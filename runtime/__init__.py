@@ -1,6 +1,6 @@
 """The functional API: entrypoint, task, Runtime, interrupts, messages."""
 
-from typing import Any
+from typing import Any as _Any
 
 from actors import (
     ActorDeadError as ActorDeadError,
@@ -155,7 +155,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _Any:
     """``OtlpSpanExporter`` on first use: it imports the SDK (the ``otel`` extra)."""
     if name == "OtlpSpanExporter":
         from ._tracing_export import OtlpSpanExporter
