@@ -14,6 +14,7 @@ from ._errors import (
 )
 from ._journal import Journal as Journal
 from ._registry import Registry as Registry, RegistryStats as RegistryStats
+from ._spans import LeanSpan as LeanSpan
 from ._store_actor import (
     ActorStore as ActorStore,
     StoreActor as StoreActor,
@@ -37,6 +38,7 @@ __all__ = [
     "ActorStore",
     "ActorSystem",
     "Journal",
+    "LeanSpan",
     "MailboxFullError",
     "Registry",
     "RegistryStats",

@@ -106,6 +106,22 @@ class LeanSpan(trace.Span, ReadableSpan):  # type: ignore[misc]  # ReadableSpan 
     def get_span_context(self) -> SpanContext:
         return self._context
 
+    def fields(self) -> tuple[Any, ...]:
+        """What an encoder reads, without the properties' copies: context, parent,
+        name, kind, start and end time, attributes, events, links, status."""
+        return (
+            self._context,
+            self._parent,
+            self._name,
+            self._kind,
+            self._start_time,
+            self._end_time,
+            self._attributes,
+            self._events,
+            self._links,
+            self._status,
+        )
+
     def is_recording(self) -> bool:
         return self._end_time is None
 

@@ -5,7 +5,8 @@ With the option, our side calls its fake model as a chat model (a
 span when tracing is on), whatever the mode: the three modes differ only in
 ``Runtime(tracing=...)``. Spans go through the SDK's ``BatchSpanProcessor`` to
 an exporter that serialises them: by default OTLP/protobuf encoding (the
-SDK's own encoder) into a null sink, or the SDK's in-memory exporter (the
+encoder of ``runtime._tracing_otlp``, or with ``BENCH_TRACING_EXPORTER=otlp-sdk``
+the SDK's own) into a null sink, or (``=memory``) the SDK's in-memory exporter (the
 processor's thread's CPU is the process's, so it counts); metrics go to an
 ``InMemoryMetricReader``, read after the run.
 """
@@ -13,6 +14,7 @@ processor's thread's CPU is the process's, so it counts); metrics go to an
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -24,7 +26,8 @@ if TYPE_CHECKING:
     from bench.workload import FakeModel
 
 MODES = ("off", "on", "content")
-EXPORTERS = ("otlp", "memory")
+EXPORTERS = ("otlp", "otlp-sdk", "memory")
+"""``BENCH_TRACING_EXPORTER``: OTLP encoding by ours (default) or the SDK's, or in memory."""
 
 
 class OtlpNullExporter:
@@ -34,19 +37,23 @@ class OtlpNullExporter:
     ``encode_spans`` and protobuf serialisation, on the processor's thread.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, sdk: bool = False) -> None:
         from opentelemetry.exporter.otlp.proto.common.trace_encoder import (
             encode_spans,
         )
 
-        self._encode = encode_spans
+        from runtime._tracing_otlp import encode_spans as ours
+
+        self._encode: Any = (
+            (lambda spans: encode_spans(spans).SerializeToString()) if sdk else ours
+        )
         self.spans = self.bytes = 0
         self._lock = threading.Lock()
 
     def export(self, spans: Sequence[Any]) -> Any:
         from opentelemetry.sdk.trace.export import SpanExportResult
 
-        size = len(self._encode(spans).SerializeToString())
+        size = len(self._encode(spans))
         with self._lock:
             self.spans += len(spans)
             self.bytes += size
@@ -62,7 +69,8 @@ class OtlpNullExporter:
 class BenchTracing:
     """The providers of one run, and the span count so far."""
 
-    def __init__(self, mode: str, exporter: str = "otlp") -> None:
+    def __init__(self, mode: str, exporter: str | None = None) -> None:
+        exporter = exporter or os.environ.get("BENCH_TRACING_EXPORTER", "otlp")
         if mode not in MODES:
             raise ValueError(f"--tracing must be one of {MODES}, got {mode!r}")
         if exporter not in EXPORTERS:
@@ -78,7 +86,9 @@ class BenchTracing:
         )
 
         self.exporter: Any = (
-            OtlpNullExporter() if exporter == "otlp" else InMemorySpanExporter()
+            OtlpNullExporter(sdk=exporter == "otlp-sdk")
+            if exporter != "memory"
+            else InMemorySpanExporter()
         )
         self.tracer_provider = TracerProvider()
         self.tracer_provider.add_span_processor(

@@ -1,5 +1,7 @@
 """The functional API: entrypoint, task, Runtime, interrupts, messages."""
 
+from typing import Any as _Any
+
 from actors import (
     ActorDeadError as ActorDeadError,
     ActorError as ActorError,
@@ -152,3 +154,12 @@ __all__ = [
     "to_langchain",
     "trace_context",
 ]
+
+
+def __getattr__(name: str) -> _Any:
+    """``OtlpSpanExporter`` on first use: it imports the SDK (the ``otel`` extra)."""
+    if name == "OtlpSpanExporter":
+        from ._tracing_export import OtlpSpanExporter
+
+        return OtlpSpanExporter
+    raise AttributeError(f"module 'runtime' has no attribute {name!r}")

@@ -1,0 +1,236 @@
+"""OTLP/protobuf for finished spans, written directly: ``encode_spans`` and ``OtlpSpanExporter``.
+
+The SDK's OTLP exporters build a protobuf object per span, attribute and
+value (``opentelemetry-exporter-otlp-proto-common``'s ``encode_spans``), and
+hash each span's ``Resource`` (a ``json.dumps``) to group them: about 25 µs
+per span on the bench machine (bench/NOTES.md), more than making the span.
+``encode_spans`` here writes the same ``ExportTraceServiceRequest`` bytes from
+the spans' public ``ReadableSpan`` fields in one pass, with the wire format of
+``opentelemetry-proto`` (trace/v1, common/v1, resource/v1): the same message
+field for field once decoded (tests/runtime/test_tracing_otlp.py checks it
+against the SDK's encoding). Spans are grouped by resource and
+instrumentation scope in order of first appearance, as the SDK does; equal
+resources that are distinct objects are compared once per batch, not hashed
+per span.
+
+``OtlpSpanExporter`` is the SDK's OTLP/HTTP protobuf exporter
+(``opentelemetry-exporter-otlp-proto-http``: endpoint, headers, TLS,
+compression, retries, the ``OTEL_EXPORTER_OTLP_*`` environment) with this
+encoding. Neither blocks but for the exporter's HTTP post (on the span
+processor's thread); an attribute value the format cannot carry is skipped,
+as the SDK skips it after logging.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from struct import Struct
+from typing import Any
+
+from opentelemetry.trace import SpanKind, StatusCode
+
+from actors import LeanSpan
+
+log = logging.getLogger("runtime")
+_Q = Struct("<Q").pack  # fixed64
+_I = Struct("<I").pack  # fixed32
+_D = Struct("<d").pack  # double
+_HAS_IS_REMOTE, _IS_REMOTE = 0x100, 0x200  # SpanFlags masks
+_SMALL = [bytes((n,)) for n in range(128)]
+_KINDS = {kind: b"\x30" + _SMALL[kind.value + 1] for kind in SpanKind}  # INTERNAL is 1
+_KEYS: dict[str, bytes] = {}  # attribute key -> its KeyValue's key field
+_TEXTS: dict[tuple[str, str], bytes] = {}  # (key, str value) -> its KeyValue message
+_CACHED = 8192  # entries of each, at most
+
+
+def _varint(n: int) -> bytes:
+    if 0 <= n < 128:
+        return _SMALL[n]
+    if n < 0:
+        n += 1 << 64  # int64: ten bytes of two's complement
+    out = bytearray()
+    while n > 127:
+        out.append((n & 127) | 128)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _field(tag: bytes, payload: bytes) -> bytes:
+    """A length-delimited field: its tag byte(s), the length, the bytes."""
+    n = len(payload)
+    return tag + (_SMALL[n] if n < 128 else _varint(n)) + payload
+
+
+def _value(value: Any) -> bytes:
+    """An ``AnyValue`` message's bytes (a oneof: a default value is still written)."""
+    kind = type(value)
+    if kind is str:
+        return _field(b"\x0a", value.encode())
+    if kind is bool:
+        return b"\x10\x01" if value else b"\x10\x00"
+    if kind is int:
+        return b"\x18" + _varint(value)
+    if kind is float:
+        return b"\x21" + _D(value)
+    if isinstance(value, bool):
+        return b"\x10\x01" if value else b"\x10\x00"
+    if isinstance(value, str):
+        return _field(b"\x0a", value.encode())
+    if isinstance(value, int):
+        return b"\x18" + _varint(int(value))
+    if isinstance(value, float):
+        return b"\x21" + _D(value)
+    if isinstance(value, bytes):
+        return _field(b"\x3a", value)
+    if isinstance(value, Sequence):
+        items: Sequence[Any] = value  # pyright: ignore[reportUnknownVariableType]
+        return _field(b"\x2a", b"".join(_field(b"\x0a", _value(v)) for v in items))
+    if isinstance(value, Mapping):
+        pairs: Mapping[Any, Any] = value  # pyright: ignore[reportUnknownVariableType]
+        return _field(
+            b"\x32", _attributes(b"\x0a", {str(k): v for k, v in pairs.items()})
+        )
+    if value is None:
+        return b""
+    raise TypeError(f"invalid type {type(value).__name__} of value {value!r}")
+
+
+def _attributes(tag: bytes, attributes: Mapping[str, Any] | None) -> bytes:
+    """The repeated ``KeyValue`` field ``tag`` holding ``attributes``."""
+    if not attributes:
+        return b""
+    out: list[bytes] = []
+    for item in attributes.items():
+        if type(item[1]) is str and (kv := _TEXTS.get(item)) is not None:
+            n = len(kv)
+            out.append(tag + (_SMALL[n] if n < 128 else _varint(n)) + kv)
+            continue
+        key, value = item
+        prefix = _KEYS.get(key)
+        if prefix is None:
+            prefix = _field(b"\x0a", key.encode())
+            if len(_KEYS) < _CACHED:
+                _KEYS[key] = prefix
+        try:
+            kv = prefix + _field(b"\x12", _value(value))
+        except (TypeError, ValueError, OverflowError) as exc:
+            log.error("OTLP: attribute %s not encoded: %s", key, exc)
+            continue
+        if type(value) is str:
+            if len(_TEXTS) >= _CACHED:
+                _TEXTS.clear()
+            _TEXTS[item] = kv
+        out.append(_field(tag, kv))
+    return b"".join(out)
+
+
+def _flags(context: Any) -> bytes:
+    remote = context is not None and context.is_remote
+    return _I(_HAS_IS_REMOTE | _IS_REMOTE if remote else _HAS_IS_REMOTE)
+
+
+def _trace_state(tag: bytes, state: Any) -> bytes:
+    if not state:
+        return b""
+    return _field(tag, ",".join(f"{k}={v}" for k, v in state.items()).encode())
+
+
+def _span(span: Any) -> bytes:
+    """One ``Span`` message, its fields in field-number order."""
+    lean = type(span) is LeanSpan  # (it drops nothing: no counts to read)
+    if lean:
+        ctx, parent, name, kind, start, end, attributes, events, links, status = (
+            span.fields()
+        )
+    else:
+        ctx, parent, name, kind = span.context, span.parent, span.name, span.kind
+        start, end, attributes = span.start_time, span.end_time, span.attributes
+        events, links, status = span.events, span.links, span.status
+    name = name.encode()
+    out = [
+        b"\x0a\x10" + ctx.trace_id.to_bytes(16, "big"),
+        b"\x12\x08" + ctx.span_id.to_bytes(8, "big"),
+        _trace_state(b"\x1a", ctx.trace_state),
+        b"\x22\x08" + parent.span_id.to_bytes(8, "big") if parent else b"",
+        _field(b"\x2a", name),
+        _KINDS[kind],
+        b"\x39" + _Q(start or 0),
+        b"\x41" + _Q(end or 0),
+        _attributes(b"\x4a", attributes),
+    ]
+    if not lean and (n := span.dropped_attributes):
+        out.append(b"\x50" + _varint(n))
+    for event in events:
+        body = b"\x09" + _Q(event.timestamp) + _field(b"\x12", event.name.encode())
+        body += _attributes(b"\x1a", event.attributes)
+        if n := event.dropped_attributes:
+            body += b"\x20" + _varint(n)
+        out.append(_field(b"\x5a", body))
+    if not lean and (n := span.dropped_events):
+        out.append(b"\x60" + _varint(n))
+    for link in links:
+        lc = link.context
+        body = b"\x0a\x10" + lc.trace_id.to_bytes(16, "big")
+        body += b"\x12\x08" + lc.span_id.to_bytes(8, "big")
+        body += _attributes(b"\x22", link.attributes)
+        if n := link.dropped_attributes:
+            body += b"\x28" + _varint(n)
+        out.append(_field(b"\x6a", body + b"\x35" + _flags(lc)))
+    if not lean and (n := span.dropped_links):
+        out.append(b"\x70" + _varint(n))
+    if status.status_code is StatusCode.UNSET and not status.description:
+        out.append(b"\x7a\x00")
+    else:
+        body = (
+            _field(b"\x12", status.description.encode()) if status.description else b""
+        )
+        if code := status.status_code.value:
+            body += b"\x18" + _SMALL[code]
+        out.append(_field(b"\x7a", body))
+    out.append(b"\x85\x01" + _flags(parent))
+    return b"".join(out)
+
+
+def _scope(scope: Any) -> bytes:
+    """An ``InstrumentationScope`` message (empty when the span has none)."""
+    if scope is None:
+        return b""
+    out = _field(b"\x0a", scope.name.encode()) if scope.name else b""
+    if scope.version:
+        out += _field(b"\x12", scope.version.encode())
+    return out + _attributes(b"\x1a", scope.attributes)
+
+
+def encode_spans(spans: Sequence[Any]) -> bytes:
+    """An OTLP ``ExportTraceServiceRequest`` holding ``spans`` (finished ``ReadableSpan``s).
+
+    Raises TypeError for a span whose fields are not a ReadableSpan's.
+    """
+    by_object: dict[int, Any] = {}  # id(resource) -> the equal resource kept first
+    groups: dict[int, dict[Any, list[bytes]]] = {}
+    kept: dict[int, Any] = {}
+    for span in spans:
+        resource = span.resource
+        found = by_object.get(id(resource))
+        if found is None:
+            found = next((r for r in kept.values() if r == resource), resource)
+            by_object[id(resource)] = found
+            kept.setdefault(id(found), found)
+        scopes = groups.setdefault(id(found), {})
+        scope = span.instrumentation_scope or None
+        scopes.setdefault(scope, []).append(_field(b"\x12", _span(span)))
+    out: list[bytes] = []
+    for key, scopes in groups.items():
+        resource = kept[key]
+        body = [_field(b"\x0a", _attributes(b"\x0a", resource.attributes))]
+        for scope, encoded in scopes.items():
+            scope_spans = _field(b"\x0a", _scope(scope)) + b"".join(encoded)
+            if scope is not None and scope.schema_url:
+                scope_spans += _field(b"\x1a", scope.schema_url.encode())
+            body.append(_field(b"\x12", scope_spans))
+        if resource.schema_url:
+            body.append(_field(b"\x1a", resource.schema_url.encode()))
+        out.append(_field(b"\x0a", b"".join(body)))
+    return b"".join(out)

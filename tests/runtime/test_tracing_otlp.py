@@ -1,0 +1,87 @@
+"""Our OTLP/protobuf encoding is the SDK's, message for message; the exporter posts it."""
+
+from __future__ import annotations
+
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import (
+    encode_spans as sdk_encode,
+)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+)
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
+    InMemorySpanExporter,
+)
+from opentelemetry.trace import (
+    Link,
+    NonRecordingSpan,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+    set_span_in_context,
+)
+
+import runtime
+from actors._spans import lean_tracer
+from runtime._tracing_otlp import encode_spans
+from tests.otel_support import OtlpReceiver
+
+
+def _spans() -> tuple[ReadableSpan, ...]:
+    """SDK spans and lean spans of every field kind, two resources, two scopes."""
+    exporter = InMemorySpanExporter()
+    for resource in (Resource.create({"service.name": "a", "n": 3}), Resource({})):
+        provider = TracerProvider(resource=resource)
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        remote = SpanContext(7, 9, is_remote=True, trace_flags=TraceFlags(1))
+        for tracer in (
+            provider.get_tracer("sdk", "1.0"),
+            lean_tracer(provider, "actorgraph", "0.1"),
+        ):
+            attributes = {"s": "é", "b": False, "i": -5, "f": 1.5, "z": 0, "e": ""}
+            with tracer.start_as_current_span(
+                "run",
+                set_span_in_context(NonRecordingSpan(remote)),
+                attributes={**attributes, "l": [1, 2], "t": ("x", "y")},
+            ) as root:
+                span = tracer.start_span(
+                    "child",
+                    kind=SpanKind.CLIENT,
+                    links=[Link(root.get_span_context(), {"k": "v"}), Link(remote)],
+                )
+                span.add_event("retry", {"n": 1 << 40})
+                span.set_status(Status(StatusCode.ERROR, "boom"))
+                try:
+                    raise ValueError("bad")
+                except ValueError as exc:
+                    span.record_exception(exc)
+                span.end()
+                tracer.start_span("ok").end()
+    return exporter.get_finished_spans()
+
+
+def test_our_encoding_decodes_to_the_sdks_message() -> None:
+    spans = _spans()
+    ours = ExportTraceServiceRequest.FromString(encode_spans(spans))
+    assert ours == sdk_encode(spans)
+    assert len(ours.resource_spans) == 2
+    assert [len(r.scope_spans) for r in ours.resource_spans] == [2, 2]
+
+
+def test_an_empty_batch_is_an_empty_request() -> None:
+    assert encode_spans([]) == b""
+
+
+def test_the_exporter_posts_our_encoding() -> None:
+    spans = _spans()
+    with OtlpReceiver() as collector:
+        exporter = runtime.OtlpSpanExporter(endpoint=f"{collector.url}/v1/traces")
+        assert exporter.export(spans).name == "SUCCESS"
+        exporter.shutdown()
+    [(path, _, body)] = collector.received
+    assert path == "/v1/traces"
+    assert ExportTraceServiceRequest.FromString(body) == sdk_encode(spans)
