@@ -119,11 +119,13 @@ async def test_error_replies_come_back_in_place(
 async def test_past_max_connections_callers_wait_for_one(redis_url: str) -> None:
     client = small_client(redis_url, 2)
     held: list[Any] = []
-    gate = anyio.Event()
+    gate, two = anyio.Event(), anyio.Event()
 
     async def hold() -> None:
         connection = await client.acquire()
         held.append(connection)
+        if len(held) == 2:
+            two.set()
         await gate.wait()
         await client.release(connection)
 
@@ -132,6 +134,7 @@ async def test_past_max_connections_callers_wait_for_one(redis_url: str) -> None
             async with anyio.create_task_group() as tg:
                 for _ in range(6):
                     tg.start_soon(hold)
+                await two.wait()  # both connected (a connect may wait on a future)
                 await anyio.wait_all_tasks_blocked()
                 assert len(held) == 2  # the other four wait for a connection
                 gate.set()
@@ -165,6 +168,7 @@ async def test_a_cancelled_command_never_leaves_its_reply_to_the_next(
     key = f"{redis_prefix}:list"
     try:
         with anyio.fail_after(5):
+            await run(client, [("PING",)])  # connected: the BLPOP blocks on its reply
             async with anyio.create_task_group() as tg:
 
                 async def blocked() -> None:
@@ -332,7 +336,7 @@ async def test_a_connection_the_server_closed_is_replaced_before_use() -> None:
             with anyio.fail_after(5):
                 assert await run(client, [("PING",)]) == [b"PONG"]
                 connection = await client.acquire()  # the same, idle one
-                await connection._stream.send(b"*1\r\n$4\r\nQUIT\r\n")
+                connection._probe.send(b"*1\r\n$4\r\nQUIT\r\n")  # same socket
                 await closed.wait()  # the server closed its end: FIN sent
                 await client.release(connection)
                 assert await run(client, [("PING",)]) == [b"PONG"]
