@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from struct import Struct
-from typing import Any
+from typing import Any, cast
 
 from opentelemetry.trace import SpanKind, StatusCode
 
@@ -65,7 +65,7 @@ def _field(tag: bytes, payload: bytes) -> bytes:
 
 def _value(value: Any) -> bytes:
     """An ``AnyValue`` message's bytes (a oneof: a default value is still written)."""
-    kind = type(value)
+    kind = type(cast("object", value))
     if kind is str:
         return _field(b"\x0a", value.encode())
     if kind is bool:
@@ -183,12 +183,12 @@ def _span(span: Any) -> bytes:
     if status.status_code is StatusCode.UNSET and not status.description:
         out.append(b"\x7a\x00")
     else:
-        body = (
-            _field(b"\x12", status.description.encode()) if status.description else b""
-        )
-        if code := status.status_code.value:
-            body += b"\x18" + _SMALL[code]
-        out.append(_field(b"\x7a", body))
+        description: str | None = status.description
+        sb: bytes = _field(b"\x12", description.encode()) if description else b""
+        code: int = status.status_code.value
+        if code:
+            sb += b"\x18" + _SMALL[code]
+        out.append(_field(b"\x7a", sb))
     out.append(b"\x85\x01" + _flags(parent))
     return b"".join(out)
 
