@@ -45,7 +45,7 @@ from ._query import (
 from ._schema import PRIMARY_KINDS
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from stores._base import Op, SearchOp
     from stores._filters import Filter
@@ -53,26 +53,59 @@ if TYPE_CHECKING:
     from ._schema import RedisIndexSettings
 
 _GROW: Final = 4
+_HINTS: Final = 4096  # namespaces whose last KNN had to widen, remembered
+_WIDER: dict[tuple[str, tuple[str, ...], int], int] = {}
+"""(index, conditions, first k) -> the k the last such search ended with, when
+wider than its first: ties at the page's end (common with a hashing embedder,
+where most memories share no word with the query) made it read again. The
+next search of that namespace starts there: the same page, one round trip.
+Only a starting point: a search still widens (or reads less) as it must."""
 _MIN_WINDOW: Final = 64
 _REREADS: Final = 3  # rounds read again when documents expired under the read
 
 Command = tuple[Any, ...] | Packed
 
 
-class _Row(msgspec.Struct, frozen=True):
-    doc: Doc
-    value: dict[str, Any]
-    score: float | None
+class _Row:
+    """A hit: its fields; its value decoded and its score computed when asked for.
+
+    A KNN reads more hits than the page keeps (one past it, more when ties
+    cross its end): only the rows that are filtered or returned pay the
+    JSON decoding and the score.
+    """
+
+    __slots__ = ("_scorer", "_value", "doc", "score")
+
+    def __init__(
+        self,
+        doc: Doc,
+        score: float | None,
+        scorer: Callable[[float], float] | None = None,
+    ) -> None:
+        self.doc = doc
+        self.score = score
+        self._scorer = scorer  # from the hit's distance, when it is a KNN hit
+        self._value: dict[str, Any] | None = None
+
+    @property
+    def value(self) -> dict[str, Any]:
+        value = self._value
+        if value is None:
+            value = self._value = decode_value(self.doc[b"v"])
+        return value
 
     def item(self) -> SearchItem:
         d = self.doc
+        score = self.score
+        if self._scorer is not None:
+            score = self._scorer(float(d[b"d"]))
         return SearchItem(
             namespace=namespace_of(d[b"ns"]),
             key=d[b"k"].decode(),
             value=self.value,
             created_at=stamp(d[b"ca"]),
             updated_at=stamp(d[b"ua"]),
-            score=self.score,
+            score=score,
         )
 
 
@@ -107,6 +140,10 @@ class SearchPlan:
         # one part past the page shows whether a tie crosses its end
         multi = exact and settings.multi_part
         self._k = min(self._window * (2 if multi else 1) + 1, max_results)
+        self._hint: tuple[str, tuple[str, ...], int] | None = None
+        if vector is not None and not self._zero:
+            self._hint = (index, tuple(conds), self._k)
+            self._k = _WIDER.get(self._hint, self._k)
         self._page: list[_Row] | None = [] if self.end == 0 else None
         self._both = False  # read the scored items and the others in one snapshot
         self._rereads = _REREADS
@@ -191,7 +228,7 @@ class SearchPlan:
         total, docs, gone = parse_search(reply)
         if self._reread(gone):
             return
-        rows = self._keep([_Row(d, decode_value(d[b"v"]), None) for d in docs])
+        rows = self._keep([_Row(d, None) for d in docs])
         if not self._residual.conditions:
             self._check_reach(min(total, self.end), "offset + limit")
             self._page = rows
@@ -206,7 +243,7 @@ class SearchPlan:
         if self._reread(gone):
             return None
         if self._zero:
-            rows = [_Row(d, decode_value(d[b"v"]), 0.0) for d in hits]
+            rows = [_Row(d, 0.0) for d in hits]
             return _Scored(self._keep(rows), total <= self._window, total)
         rows = self._keep(self._best_parts(hits))
         farthest = max((float(d[b"d"]) for d in hits), default=0.0)
@@ -228,6 +265,7 @@ class SearchPlan:
             return
         if self._fills(scored):
             self._page = scored.rows[self.op.offset : self.end]
+            self._remember(scored.total)
         elif not scored.complete:
             self._widen_scored(scored.total)
         else:  # every scored item is known and the page needs the others too
@@ -240,16 +278,29 @@ class SearchPlan:
             return
         if self._fills(scored):
             self._page = scored.rows[self.op.offset : self.end]
+            self._remember(scored.total)
             return
         if not scored.complete:  # more scored items appeared since the last round
             self._widen_scored(scored.total)
             return
         rows = scored.rows
-        rest = self._keep([_Row(d, decode_value(d[b"v"]), None) for d in docs])
+        rest = self._keep([_Row(d, None) for d in docs])
         if len(rows) + len(rest) >= self.end or total <= self._window:
             self._page = (rows + rest)[self.op.offset : self.end]
         else:
             self._window = self._grow(self._window, total)
+
+    def _remember(self, hits: int) -> None:
+        # The KNN that made the page read ``hits`` parts with k = self._k.
+        key = self._hint
+        if key is None:
+            return
+        if self._k > key[2] and hits >= key[2]:  # the first k would have come short
+            if key not in _WIDER and len(_WIDER) >= _HINTS:
+                del _WIDER[next(iter(_WIDER))]  # the oldest
+            _WIDER[key] = self._k
+        else:
+            _WIDER.pop(key, None)
 
     def _widen_scored(self, total: int) -> None:
         if self._zero:
@@ -282,7 +333,7 @@ class SearchPlan:
             ident = (d[b"ns"], d[b"k"])
             if ident not in seen:
                 seen.add(ident)
-                rows.append(_Row(d, decode_value(d[b"v"]), score(float(d[b"d"]))))
+                rows.append(_Row(d, None, score))
         return rows
 
     def _keep(self, rows: list[_Row]) -> list[_Row]:

@@ -1,0 +1,48 @@
+"""Ties at the end of a KNN page: the second search of a namespace reads once."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from stores.embeddings._hashing import HashingEmbeddings
+from stores.redis._store import RedisStore
+from tests.redis_server import drop_prefix, new_prefix
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+
+@pytest.fixture
+async def tied(redis_url: str) -> AsyncIterator[tuple[RedisStore, Any]]:
+    """A RedisStore with 12 memories with one text: every distance ties."""
+    from stores._memory_store import InMemoryStore
+
+    prefix = new_prefix()
+    index = {"dims": 64, "embed": HashingEmbeddings(64)}
+    store = RedisStore(redis_url, index=index, prefix=prefix)
+    await store.__aenter__()
+    memory = InMemoryStore(index=index)
+    for i in range(12):
+        for s in (store, memory):
+            await s.aput(("m", "u"), f"k{i}", {"text": "the same fact"})
+    yield store, memory
+    await store.aclose()
+    drop_prefix(prefix)
+
+
+@pytest.mark.redis
+async def test_a_namespace_whose_knn_widened_starts_its_next_search_wider(
+    tied: tuple[RedisStore, Any],
+) -> None:
+    store, memory = tied
+    expected = [i.key for i in await memory.asearch(("m",), query="zzz", limit=10)]
+    before = store.round_trips
+    first = await store.asearch(("m",), query="zzz", limit=10)
+    widened = store.round_trips - before
+    assert widened == 2  # k=11 ends on a tie: read again wider
+    before = store.round_trips
+    second = await store.asearch(("m",), query="yyy", limit=10)
+    assert store.round_trips - before == 1  # started at the wider k
+    assert [i.key for i in first] == [i.key for i in second] == expected
