@@ -317,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
             return cluster.main(
                 url,
                 [int(n) for n in args.processes.split(",")],
-                int(args.concurrency.split(",")[-1]),
+                [int(c) for c in args.concurrency.split(",") if c.strip()],
                 args.turns,
                 args.latency_ms,
                 args.repeat,

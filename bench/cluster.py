@@ -9,7 +9,10 @@ The parent starts the processes, waits until each sees N members and
 serves shards, starts them together and prints one line per run:
 turns/s, p50/p99, CPU per turn per process, the share of forwarded
 requests, and the CPU a forward costs (CPU per turn over N=1's, per
-forwarded turn) when N=1 ran in the same call. Figures, never asserted.
+forwarded turn) when N=1 ran in the same call. ``-c`` takes a list: a C at
+which one process is CPU-bound (``-c 2000``) shows the capacity a second
+process adds, and each repeat runs every N back to back so the printed
+ratio N/N=1 is measured under one load. Figures, never asserted.
 """
 
 from __future__ import annotations
@@ -162,28 +165,64 @@ def run(
 def main(
     url: str,
     processes: list[int],
-    concurrency: int,
+    concurrencies: list[int],
     turns: int,
     latency_ms: float,
     repeat: int,
 ) -> int:
-    """Run each N ``repeat`` times (interleaved) and print a table."""
-    rows: dict[int, list[dict[str, Any]]] = {n: [] for n in processes}
-    for _ in range(repeat):
-        for n in processes:
-            rows[n].append(run(url, n, concurrency, turns, latency_ms))
+    """Run each (C, N) ``repeat`` times, N interleaved, and print a table per C.
+
+    Each repeat runs every N back to back, so the ratio against the first N
+    is measured under the same load; the table gives the median ratio, the
+    ideal turns/s (C over the model's latency) and the load average.
+    """
+    for concurrency in concurrencies:
+        rows: dict[int, list[dict[str, Any]]] = {n: [] for n in processes}
+        load = [os.getloadavg()[0]]
+        for _ in range(repeat):
+            for n in processes:
+                rows[n].append(run(url, n, concurrency, turns, latency_ms))
+            load.append(os.getloadavg()[0])
+        _table(rows, concurrency, turns, latency_ms, repeat, load)
+    return 0
+
+
+def _table(
+    rows: dict[int, list[dict[str, Any]]],
+    concurrency: int,
+    turns: int,
+    latency_ms: float,
+    repeat: int,
+    load: list[float],
+) -> None:
+    """Print one C's medians, the ratio to the first N per repeat, the forward's CPU."""
+    ideal = concurrency / (latency_ms / 1000) if latency_ms else float("inf")
     print(
-        f"C={concurrency} T={turns} model {latency_ms:g} ms, repeat {repeat} (median by turns/s)"
+        f"C={concurrency} T={turns} model {latency_ms:g} ms, repeat {repeat} (median by"
+        f" turns/s); ideal {ideal:.0f} turns/s; load average (1 min) "
+        + " -> ".join(f"{x:.2f}" for x in load)
     )
     print("  N  turns/s   p50 ms   p99 ms  CPU ms/turn (per process)     forwarded")
+    first = next(iter(rows))
     base: dict[str, Any] | None = None
-    for n in processes:
-        row = sorted(rows[n], key=lambda r: r["turns_per_s"])[len(rows[n]) // 2]
+    for n, runs in rows.items():
+        row = sorted(runs, key=lambda r: r["turns_per_s"])[len(runs) // 2]
         per = ", ".join(f"{x:.2f}" for x in row["cpu_ms_per_turn_per_process"])
         print(
             f"{n:>3} {row['turns_per_s']:>8.0f} {row['p50_ms']:>8.0f} {row['p99_ms']:>8.0f}"
             f"  {row['cpu_ms_per_turn']:.2f} ({per})  {row['forwarded_share']:>8.0%}"
         )
+        if n != first:
+            ratios = [
+                r["turns_per_s"] / b["turns_per_s"]
+                for r, b in zip(runs, rows[first], strict=True)
+            ]
+            print(
+                f"     turns/s N={n} over N={first}, same repeat: median"
+                f" {statistics.median(ratios):.2f}x ("
+                + ", ".join(f"{x:.2f}" for x in ratios)
+                + f"); {row['turns_per_s'] / ideal:.0%} of the ideal"
+            )
         if n == 1:
             base = row
         elif base is not None and row["forwarded_share"]:
@@ -192,7 +231,6 @@ def main(
             ]
             print(f"     CPU a forward costs (both ends, against N=1): {extra:.3f} ms")
         print("     " + json.dumps(row))
-    return 0
 
 
 if __name__ == "__main__":

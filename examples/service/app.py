@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import anyio.lowlevel
+import msgspec
 from fastapi import FastAPI, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
@@ -71,7 +72,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Service]]:
         model, model_name = await stack.enter_async_context(chat_model())
         # Request handlers run in tasks of their own, outside this block: the
         # Runtime serves them too, as it serves every call on its event loop.
-        runtime = await stack.enter_async_context(Runtime())
+        runtime = await stack.enter_async_context(_runtime(prefix))
         service = Service(
             workflow=build(checkpointer, store, model),
             store=store,
@@ -79,6 +80,24 @@ async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Service]]:
             model_name=model_name,
         )
         yield {"service": service}
+
+
+def _runtime(prefix: str) -> Runtime:
+    """``Runtime()``, or with SERVICE_CLUSTER=1 a replica: ``Runtime(cluster=REDIS_URL)``.
+
+    Replicas on one Redis serve one thread space: a request for a thread
+    another replica owns is forwarded to it. Raises RuntimeError when
+    SERVICE_CLUSTER is set without REDIS_URL (each replica would start
+    its own embedded Redis and share nothing).
+    """
+    if os.environ.get("SERVICE_CLUSTER", "") in ("", "0"):
+        return Runtime()
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        raise RuntimeError(
+            "SERVICE_CLUSTER needs REDIS_URL: the replicas must share one Redis"
+        )
+    return Runtime(cluster=url, cluster_prefix=f"{prefix}-cluster")
 
 
 class UserMessage(BaseModel):
@@ -140,6 +159,7 @@ def create_app() -> FastAPI:
             "activations": sum(r.activations for r in stats.threads),
             "store_requests": stats.store_requests,
             "store_batches": stats.store_batches,
+            "cluster": msgspec.to_builtins(stats.cluster) if stats.cluster else None,
         }
 
     @app.post("/threads/{thread_id}/messages")

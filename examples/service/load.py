@@ -24,7 +24,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AsyncExitStack, contextmanager
 from pathlib import Path
 
 import anyio
@@ -73,10 +73,15 @@ def _question(i: int, name: str) -> tuple[str, str]:
 
 
 async def _conversation(
-    client: httpx.AsyncClient, n: object, turns: int, every: int, latencies: list[float]
+    clients: list[httpx.AsyncClient],
+    n: int,
+    turns: int,
+    every: int,
+    latencies: list[float],
 ) -> None:
     run = uuid.uuid4().hex[:8]
-    thread, user, name = f"load{run}t{n}", f"load{run}u{n}", f"Load{run}x{n}"
+    tag = "warm" if n < 0 else n
+    thread, user, name = f"load{run}t{tag}", f"load{run}u{tag}", f"Load{run}x{tag}"
     script = [
         (
             f"Remember: my name is {name}",
@@ -86,6 +91,7 @@ async def _conversation(
     script += [_question(i, name) for i in range(1, turns)]
     for i, (text, expect) in enumerate(script):
         start = time.perf_counter()
+        client = clients[(n + i) % len(clients)]  # round robin over the replicas
         reply = await _turn(
             client, thread, user, text, stream=every > 0 and i % every == every - 1
         )
@@ -95,21 +101,31 @@ async def _conversation(
 
 
 async def load(
-    url: str, conversations: int, turns: int, every: int
+    urls: list[str], conversations: int, turns: int, every: int
 ) -> dict[str, float]:
-    """Run the conversations against ``url``; requests/s and latency percentiles (ms)."""
+    """Run the conversations against ``urls`` (turn by turn, round robin).
+
+    Returns requests/s and latency percentiles (ms), and the last url's
+    counters. Raises AssertionError on a wrong reply.
+    """
     limits = httpx.Limits(
         max_connections=conversations, max_keepalive_connections=conversations
     )
     latencies: list[float] = []
-    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
-        await _conversation(client, "warm", 2, every, [])  # the code paths, once
+    async with AsyncExitStack() as stack:
+        clients = [
+            await stack.enter_async_context(
+                httpx.AsyncClient(base_url=url, timeout=30, limits=limits)
+            )
+            for url in urls
+        ]
+        await _conversation(clients, -1, 2, every, [])  # the code paths, once
         start = time.perf_counter()
         async with anyio.create_task_group() as tg:
             for n in range(conversations):
-                tg.start_soon(_conversation, client, n, turns, every, latencies)
+                tg.start_soon(_conversation, clients, n, turns, every, latencies)
         elapsed = time.perf_counter() - start
-        health = (await client.get("/health")).json()
+        health = (await clients[-1].get("/health")).json()
     cuts = statistics.quantiles(latencies, n=100)
     return {
         "requests": len(latencies),
@@ -177,7 +193,9 @@ def main(argv: list[str] | None = None) -> None:
         description=__doc__.splitlines()[0] if __doc__ else None
     )
     where = parser.add_mutually_exclusive_group(required=True)
-    where.add_argument("--url", help="a running service")
+    where.add_argument(
+        "--url", help="a running service; comma-separated: replicas, round robin"
+    )
     where.add_argument(
         "--serve", choices=["asyncio", "uvloop"], help="start one with this loop"
     )
@@ -188,15 +206,17 @@ def main(argv: list[str] | None = None) -> None:
     if args.conversations < 1 or args.turns < 2:
         parser.error("need at least 1 conversation of at least 2 turns")
 
-    def run(url: str) -> None:
-        result = anyio.run(load, url, args.conversations, args.turns, args.stream_every)
+    def run(urls: list[str]) -> None:
+        result = anyio.run(
+            load, urls, args.conversations, args.turns, args.stream_every
+        )
         print(json.dumps(result))
 
     if args.url:
-        run(args.url.rstrip("/"))
+        run([u.strip().rstrip("/") for u in args.url.split(",") if u.strip()])
     else:
         with serving(args.serve) as url:
-            run(url)
+            run([url])
 
 
 if __name__ == "__main__":
