@@ -77,6 +77,7 @@ async def _turns(
 
 
 @pytest.mark.anyio
+@pytest.mark.timeout(240)  # three uvicorn processes and a lease to run out: ~22 s alone
 async def test_three_replicas_share_conversations_and_survive_a_kill_9(
     three: list[tuple[str, subprocess.Popen[bytes]]],
 ) -> None:
