@@ -76,6 +76,21 @@ async def _turns(
     assert info.json()["turns"] == last
 
 
+async def _settled(clients: list[httpx.AsyncClient]) -> None:
+    """Wait until every replica sees all three members and owns shards.
+
+    A replica that starts last is only placed shards once the others' next
+    tick has seen it, so the first requests may all reach one owner; the
+    replicas are other processes, so this polls their ``/health``.
+    """
+    with anyio.fail_after(60):
+        while True:
+            healths = [(await x.get("/health")).json()["cluster"] for x in clients]
+            if all(h["members"] == 3 and h["owned_shards"] > 0 for h in healths):
+                return
+            await anyio.sleep(0.1)
+
+
 @pytest.mark.anyio
 @pytest.mark.timeout(240)  # three uvicorn processes and a lease to run out: ~22 s alone
 async def test_three_replicas_share_conversations_and_survive_a_kill_9(
@@ -88,6 +103,7 @@ async def test_three_replicas_share_conversations_and_survive_a_kill_9(
         httpx.AsyncClient(base_url=three[2][0], timeout=60) as c,
     ):
         clients = [a, b, c]
+        await _settled(clients)
         with anyio.fail_after(120):
             async with anyio.create_task_group() as tg:
                 for n in range(CONVERSATIONS):
