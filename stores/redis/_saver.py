@@ -27,8 +27,9 @@ conversation), only that tail: a turn costs Redis what it adds. The saver
 remembers the latest save of each thread it loaded or committed (with the
 newest entry, in ``_streams``), so the caller passes nothing for this. A load is
 one XREVRANGE of the newest entries, rebuilding the save from the last
-whole one; a long chain takes one more read. History keeps every
-checkpoint (``alist``/``aget`` scan the stream).
+whole one; a long chain takes one more read, of the thread's snapshot and
+what came after it (``_snapshots``, ``_load``). History keeps every
+checkpoint (``alist``/``aget`` scan the stream, ``_history``).
 
 A TTL, when set, rides on every write and load (a short script: XADD or
 XREVRANGE plus PEXPIRE). Every command goes through the saver's group
