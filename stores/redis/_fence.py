@@ -25,7 +25,8 @@ return 0
 """
 )
 
-# KEYS: stream, fence. ARGV: epoch, ttl ms, "1" may create, id, fields... -> the id.
+# KEYS: stream, fence, snapshot. ARGV: epoch, ttl ms, "1" may create, id,
+# fields... -> the id. The TTL goes on all three keys.
 FENCED_XADD: Final = Script(
     """
 local cur = redis.call('GET', KEYS[2]) or '0'
@@ -40,6 +41,7 @@ if type(id) == 'table' and id.err then return id end
 if id and ARGV[2] ~= '0' then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   redis.call('PEXPIRE', KEYS[2], ARGV[2])
+  redis.call('PEXPIRE', KEYS[3], ARGV[2])
 end
 return id
 """

@@ -27,8 +27,9 @@ conversation), only that tail: a turn costs Redis what it adds. The saver
 remembers the latest save of each thread it loaded or committed (with the
 newest entry, in ``_streams``), so the caller passes nothing for this. A load is
 one XREVRANGE of the newest entries, rebuilding the save from the last
-whole one; a long chain takes one more read. History keeps every
-checkpoint (``alist``/``aget`` scan the stream).
+whole one; a long chain takes one more read, of the thread's snapshot and
+what came after it (``_snapshots``, ``_load``). History keeps every
+checkpoint (``alist``/``aget`` scan the stream, ``_history``).
 
 A TTL, when set, rides on every write and load (a short script: XADD or
 XREVRANGE plus PEXPIRE). Every command goes through the saver's group
@@ -40,8 +41,6 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING, Self, final
 
-import msgspec
-
 from stores._checkpoint import (
     Checkpoint,
     PendingRun,
@@ -50,27 +49,21 @@ from stores._checkpoint import (
     check_begin,
     check_commit,
     check_thread_id,
-    decode_checkpoint,
     encode_record,
 )
 from stores._checkpoint_tuples import checkpoint_tuples
 from stores._errors import CheckpointConflictError, FencedError, StoreUnavailableError
 from stores._namespaces import parse_ttl_config
 
-from ._appends import split_appended
+from ._commit import commit_checkpoint
 from ._connection import RedisConnection, resolve_url, translate_errors
-from ._entries import checkpoints_of, parse_entries, run_entry, state_of
+from ._entries import run_entry
 from ._fence import fence_key
-from ._pipeline import Reconnected
+from ._history import get_checkpoint, list_checkpoints
+from ._load import load_thread
 from ._slots import SlotMap
-from ._streams import (
-    DROP_IF_TOP,
-    FIRST_PAGE,
-    LOAD_TTL,
-    Stale,
-    ThreadStreams,
-    escape_tag,
-)
+from ._snapshots import SNAPSHOT_EVERY, check_snapshot_every, snapshot_key
+from ._streams import DROP_IF_TOP, ThreadStreams, escape_tag
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -87,6 +80,9 @@ class RedisSaver:
     unless ``refresh_on_read`` is False). ``prefix`` starts every key.
     ``cluster=True``: ``url`` names a node of a Redis Cluster; the slot map
     is read once and each thread goes to its slot's master (``_slots``).
+    ``snapshot_every``: appended saves between snapshots of a thread's
+    whole save (default 128, at least 2): a load reads at most one snapshot
+    and fewer than that many tails (``_snapshots``).
     Methods wait on Redis; put deadlines around them (``anyio.fail_after``).
     Cancellation mid-call leaves the old or the new state, never a mix.
     Redis failures raise StoreUnavailableError.
@@ -99,12 +95,15 @@ class RedisSaver:
         ttl: object = None,
         prefix: str = "ckpt",
         cluster: bool = False,
+        snapshot_every: int = SNAPSHOT_EVERY,
     ) -> None:
         """Describe the saver; nothing connects until the first call.
 
         Raises:
-            ValueError: for a malformed ``ttl`` or a ``prefix`` with braces.
+            ValueError: for a malformed ``ttl``, a ``prefix`` with braces or
+                a ``snapshot_every`` below 2.
         """
+        self._snapshot_every = check_snapshot_every(snapshot_every)
         if not prefix or "{" in prefix or "}" in prefix:
             raise ValueError(
                 f"prefix must be a non-empty string without braces, got {prefix!r}"
@@ -181,35 +180,20 @@ class RedisSaver:
         """Latest checkpoint, pending run and its records: one XREVRANGE.
 
         A save whose chain of appended tails reaches past the newest
-        entries takes one more read (the rest of the stream).
+        entries takes one more read: the thread's snapshot and the entries
+        after it (see ``_load``).
 
         Raises:
             CorruptCheckpointError: if stored bytes fail to decode.
             StoreUnavailableError: if Redis cannot be reached.
         """
-        key = self.thread_key(thread_id)
-        if self._load_ttl_ms != "0":
-            command = LOAD_TTL.command((key,), (self._load_ttl_ms, FIRST_PAGE))
-        else:
-            command = ("XREVRANGE", key, "+", "-", "COUNT", FIRST_PAGE)
-        reply, seen = await self._streams.send_seen("loading a thread", command)
-        entries = parse_entries(reply)
-        found = state_of(thread_id, entries, exhausted=len(entries) < FIRST_PAGE)
-        if found is None:  # a long chain: read the rest in one go
-            last = entries[-1]
-            rest, seen_rest = await self._streams.send_seen(
-                "loading a thread",
-                ("XREVRANGE", key, f"({last.version}-{last.seq}", "-"),
-            )
-            entries += parse_entries(rest)
-            found = state_of(thread_id, entries, exhausted=True)
-            assert found is not None  # exhausted: a state or an error
-            if seen_rest != seen:  # read across a reconnect: vouch for nothing
-                self._streams.forget(key)
-                return found[0]
-        state, top = found
-        self._streams.set_top(key, top, seen, state.latest)
-        return state
+        return await load_thread(
+            self._streams,
+            thread_id,
+            self.thread_key(thread_id),
+            ttl_ms=self._load_ttl_ms,
+            snapshot_every=self._snapshot_every,
+        )
 
     async def abegin_run(self, thread_id: str, run: PendingRun) -> None:
         """Record ``run`` as the pending run, replacing any older one and its records.
@@ -272,7 +256,8 @@ class RedisSaver:
 
         When ``checkpoint.parent_id`` names the latest checkpoint, as this
         saver loaded or wrote it, and the new save extends that one's, only
-        the tail is stored. Idempotent for a retried call: committing the
+        the tail is stored; every ``snapshot_every``-th such commit also
+        writes the whole save as the thread's snapshot, in the same script. Idempotent for a retried call: committing the
         checkpoint that is already the latest (same id and version) succeeds.
         Checkpoint ids are not checked for uniqueness (that would cost a
         read per commit; the runtime makes them unique).
@@ -285,60 +270,14 @@ class RedisSaver:
                 version is not ``expected_version + 1``.
         """
         check_commit(thread_id, checkpoint, expected_version)
-        key = self.thread_key(thread_id)
-        head = ("c", encode_record(msgspec.structs.replace(checkpoint, save=b"")))
-        entry_id = f"{checkpoint.version}-0"
-        for _ in range(3):  # another round only after a reconnect
-            known = self._streams.vouched(key)
-            tail = None
-            if known is None or known.version != expected_version:
-                # Not seen at this version since the last (re)connect: read the
-                # newest entry, so that a commit from a version the thread never
-                # reached (say, after a restarted Redis lost writes) is refused;
-                # and store the save whole, since its base was not vouched for.
-                self._streams.forget(key)
-                known = await self._streams.top(key)
-                if known.version != expected_version:
-                    if await self._already_committed(key, checkpoint):
-                        return
-                    raise self._commit_conflict(
-                        thread_id, known.version, expected_version
-                    )
-            elif (
-                known.latest is not None
-                and known.latest.checkpoint_id == checkpoint.parent_id
-            ):
-                tail = split_appended(known.latest.save, checkpoint.save)
-            body = (
-                ("s", checkpoint.save) if tail is None else ("d", tail[1], "n", tail[0])
-            )
-            try:
-                seen = await self._streams.xadd(
-                    "committing a checkpoint",
-                    key,
-                    entry_id,
-                    head + body,
-                    create=expected_version == 0,
-                    # it leans on what was read: not across a reconnect
-                    epoch=known.epoch,
-                    fence=fence,
-                )
-            except Reconnected:
-                self._streams.forget(key)  # read again, and store the save whole
-                continue
-            except Stale:
-                self._streams.forget(key)
-                if await self._already_committed(key, checkpoint):
-                    return
-                version = (await self._streams.top(key)).version
-                raise self._commit_conflict(
-                    thread_id, version, expected_version
-                ) from None
-            self._streams.remember(key, entry_id, seen, latest=checkpoint)
-            return
-        raise StoreUnavailableError(
-            f"committing a checkpoint of thread {thread_id!r} failed: the connection "
-            "to Redis kept reconnecting; check the server and retry the run"
+        await commit_checkpoint(
+            self._streams,
+            thread_id,
+            self.thread_key(thread_id),
+            checkpoint,
+            expected_version=expected_version,
+            fence=fence,
+            snapshot_every=self._snapshot_every,
         )
 
     async def afence(self, thread_id: str, epoch: int) -> None:
@@ -354,31 +293,6 @@ class RedisSaver:
                 f"thread {thread_id!r} is held under lease epoch {higher}, "
                 f"newer than {epoch}: another cluster member took its shard"
             )
-
-    @staticmethod
-    def _commit_conflict(
-        thread_id: str, version: int, expected: int
-    ) -> CheckpointConflictError:
-        return CheckpointConflictError(
-            f"thread {thread_id!r} is at version {version}, not {expected}: a newer "
-            "writer committed first; reload the thread and retry the run"
-        )
-
-    async def _already_committed(self, key: str, checkpoint: Checkpoint) -> bool:
-        # A retried commit (its reply was lost) finds itself the newest checkpoint.
-        version = checkpoint.version
-        if (await self._streams.top(key)).version != version:
-            return False
-        found = parse_entries(
-            await self._streams.send(
-                "committing a checkpoint",
-                ("XRANGE", key, f"{version}-0", f"{version}-0"),
-            )
-        )
-        return bool(found) and (
-            decode_checkpoint(found[0].fields[b"c"]).checkpoint_id
-            == checkpoint.checkpoint_id
-        )
 
     async def adiscard_run(self, thread_id: str, run_id: str) -> None:
         """Drop the pending run and its records if ``run_id`` is still pending.
@@ -407,7 +321,9 @@ class RedisSaver:
             top = await self._streams.top(key)
             dropped = await self._streams.send(
                 "discarding a run",
-                DROP_IF_TOP.command((key,), (f"{top.version}-{top.seq}",)),
+                DROP_IF_TOP.command(
+                    (key, snapshot_key(key)), (f"{top.version}-{top.seq}",)
+                ),
             )
             if dropped:
                 self._streams.forget(key)
@@ -419,34 +335,16 @@ class RedisSaver:
         """Checkpoints newest first; ``before`` keeps versions below it.
 
         One round trip for the whole history; with a ``limit``, a read of
-        about that many entries (more only where task records sit between
-        checkpoints).
+        about that many entries. Snapshots change nothing here: every
+        checkpoint stays in the stream.
 
         Raises:
             ValueError: for a negative or non-int ``limit``.
             CorruptCheckpointError: if stored bytes fail to decode.
         """
-        if limit is not None and (type(limit) is not int or limit < 0):  # user input
-            raise ValueError(f"limit must be a non-negative int or None, got {limit!r}")
-        if limit == 0:
-            return []
-        key = self.thread_key(thread_id)
-        end = "+" if before is None else f"({int(before)}-0"
-        found: list[Checkpoint] = []
-        count = None if limit is None else limit + 8
-        while True:
-            page = () if count is None else ("COUNT", count)
-            entries = parse_entries(
-                await self._streams.send(
-                    "listing checkpoints", ("XREVRANGE", key, end, "-", *page)
-                )
-            )
-            found += checkpoints_of(entries)
-            if limit is None or count is None or len(entries) < count:
-                return found if limit is None else found[:limit]
-            if len(found) >= limit:
-                return found[:limit]
-            end, count = f"({entries[-1].version}-{entries[-1].seq}", count * 4
+        return await list_checkpoints(
+            self._streams, self.thread_key(thread_id), limit=limit, before=before
+        )
 
     async def aget(self, thread_id: str, checkpoint_id: str) -> Checkpoint | None:
         """One checkpoint by id (without its save), or None. One round trip over the history.
@@ -454,21 +352,14 @@ class RedisSaver:
         Raises:
             CorruptCheckpointError: if stored bytes fail to decode.
         """
-        key = self.thread_key(thread_id)
-        reply = await self._streams.send(
-            "reading a checkpoint", ("XREVRANGE", key, "+", "-")
-        )
-        needle = checkpoint_id.encode()
-        candidates = [
-            e for e in parse_entries(reply) if e.seq == 0 and needle in e.fields[b"c"]
-        ]
-        return next(
-            (c for c in checkpoints_of(candidates) if c.checkpoint_id == checkpoint_id),
-            None,
+        return await get_checkpoint(
+            self._streams, self.thread_key(thread_id), checkpoint_id
         )
 
     async def adelete_thread(self, thread_id: str) -> None:
-        """Delete the thread's key (and its cluster fence): one DEL."""
+        """Delete the thread's keys (stream, snapshot, cluster fence): one DEL."""
         key = self.thread_key(thread_id)
         self._streams.forget(key)
-        await self._streams.send("deleting a thread", ("DEL", key, fence_key(key)))
+        await self._streams.send(
+            "deleting a thread", ("DEL", key, fence_key(key), snapshot_key(key))
+        )

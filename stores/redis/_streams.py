@@ -35,6 +35,7 @@ from ._entries import EMPTY_TOP, Top, parse_entries
 from ._fence import FENCED_XADD, RAISE_FENCE, fence_key
 from ._pipeline import GroupWriter, Reconnected
 from ._slots import SlotMap, command_key
+from ._snapshots import SCRIPTS as SNAPSHOT_SCRIPTS, SNAPSHOT_XADD, snapshot_key
 from ._wire import ReplyError, Script
 
 
@@ -48,9 +49,12 @@ class Seen(msgspec.Struct, frozen=True):
     """The connection count when it was seen (see ``RedisConnection.connects``)."""
     latest: Checkpoint | None = None
     """The checkpoint at ``version-0``, save included, if this saver loaded or wrote it."""
+    chain: int = 0
+    """Appended tails since ``latest``'s save was last stored whole (or snapshotted)."""
 
 
-# ARGV: ttl ms, "1" may create the stream, id, fields... -> the id, or nil.
+# KEYS: stream, snapshot. ARGV: ttl ms, "1" may create the stream, id,
+# fields... -> the id, or nil. The TTL goes on both keys.
 XADD_TTL: Final = Script(
     """
 local args = {KEYS[1]}
@@ -58,32 +62,44 @@ if ARGV[2] ~= '1' then args[#args + 1] = 'NOMKSTREAM' end
 for i = 3, #ARGV do args[#args + 1] = ARGV[i] end
 local id = redis.pcall('XADD', unpack(args))
 if type(id) == 'table' and id.err then return id end
-if id then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+if id then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  redis.call('PEXPIRE', KEYS[2], ARGV[1])
+end
 return id
 """
 )
 
-# ARGV: ttl ms, count -> the newest entries; refreshes the TTL.
+# KEYS: stream, snapshot. ARGV: ttl ms, count -> the newest entries; refreshes the TTL.
 LOAD_TTL: Final = Script(
     """
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
+redis.call('PEXPIRE', KEYS[2], ARGV[1])
 return redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', ARGV[2])
 """
 )
 
-# ARGV: the id the caller saw newest -> 1 deleted, 0 the stream moved on.
+# KEYS: stream, snapshot. ARGV: the id the caller saw newest -> 1 deleted,
+# 0 the stream moved on.
 DROP_IF_TOP: Final = Script(
     """
 local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 if top[1] and top[1][1] == ARGV[1] then
-  redis.call('DEL', KEYS[1])
+  redis.call('DEL', KEYS[1], KEYS[2])
   return 1
 end
 return 0
 """
 )
 
-SCRIPTS: Final = (XADD_TTL, LOAD_TTL, DROP_IF_TOP, FENCED_XADD, RAISE_FENCE)
+SCRIPTS: Final = (
+    XADD_TTL,
+    LOAD_TTL,
+    DROP_IF_TOP,
+    FENCED_XADD,
+    RAISE_FENCE,
+    *SNAPSHOT_SCRIPTS,
+)
 FIRST_PAGE: Final = 32
 """Entries a load reads first: a short thread (or a save written whole) needs no more."""
 MAX_TOPS: Final = 65_536
@@ -229,21 +245,37 @@ class ThreadStreams:
         create: bool,
         epoch: int | None = None,
         fence: int | None = None,
+        snapshot: tuple[str, bytes] | None = None,
     ) -> int:
         """Append one entry at ``entry_id``; the connection count it went out at.
 
         Raises Stale if the stream is past ``entry_id`` (or gone), and
         Reconnected if ``epoch`` is given and a reconnect came since. With
         ``fence`` (a lease epoch), FencedError unless the thread's fence holds it.
+        With ``snapshot`` (checkpoint id, whole save), the same script writes
+        the thread's snapshot (see ``_snapshots``).
         """
-        if fence is not None:
+        if snapshot is not None:
+            command = SNAPSHOT_XADD.command(
+                (key, snapshot_key(key), fence_key(key)),
+                (
+                    "" if fence is None else fence,
+                    self._ttl_ms,
+                    "1" if create else "0",
+                    *snapshot,
+                    entry_id,
+                    *fields,
+                ),
+            )
+        elif fence is not None:
             command = FENCED_XADD.command(
-                (key, fence_key(key)),
+                (key, fence_key(key), snapshot_key(key)),
                 (fence, self._ttl_ms, "1" if create else "0", entry_id, *fields),
             )
         elif self._ttl_ms != "0":
             command = XADD_TTL.command(
-                (key,), (self._ttl_ms, "1" if create else "0", entry_id, *fields)
+                (key, snapshot_key(key)),
+                (self._ttl_ms, "1" if create else "0", entry_id, *fields),
             )
         elif create:
             command = ("XADD", key, entry_id, *fields)
@@ -266,10 +298,11 @@ class ThreadStreams:
         seen: int,
         run_id: str | None = None,
         latest: Checkpoint | None = None,
+        chain: int = 0,
     ) -> None:
         """Remember ``entry_id`` as the newest entry of ``key``, written at ``seen``."""
         version, _, seq = entry_id.partition("-")
-        self.set_top(key, Top(int(version), int(seq), run_id), seen, latest)
+        self.set_top(key, Top(int(version), int(seq), run_id, chain), seen, latest)
 
     def set_top(
         self, key: str, top: Top, seen: int, latest: Checkpoint | None = None
@@ -285,7 +318,7 @@ class ThreadStreams:
         ):
             self.forget(next(iter(tops)))
         self._save_bytes += size
-        tops[key] = Seen(top.version, top.seq, top.pending, seen, latest)
+        tops[key] = Seen(top.version, top.seq, top.pending, seen, latest, top.chain)
 
     async def top(self, key: str) -> Seen:
         """The newest entry of ``key`` as vouched for, read again if it is not."""
@@ -346,7 +379,7 @@ class ThreadStreams:
             except (Stale, Reconnected):
                 self.forget(key)
                 continue
-            self.remember(key, entry_id, seen, run_id, top.latest)
+            self.remember(key, entry_id, seen, run_id, top.latest, top.chain)
             return
         raise CheckpointConflictError(
             f"thread {thread_id!r} kept changing while {what}; reload the thread and retry"

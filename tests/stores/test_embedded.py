@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import socket
@@ -216,7 +217,7 @@ def test_reaping_stops_a_server_whose_owner_died(tmp_path: Path) -> None:
         live_dir = tmp_path / "srv-live"
         live_dir.mkdir()
         with (live_dir / "owner.lock").open("ab") as held:
-            _embedded.fcntl.flock(held, _embedded.fcntl.LOCK_EX)
+            fcntl.flock(held, fcntl.LOCK_EX)
             assert reap_orphans(tmp_path) == 1
             assert orphan.wait(10) == -signal.SIGKILL
             assert not orphan_dir.exists()
