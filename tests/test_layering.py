@@ -234,11 +234,6 @@ def test_a_private_import_across_packages_is_reported(tmp_path: Path) -> None:
 
 MAX_MODULE_LINES = 400
 
-OVERSIZED_OWNED_ELSEWHERE = {
-    # Owned by other engineers, who split them in parallel (issue 10); the
-    # integrator empties this set as their splits land. Do not add to it.
-}
-
 
 def oversized(root: Path = ROOT) -> dict[str, int]:
     """Module path -> line count, for every module over MAX_MODULE_LINES."""
@@ -252,12 +247,7 @@ def oversized(root: Path = ROOT) -> dict[str, int]:
 
 
 def test_every_module_is_at_most_400_lines() -> None:
-    too_long = {
-        path: lines
-        for path, lines in oversized().items()
-        if path not in OVERSIZED_OWNED_ELSEWHERE
-    }
-    assert too_long == {}
+    assert oversized() == {}
 
 
 def test_a_long_nested_module_is_reported(tmp_path: Path) -> None:
