@@ -17,13 +17,17 @@ import time
 import anyio
 import msgspec
 
-from stores._checkpoint import Checkpoint
+from stores import Checkpoint
 from stores.redis import RedisSaver
-from stores.redis._appends import array_header
 
 _TURN = msgspec.msgpack.encode(["message %06d, some words", "reply %06d, some words"])[
     1:
 ]
+
+
+def _array_header(count: int) -> bytes:
+    """The msgpack header of an array of ``count`` elements (each 0 is one byte)."""
+    return msgspec.msgpack.encode([0] * count)[:-count]
 
 
 async def _build(saver: RedisSaver, thread_id: str, turns: int) -> None:
@@ -32,7 +36,7 @@ async def _build(saver: RedisSaver, thread_id: str, turns: int) -> None:
     body = b""
     for v in range(1, turns + 1):
         body += _TURN % (2 * v - 2, 2 * v - 1)
-        save = array_header(2 * v) + body
+        save = _array_header(2 * v) + body
         checkpoint = Checkpoint(
             thread_id=thread_id,
             checkpoint_id=f"c{v}",
