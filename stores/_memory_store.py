@@ -14,7 +14,7 @@ import itertools
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final, Literal, final
+from typing import TYPE_CHECKING, Any, Final, final
 
 import msgspec
 
@@ -34,11 +34,10 @@ from ._base import (
 from ._filters import parse_filter
 from ._namespaces import has_prefix, parse_ttl_config, select_namespaces
 from ._vectors import (
-    FieldPath,
     IndexConfig,
     best_scores,
+    embed_paths,
     embed_texts,
-    parse_field_path,
     parse_index_config,
     texts_for,
 )
@@ -185,7 +184,7 @@ class InMemoryStore(BaseStore):
                 raw = _ENCODER.encode(op.value)
                 copy = _DECODER.decode(raw)
                 plan.encoded[pos] = (raw, copy)
-                paths = _paths(self._index, op.index)
+                paths = embed_paths(self._index, op.index)
                 if paths:
                     texts = texts_for(copy, paths)
             elif isinstance(op, SearchOp) and op.query is not None and self._index:
@@ -287,18 +286,6 @@ class InMemoryStore(BaseStore):
                 self._remove(record)
             else:
                 heapq.heappush(heap, (record.expires, record.seq, record))
-
-
-def _paths(
-    config: IndexConfig | None, index: Literal[False] | list[str] | None
-) -> tuple[FieldPath, ...]:
-    """The parsed paths a put embeds; a list is parsed (and checked) even without an index."""
-    if isinstance(index, list):
-        paths = tuple(parse_field_path(p) for p in index)
-        return paths if config is not None else ()
-    if config is None or index is False:
-        return ()
-    return config.paths
 
 
 def _rows(matrix: Matrix | None, span: tuple[int, int] | None) -> Matrix | None:

@@ -9,7 +9,7 @@ ranks by its best part (the maximum cosine similarity over its parts).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final, TypeAlias, cast
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias, cast
 
 import msgspec
 
@@ -191,3 +191,15 @@ def best_scores(query: Matrix, parts: Sequence[Matrix]) -> list[float]:
     starts = np.cumsum([0] + [len(p) for p in parts[:-1]])
     best = np.maximum.reduceat(sims, starts)
     return np.clip(best, -1.0, 1.0).astype(float).tolist()
+
+
+def embed_paths(
+    config: IndexConfig | None, index: Literal[False] | list[str] | None
+) -> tuple[FieldPath, ...]:
+    """The parsed paths a put embeds; a list is parsed (and checked) even without an index."""
+    if isinstance(index, list):
+        paths = tuple(parse_field_path(p) for p in index)
+        return paths if config is not None else ()
+    if config is None or index is False:
+        return ()
+    return config.paths

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import math
 import time
-from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeAlias
 
 import msgspec
 
 from stores._ops import ListNamespacesOp, PutOp, SearchOp
-from stores._vectors import parse_field_path, texts_for
+from stores._vectors import embed_paths, texts_for
 
 from ._query import decode_value
 from ._schema import PRIMARY_KINDS, PUT_SCRIPT, filter_values, namespace_tags, tag
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     from stores._ops import Op, Result
-    from stores._vectors import FieldPath, Matrix
+    from stores._vectors import Matrix
 
     from ._schema import RedisIndexSettings
     from ._wire import Packed
@@ -88,19 +88,6 @@ def rows(matrix: Matrix | None, span: tuple[int, int] | None) -> Matrix | None:
     return matrix[span[0] : span[1]]
 
 
-def _paths(
-    settings: RedisIndexSettings, index: Literal[False] | list[str] | None
-) -> tuple[FieldPath, ...]:
-    config = settings.vectors
-    if isinstance(index, list):
-        # Parsed (so checked) even when the store has no vectors.
-        paths = tuple(parse_field_path(p) for p in index)
-        return paths if config is not None else ()
-    if config is None or index is False:
-        return ()
-    return config.paths
-
-
 def batch_texts(
     settings: RedisIndexSettings, ops: Sequence[Op], values: dict[int, Encoded]
 ) -> tuple[list[str], dict[int, tuple[int, int]]]:
@@ -114,7 +101,7 @@ def batch_texts(
     for i, op in enumerate(ops):
         found: list[str] = []
         if isinstance(op, PutOp) and op.value is not None:
-            paths = _paths(settings, op.index)
+            paths = embed_paths(settings.vectors, op.index)
             found = texts_for(values[i][1], paths) if paths else []
         elif isinstance(op, SearchOp) and op.query is not None and settings.vectors:
             found = [op.query]
