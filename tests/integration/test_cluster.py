@@ -179,14 +179,15 @@ def test_three_members_share_threads(cluster: Any) -> None:
     # one member on each event loop: the transport is the same on all three
     members = cluster(3, hosts=("asyncio", "trio", "uvloop"))
     balanced(members, 3)
+    threads = spread(members)
     rids = [
-        m.send("turns", threads=THREADS, turns=5, tag=f"m{i}")
+        m.send("turns", threads=threads, turns=5, tag=f"m{i}")
         for i, m in enumerate(members)
     ]
     results = [m.wait(r) for m, r in zip(members, rids, strict=True)]
     assert all(not r["errors"] for r in results), [r["errors"] for r in results]
     acks = [r["acks"] for r in results]
-    assert all(len(a[t]) == 5 for a in acks for t in THREADS)
+    assert all(len(a[t]) == 5 for a in acks for t in threads)
     check_exactly_once(cluster.prefix, acks)
     stats = [m.call("stats")["stats"] for m in members]
     assert all(s["forwarded"] > 0 and s["served_remote"] > 0 for s in stats), stats
@@ -203,6 +204,14 @@ def _serving(members: list[Member], member: Member) -> list[str]:
     mine = member.call("stats", threads=CANDIDATES)["mine"]
     assert mine, "the member serves none of 200 threads"
     return mine
+
+
+def spread(members: list[Member]) -> list[str]:
+    """THREADS plus two threads each member serves, so every member owns some.
+
+    Twelve hashed thread ids miss a member's shards about one time in fifty.
+    """
+    return [*THREADS, *(t for m in members for t in _serving(members, m)[:2])]
 
 
 def test_kill9_of_a_member_loses_its_shards_to_the_live_ones(cluster: Any) -> None:
@@ -237,8 +246,9 @@ def test_kill9_of_a_member_loses_its_shards_to_the_live_ones(cluster: Any) -> No
 def test_graceful_leave_hands_threads_over(cluster: Any) -> None:
     a, b, c = members = cluster(3)
     balanced(members, 3)
+    threads = spread(members)
     rids = [
-        m.send("turns", threads=THREADS, turns=6, tag=f"m{i}", delay=0.02)
+        m.send("turns", threads=threads, turns=6, tag=f"m{i}", delay=0.02)
         for i, m in enumerate((a, b))
     ]
     deadline = time.monotonic() + 20
@@ -336,8 +346,9 @@ def test_redis_restart_under_load(tmp_path: Path) -> None:
         for m in members:
             m.ready()
         balanced(members, 2)
+        threads = spread(members)
         rids = [
-            m.send("turns", threads=THREADS, turns=8, tag=f"m{i}", delay=0.02)
+            m.send("turns", threads=threads, turns=8, tag=f"m{i}", delay=0.02)
             for i, m in enumerate(members)
         ]
         deadline = time.monotonic() + 20
@@ -352,12 +363,12 @@ def test_redis_restart_under_load(tmp_path: Path) -> None:
         # membership and leases recover: a second round is served in full
         balanced(members, 2)
         again = [
-            m.call("turns", threads=THREADS, turns=2, tag=f"n{i}")
+            m.call("turns", threads=threads, turns=2, tag=f"n{i}")
             for i, m in enumerate(members)
         ]
         assert all(not r["errors"] for r in again), [r["errors"] for r in again]
         # every acknowledged turn is there once, in order (read through this Redis)
-        for thread in THREADS:
+        for thread in threads:
             seen = _history_at(server.url, prefix, thread)
             assert len(seen) == len(set(seen)), seen
             for a in [*acks, *(r["acks"] for r in again)]:
