@@ -15,25 +15,9 @@ from .test_memory_saver import ckpt
 from .test_redis_saver import commit_conversation, messages
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable
+    from collections.abc import Callable
 
 pytestmark = pytest.mark.redis
-
-
-@pytest.fixture
-async def make_saver(
-    redis_url: str, redis_prefix: str
-) -> AsyncIterator[Callable[..., RedisSaver]]:
-    savers: list[RedisSaver] = []
-
-    def make(**kwargs: Any) -> RedisSaver:
-        saver = RedisSaver(redis_url, prefix=redis_prefix, **kwargs)
-        savers.append(saver)
-        return saver
-
-    yield make
-    for saver in savers:
-        await saver.aclose()
 
 
 async def test_a_long_thread_loads_from_its_snapshot_in_two_reads(
