@@ -139,6 +139,24 @@ async def load(
     }
 
 
+def wait_until_healthy(
+    url: str, proc: subprocess.Popen[bytes], timeout: float, what: str = "the server"
+) -> None:
+    """Block until ``url``/health answers 200; raises RuntimeError if ``what`` exits or is late."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} at {url} exited with {proc.returncode}")
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass  # not listening yet
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} at {url} did not answer in {timeout:g} s")
+        time.sleep(0.05)  # a poll interval: the process gives no other signal
+
+
 @contextmanager
 def serving(loop: str) -> Iterator[str]:
     """``uvicorn examples.service.app:app --loop <loop>`` on a free port; yields its url."""
@@ -166,18 +184,10 @@ def serving(loop: str) -> Iterator[str]:
     proc = subprocess.Popen(command, cwd=ROOT, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise SystemExit(f"the server exited with {proc.returncode}")
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit("the server did not answer within 60 s")
-            time.sleep(0.05)
+        try:
+            wait_until_healthy(url, proc, 60)
+        except RuntimeError as error:
+            raise SystemExit(str(error)) from None
         yield url
     finally:
         proc.terminate()

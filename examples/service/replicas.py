@@ -23,18 +23,16 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import anyio
-import httpx
 
 from stores import EmbeddedRedis
 
-from .load import load
+from .load import load, wait_until_healthy
 
 ROOT = Path(__file__).parents[2]
 
@@ -59,22 +57,6 @@ def command(port: int) -> list[str]:
         str(port),
         "--no-access-log",
     ]
-
-
-def wait_until_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
-    """Block until ``url``/health answers 200; raises RuntimeError if the replica exits or is late."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the replica at {url} exited with {proc.returncode}")
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass  # not listening yet
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"the replica at {url} did not answer in {timeout:g} s")
-        time.sleep(0.05)  # a poll interval: the process gives no other signal
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -120,7 +102,7 @@ def replicas(
             proc = subprocess.Popen(command(port), cwd=ROOT, env=base)
             started.append((f"http://127.0.0.1:{port}", proc))
         for url, proc in started:
-            wait_until_healthy(url, proc, timeout)
+            wait_until_healthy(url, proc, timeout, "the replica")
         yield started
     finally:
         for _, proc in started:
