@@ -17,7 +17,7 @@ from langgraph.config import get_store
 from langgraph.func import entrypoint, task
 from langgraph.graph.message import add_messages
 
-from bench.workload import PROBE, memory_key
+from bench.workload import PROBE, Side, memory_key
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator
@@ -59,29 +59,6 @@ def build(checkpointer: Any, store: BaseStore, model: FakeModel) -> Any:
     return chat
 
 
-class LangGraphSide:
-    """The harness's view of one LangGraph system: seed, turn, history, count."""
-
-    def __init__(self, chat: Any, store: BaseStore) -> None:
-        self._chat = chat
-        self._store = store
-
-    async def seed(self, user_id: str, key: str, text: str) -> None:
-        await self._store.aput(("memories", user_id), key, {"data": text})
-
-    async def turn(self, thread_id: str, user_id: str, text: str) -> str:
-        config = {"configurable": {"thread_id": thread_id, "user_id": user_id}}
-        response = await self._chat.ainvoke(text, config)
-        return str(response.content)
-
-    async def history(self, thread_id: str, user_id: str) -> list[tuple[str, str]]:
-        config = {"configurable": {"thread_id": thread_id, "user_id": user_id}}
-        return _pairs(await self._chat.ainvoke(PROBE, config))
-
-    async def count(self, user_id: str) -> int:
-        return len(await self._store.asearch(("memories", user_id), limit=1000))
-
-
 def _index(spec: Spec, embedder: HashEmbedder) -> Any:
     # The bound async method: LangGraph then awaits it instead of using a thread.
     return {"dims": spec.dims, "embed": embedder.aembed_documents, "fields": ["data"]}
@@ -96,14 +73,14 @@ async def open_side(
     *,
     redis_url: str | None,
     pool_size: int,
-) -> AsyncGenerator[LangGraphSide]:
+) -> AsyncGenerator[Side]:
     """Open ``langgraph`` (Redis) or ``langgraph-memory``; close everything on exit."""
     if system == "langgraph-memory":
         from langgraph.checkpoint.memory import InMemorySaver
         from langgraph.store.memory import InMemoryStore
 
         store = InMemoryStore(index=_index(spec, embedder))
-        yield LangGraphSide(build(InMemorySaver(), store, model), store)
+        yield Side(build(InMemorySaver(), store, model), store, _pairs)
         return
     if redis_url is None:
         raise ValueError("the langgraph system needs a Redis url")
@@ -122,7 +99,7 @@ async def open_side(
         ):
             await saver.asetup()
             await store.setup()
-            yield LangGraphSide(build(saver, store, model), store)
+            yield Side(build(saver, store, model), store, _pairs)
     finally:
         await client.aclose()
         await pool.disconnect()

@@ -11,7 +11,7 @@ import json
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-from bench.workload import PROBE, memory_key
+from bench.workload import PROBE, Side, memory_key
 from runtime import (
     AIMessage,
     HumanMessage,
@@ -27,7 +27,6 @@ from stores import InMemoryStore, MemorySaver
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator
 
-    from bench._tracing import BenchTracing
     from bench.workload import FakeModel, HashEmbedder, Spec
 
 
@@ -82,30 +81,6 @@ def build(
     return chat
 
 
-class OursSide:
-    """The harness's view of one of our systems: seed, turn, history, count."""
-
-    def __init__(self, chat: Any, store: Any, tracing: BenchTracing | None) -> None:
-        self._chat = chat
-        self._store = store
-        self.tracing = tracing
-
-    async def seed(self, user_id: str, key: str, text: str) -> None:
-        await self._store.aput(("memories", user_id), key, {"data": text})
-
-    async def turn(self, thread_id: str, user_id: str, text: str) -> str:
-        config = {"configurable": {"thread_id": thread_id, "user_id": user_id}}
-        response = await self._chat.ainvoke(text, config)
-        return str(response.content)
-
-    async def history(self, thread_id: str, user_id: str) -> list[tuple[str, str]]:
-        config = {"configurable": {"thread_id": thread_id, "user_id": user_id}}
-        return pairs(await self._chat.ainvoke(PROBE, config))
-
-    async def count(self, user_id: str) -> int:
-        return len(await self._store.asearch(("memories", user_id), limit=1000))
-
-
 @asynccontextmanager
 async def open_side(
     system: str,
@@ -117,7 +92,7 @@ async def open_side(
     pool_size: int,
     tune_gc: Any = "aligned",
     tracing: str | None = None,
-) -> AsyncGenerator[OursSide]:
+) -> AsyncGenerator[Side]:
     """Open ``ours-redis`` or ``ours-memory`` inside a Runtime; close everything on exit.
 
     ``tracing`` is the ``--tracing`` mode (see bench/_tracing.py), or None.
@@ -142,7 +117,7 @@ async def open_side(
             traced = BenchTracing(tracing)
             option, chat_model = traced.option(), FakeChatModel(model)
         await stack.enter_async_context(Runtime(tune_gc=tune_gc, tracing=option))
-        yield OursSide(build(saver, store, model, chat_model), store, traced)
+        yield Side(build(saver, store, model, chat_model), store, pairs, traced)
 
 
 def versions() -> dict[str, str]:

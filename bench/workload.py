@@ -22,12 +22,12 @@ import hashlib
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
 PROBE = "__probe__"
 """Input that makes the entrypoint return its saved history (untimed, for the check)."""
@@ -299,3 +299,39 @@ class Checker:
         )
         remembers = sum(1 for t in range(1, spec.turns + 1) if is_remember_turn(t))
         return spec.memories_per_user + convs * remembers
+
+
+class Side:
+    """The harness's view of one system: seed, turn, history, count.
+
+    ``chat`` is the system's entrypoint and ``store`` its store; both sides
+    call them the same way. ``read`` turns the system's messages into
+    ``(role, text)`` pairs. ``tracing`` is ours' ``BenchTracing``, or None.
+    """
+
+    def __init__(
+        self,
+        chat: Any,
+        store: Any,
+        read: Callable[[Any], list[tuple[str, str]]],
+        tracing: Any = None,
+    ) -> None:
+        self._chat = chat
+        self._store = store
+        self._read = read
+        self.tracing = tracing
+
+    async def seed(self, user_id: str, key: str, text: str) -> None:
+        await self._store.aput(("memories", user_id), key, {"data": text})
+
+    async def turn(self, thread_id: str, user_id: str, text: str) -> str:
+        config = {"configurable": {"thread_id": thread_id, "user_id": user_id}}
+        response = await self._chat.ainvoke(text, config)
+        return str(response.content)
+
+    async def history(self, thread_id: str, user_id: str) -> list[tuple[str, str]]:
+        config = {"configurable": {"thread_id": thread_id, "user_id": user_id}}
+        return self._read(await self._chat.ainvoke(PROBE, config))
+
+    async def count(self, user_id: str) -> int:
+        return len(await self._store.asearch(("memories", user_id), limit=1000))

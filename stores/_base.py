@@ -10,8 +10,9 @@ any store sees it; items are in ``_items``. Both are re-exported here.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from ._closing import AsyncClosing
 from ._errors import InvalidNamespaceError, InvalidValueError
 from ._items import Item as Item, Namespace as Namespace, SearchItem as SearchItem
 from ._match import MatchCondition as MatchCondition
@@ -38,7 +39,6 @@ from ._validation import (
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
-    from types import TracebackType
 
 T = TypeVar("T")
 
@@ -61,7 +61,7 @@ def _as_tuple(namespace: Sequence[str], *, what: str = "namespace") -> Namespace
 # -- the contract ------------------------------------------------------------
 
 
-class BaseStore(ABC):
+class BaseStore(AsyncClosing, ABC):
     """A namespaced key-value store with optional semantic search.
 
     Implementations provide ``abatch``; everything else is built on it.
@@ -238,17 +238,3 @@ class BaseStore(ABC):
             limit=limit,
             offset=offset,
         )
-
-    async def aclose(self) -> None:  # noqa: B027 -- a default, not abstract: InMemoryStore holds nothing
-        """Release connections; the default store holds none."""
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()

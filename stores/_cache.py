@@ -10,20 +10,18 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Self, TypeAlias, final
+from typing import TypeAlias, final
 
 import anyio.lowlevel
 
+from ._closing import AsyncClosing
 from ._sync import run_sync
-
-if TYPE_CHECKING:
-    from types import TracebackType
 
 CacheNamespace: TypeAlias = tuple[str, ...]
 FullKey: TypeAlias = tuple[CacheNamespace, str]
 
 
-class BaseCache(ABC):
+class BaseCache(AsyncClosing, ABC):
     """A cache of task results; implementations provide the three coroutines."""
 
     @abstractmethod
@@ -49,20 +47,6 @@ class BaseCache(ABC):
     def clear(self, namespaces: Sequence[CacheNamespace] | None = None) -> None:
         """Blocking twin of ``aclear``."""
         run_sync(self.aclear, namespaces)
-
-    async def aclose(self) -> None:  # noqa: B027 -- a default: the memory cache holds nothing
-        """Release connections; the default holds none."""
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
 
 @final

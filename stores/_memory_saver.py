@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Self, final
+from typing import final
 
 import anyio.lowlevel
 import msgspec
@@ -29,10 +29,8 @@ from ._checkpoint import (
     encode_record,
 )
 from ._checkpoint_tuples import checkpoint_tuples
+from ._closing import AsyncClosing
 from ._errors import CheckpointConflictError
-
-if TYPE_CHECKING:
-    from types import TracebackType
 
 
 @dataclass(slots=True)
@@ -55,7 +53,7 @@ class _Thread:
 
 @checkpoint_tuples
 @final
-class MemorySaver:
+class MemorySaver(AsyncClosing):
     """A checkpointer that keeps every thread's history in process memory.
 
     Implements the ``CheckpointSaver`` protocol. It holds no connections:
@@ -68,17 +66,6 @@ class MemorySaver:
     def __init__(self) -> None:
         """Create an empty saver."""
         self._threads: dict[str, _Thread] = {}
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Nothing to release; the saver keeps its data and stays usable."""

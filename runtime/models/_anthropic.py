@@ -30,7 +30,13 @@ from runtime._messages import (
     UsageMetadata,
 )
 
-from ._base import BaseChatModel, CallOptions, ChatModelError, stream_chunks
+from ._base import (
+    BaseChatModel,
+    CallOptions,
+    ChatModelError,
+    stream_chunks,
+    wire_blocks,
+)
 
 if TYPE_CHECKING:
     from ._anthropic_payloads import Response, StreamEvent, Usage
@@ -41,12 +47,7 @@ _ERRORS = (anthropic.AnthropicError, httpx2.HTTPError, json.JSONDecodeError)
 def _blocks(content: Content) -> list[dict[str, Any]]:
     if isinstance(content, str):
         return [{"type": "text", "text": content}] if content else []
-    return [
-        {"type": "text", "text": b}
-        if isinstance(b, str)
-        else {k: v for k, v in b.items() if k != "index"}
-        for b in content
-    ]
+    return wire_blocks(content)
 
 
 def _ai_blocks(message: AIMessage) -> list[dict[str, Any]]:

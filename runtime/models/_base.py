@@ -164,6 +164,20 @@ def _parse_docstring(doc: str) -> tuple[str, dict[str, str]]:
     return summary, args
 
 
+def wire_blocks(content: Sequence[str | Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """A message's content blocks as a provider's request takes them.
+
+    A bare string becomes a text block; a block loses the ``index`` that
+    streaming gave it.
+    """
+    return [
+        {"type": "text", "text": b}
+        if isinstance(b, str)
+        else {k: v for k, v in b.items() if k != "index"}
+        for b in content
+    ]
+
+
 def coerce_messages(messages: MessagesInput) -> list[AnyMessage]:
     """A prompt (str, message, pair or dict) or a sequence of them, as our messages.
 

@@ -29,7 +29,13 @@ from runtime._messages import (
     parse_tool_calls,
 )
 
-from ._base import BaseChatModel, CallOptions, ChatModelError, stream_chunks
+from ._base import (
+    BaseChatModel,
+    CallOptions,
+    ChatModelError,
+    stream_chunks,
+    wire_blocks,
+)
 
 if TYPE_CHECKING:
     from ._openai_payloads import Completion, ToolCallPayload, Usage
@@ -38,14 +44,7 @@ _ERRORS = (openai.OpenAIError, httpx2.HTTPError, json.JSONDecodeError)
 
 
 def _parts(content: str | list[Any]) -> str | list[dict[str, Any]]:
-    if isinstance(content, str):
-        return content
-    return [
-        {"type": "text", "text": b}
-        if isinstance(b, str)
-        else {k: v for k, v in b.items() if k != "index"}
-        for b in content
-    ]
+    return content if isinstance(content, str) else wire_blocks(content)
 
 
 def _to_openai_message(message: AnyMessage) -> dict[str, Any]:

@@ -39,7 +39,7 @@ writer (``_pipeline``), on asyncio and trio alike.
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Self, final
+from typing import Self, final
 
 from stores._checkpoint import (
     Checkpoint,
@@ -52,6 +52,7 @@ from stores._checkpoint import (
     encode_record,
 )
 from stores._checkpoint_tuples import checkpoint_tuples
+from stores._closing import AsyncClosing
 from stores._errors import CheckpointConflictError, FencedError, StoreUnavailableError
 from stores._namespaces import parse_ttl_config
 
@@ -65,13 +66,10 @@ from ._slots import SlotMap
 from ._snapshots import SNAPSHOT_EVERY, check_snapshot_every, snapshot_key
 from ._streams import DROP_IF_TOP, ThreadStreams, escape_tag
 
-if TYPE_CHECKING:
-    from types import TracebackType
-
 
 @checkpoint_tuples
 @final
-class RedisSaver:
+class RedisSaver(AsyncClosing):
     """A checkpointer on Redis: every write one fenced XADD, one round trip per call.
 
     ``url``: a ``redis://`` url; default ``REDIS_URL``, else the embedded
@@ -159,14 +157,6 @@ class RedisSaver:
         ):
             await (await self._streams.writer()).connect()
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Close the connection; the saver cannot be used afterwards."""
