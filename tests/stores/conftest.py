@@ -16,6 +16,7 @@ import pytest
 
 from stores._memory_store import InMemoryStore
 from stores.embeddings._hashing import HashingEmbeddings
+from stores.redis._saver import RedisSaver
 from tests.redis_server import (
     drop_prefix,
     has_query_engine,
@@ -26,7 +27,14 @@ from tests.redis_server import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Sequence
+    from collections.abc import (
+        AsyncGenerator,
+        AsyncIterator,
+        Awaitable,
+        Callable,
+        Iterator,
+        Sequence,
+    )
 
     from stores._base import BaseStore
 
@@ -120,3 +128,20 @@ def redis_prefix(redis_url: str) -> Iterator[str]:
     prefix = new_prefix()
     yield prefix
     drop_prefix(prefix)
+
+
+@pytest.fixture
+async def make_saver(
+    redis_url: str, redis_prefix: str
+) -> AsyncIterator[Callable[..., RedisSaver]]:
+    """Savers on the session Redis under this test's prefix, closed at teardown."""
+    savers: list[RedisSaver] = []
+
+    def make(**kwargs: Any) -> RedisSaver:
+        saver = RedisSaver(redis_url, prefix=redis_prefix, **kwargs)
+        savers.append(saver)
+        return saver
+
+    yield make
+    for saver in savers:
+        await saver.aclose()

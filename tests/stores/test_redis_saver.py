@@ -33,7 +33,7 @@ from stores.redis._streams import ThreadStreams
 from tests.redis_server import admin, keys_of
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable
+    from collections.abc import Callable
     from pathlib import Path
 
 from .test_memory_saver import ckpt, history_entry, rec, run
@@ -53,23 +53,6 @@ async def committed(
 def evalsha_calls() -> int:
     stats = admin().info("commandstats")
     return int(stats.get("cmdstat_evalsha", {}).get("calls", 0))
-
-
-@pytest.fixture
-async def make_saver(
-    redis_url: str, redis_prefix: str
-) -> AsyncIterator[Callable[..., RedisSaver]]:
-    """Savers on the session Redis under this test's prefix, closed at teardown."""
-    savers: list[RedisSaver] = []
-
-    def make(**kwargs: Any) -> RedisSaver:
-        saver = RedisSaver(redis_url, prefix=redis_prefix, **kwargs)
-        savers.append(saver)
-        return saver
-
-    yield make
-    for saver in savers:
-        await saver.aclose()
 
 
 @pytest.fixture
