@@ -12,9 +12,11 @@ history is unchanged; the key holds one snapshot, overwritten by the next.
 A load that does not find a whole save among the newest entries reads the
 snapshot and the entries down to it in one script (``REST``); the snapshot
 stands in for the save of its entry (matched by entry id and checkpoint
-id, so a leftover key from an older stream is ignored). A thread written
-before snapshots has no key: it loads by reading on, as it always did, and
-its next commit writes one.
+id, so a leftover key from an older stream is ignored). A save longer than
+``INLINE_SAVE_BYTES`` is left out of the script's reply and read by a
+plain HMGET (one more round trip: Lua would copy it twice more), checked to
+be of the same snapshot. A thread written before snapshots has no key: it
+loads by reading on, as it always did, and its next commit writes one.
 
 Fields of the snapshot hash: ``v`` the entry id (``version-0``), ``i`` the
 checkpoint id, ``s`` the whole save.
@@ -62,18 +64,28 @@ return id
 """
 )
 
-# KEYS: stream, snapshot. ARGV: exclusive end id ("(v-s"), count -> {entry id,
-# checkpoint id, save, entries} with the entries from the end down to the
-# snapshot's entry (newest first), or {false, false, false, entries}: the
-# ``count`` entries below the end (no snapshot).
+INLINE_SAVE_BYTES: Final = 128 * 1024
+"""A snapshot's save up to this size comes back in the ``REST`` script's reply;
+a larger one is read by a plain HMGET (a Lua reply copies it twice more:
+about 2 ms per MB, against one round trip; ``bench/NOTES.md``, "Activation")."""
+
+# KEYS: stream, snapshot. ARGV: exclusive end id ("(v-s"), count, inline bytes
+# -> {entry id, checkpoint id, save, entries} with the entries from the end
+# down to the snapshot's entry (newest first) and the save false if longer
+# than the inline bytes; or {false, false, false, entries}: the ``count``
+# entries below the end (no snapshot).
 REST: Final = Script(
     """
-local snap = redis.call('HMGET', KEYS[2], 'v', 'i', 's')
+local snap = redis.call('HMGET', KEYS[2], 'v', 'i')
 if not snap[1] then
   return {false, false, false,
           redis.call('XREVRANGE', KEYS[1], ARGV[1], '-', 'COUNT', ARGV[2])}
 end
-return {snap[1], snap[2], snap[3],
+local save = false
+if redis.call('HSTRLEN', KEYS[2], 's') <= tonumber(ARGV[3]) then
+  save = redis.call('HGET', KEYS[2], 's')
+end
+return {snap[1], snap[2], save,
         redis.call('XREVRANGE', KEYS[1], ARGV[1], snap[1], 'COUNT', ARGV[2])}
 """
 )
@@ -105,7 +117,8 @@ class Snapshot(msgspec.Struct, frozen=True):
 
     version: int
     checkpoint_id: str
-    save: bytes
+    save: bytes | None
+    """None: too long to come with the reply (read it: ``whole``, ``completed``)."""
 
     @classmethod
     def of(cls, reply: list[Any]) -> Snapshot | None:
@@ -114,7 +127,28 @@ class Snapshot(msgspec.Struct, frozen=True):
         if entry_id is None:
             return None
         version = bytes(entry_id).partition(b"-")[0]
-        return cls(int(version), bytes(checkpoint_id).decode(), bytes(save))
+        return cls(
+            int(version),
+            bytes(checkpoint_id).decode(),
+            None if save is None else bytes(save),
+        )
+
+    def whole(self, thread_key: str) -> tuple[str, ...]:
+        """The command that reads this snapshot with its save (reply: ``completed``)."""
+        return ("HMGET", snapshot_key(thread_key), "v", "i", "s")
+
+    def completed(self, reply: list[Any]) -> Snapshot | None:
+        """This snapshot with the save of a ``whole`` reply; None if the key now
+        holds another one (a commit replaced it since the ``REST`` read)."""
+        entry_id, checkpoint_id, save = reply
+        if (
+            entry_id is None
+            or save is None
+            or bytes(entry_id) != f"{self.version}-0".encode()
+            or bytes(checkpoint_id).decode() != self.checkpoint_id
+        ):
+            return None
+        return msgspec.structs.replace(self, save=bytes(save))
 
     def stand_in(self, entries: list[Entry]) -> bool:
         """Give the snapshot's entry among ``entries`` the whole save (field ``s``).
@@ -122,6 +156,7 @@ class Snapshot(msgspec.Struct, frozen=True):
         False if its entry is not among them, or holds another checkpoint
         (a key outliving its stream): ``entries`` are left as they were.
         """
+        assert self.save is not None, "read the save first (completed)"
         for i in range(len(entries) - 1, -1, -1):
             entry = entries[i]
             if entry.version == self.version and entry.seq == 0:
