@@ -270,7 +270,7 @@ class RunState:
         *,
         in_place: bool = False,
     ) -> None:
-        self.emitter.debug("task", {"id": task_id, "name": task.name, "input": args})
+        self.emitter.task(task_id, task.name, args)
         try:
             if (tel := self.telemetry) is not None:  # one span over all the attempts
                 calls = self._attempts(task, task_id, args, kwargs)
@@ -298,10 +298,7 @@ class RunState:
             )
             future.set_exception(exc)
         else:
-            self.emitter.emit("updates", {task.name: value})
-            self.emitter.debug(
-                "task_result", {"id": task_id, "name": task.name, "result": value}
-            )
+            self.emitter.task_result(task_id, task.name, value)
             future.set_result(value)
             if self.durability == "async":
                 if in_place:  # the caller goes on: decide when the run next yields

@@ -127,6 +127,19 @@ class Emitter:
                 "debug", {"type": kind, "timestamp": time.time(), "payload": payload}
             )
 
+    def task(self, task_id: str, name: str, args: Any) -> None:
+        """The debug (and "tasks") event of a task starting; nothing is built
+        when the caller streams neither (as ``ainvoke``)."""
+        if self.modes:
+            self.debug("task", {"id": task_id, "name": name, "input": args})
+
+    def task_result(self, task_id: str, name: str, value: Any) -> None:
+        """A finished task's "updates" event and its debug (and "tasks") result;
+        nothing is built when the caller streams none of them."""
+        if self.modes:
+            self.emit("updates", {name: value})
+            self.debug("task_result", {"id": task_id, "name": name, "result": value})
+
     def _put(self, mode: str, chunk: Any) -> None:
         if self._send is None:
             return

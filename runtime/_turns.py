@@ -200,15 +200,18 @@ class RunTurn:
         error: Exception | None = None
         interrupted = False
         value: Any = None
-        rs.emitter.debug(
-            "run", {"run_id": rs.run_id, "name": self.spec.name, "input": input_value}
-        )
-        rs.emitter.emit(  # the body is a task of its own in LangGraph's "tasks" mode
-            "tasks",
-            task_event(
-                "task", {"id": rs.run_id, "name": self.spec.name, "input": input_value}
-            ),
-        )
+        if rs.emitter.modes:  # (ainvoke streams nothing: no events to build)
+            rs.emitter.debug(
+                "run",
+                {"run_id": rs.run_id, "name": self.spec.name, "input": input_value},
+            )
+            rs.emitter.emit(  # the body is a task of its own in LangGraph's "tasks" mode
+                "tasks",
+                task_event(
+                    "task",
+                    {"id": rs.run_id, "name": self.spec.name, "input": input_value},
+                ),
+            )
         tasks = rs.tasks
         try:
             with anyio.CancelScope() as rs.body_scope:  # a failed write behind stops it
@@ -302,18 +305,24 @@ class RunTurn:
         checkpoint = await durably(
             rs.journal.commit, value_bytes, save_bytes, metadata, self.fork
         )
-        rs.emitter.emit(
+        if rs.emitter.modes:  # (ainvoke streams nothing: no events to build)
+            self._emit_commit(rs, value, checkpoint)
+        return value
+
+    def _emit_commit(self, rs: RunState, value: Any, checkpoint: Checkpoint) -> None:
+        emitter = rs.emitter
+        emitter.emit(
             "tasks",
             task_event(
                 "task_result",
                 {"id": rs.run_id, "name": self.spec.name, "result": value},
             ),
         )
-        rs.emitter.emit("updates", {self.spec.name: value})
-        rs.emitter.emit("values", value)
-        rs.emitter.emit("checkpoints", checkpoint_event(self.spec.name, checkpoint))
-        rs.emitter.debug("checkpoint", _checkpoint_payload(checkpoint))
-        return value
+        emitter.emit("updates", {self.spec.name: value})
+        emitter.emit("values", value)
+        if emitter.wants("checkpoints"):  # (decodes the value again)
+            emitter.emit("checkpoints", checkpoint_event(self.spec.name, checkpoint))
+        emitter.debug("checkpoint", _checkpoint_payload(checkpoint))
 
 
 async def _apply_resume(rs: RunState, resume: Any) -> None:

@@ -117,6 +117,8 @@ def pack_commands(commands: Sequence[tuple[Any, ...] | Packed]) -> bytes:
                 if type(value) is bytes
                 else value.encode()
                 if type(value) is str
+                else b"%d" % value  # the same bytes as repr(value).encode()
+                if type(value) is int
                 else _arg(value)
             )
             append(b"$%d\r\n%b\r\n" % (len(data), data))
