@@ -68,6 +68,16 @@ def _parser() -> argparse.ArgumentParser:
         help="comma-separated N: N Runtime(cluster=...) processes on one Redis (bench/cluster.py)",
     )
     p.add_argument(
+        "--failover",
+        action="store_true",
+        help="kill -9 one of 3 cluster members under load, --repeat times: the"
+        " seconds until its threads answer (bench/failover.py; -c: conversations"
+        " per survivor, default 50)",
+    )
+    p.add_argument(
+        "--lease", type=float, default=3.0, help="lease_time of --failover (default 3)"
+    )
+    p.add_argument(
         "--repeat",
         type=int,
         default=1,
@@ -310,6 +320,13 @@ def _speed() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.failover:
+        from bench import failover
+
+        with redis_url(args.redis_url) as (url, _):
+            c = args.concurrency.split(",")[-1]
+            conversations = 50 if args.concurrency == "1,10,100,1000" else int(c)
+            return failover.main(url, conversations, args.lease, args.repeat)
     if args.processes:
         from bench import cluster
 

@@ -119,12 +119,16 @@ def run(
         )
         for n in share
     ]
+    from bench.redis_stats import RedisStats, per_turn
+
+    stats = RedisStats(url)
     try:
         for p in procs:
             assert p.stdout is not None
             line = p.stdout.readline()
             if line.strip() != "ready":
                 raise RuntimeError(f"a bench member failed to start: {line!r}")
+        before = stats.before()
         for p in procs:
             assert p.stdin is not None
             p.stdin.write("go\n")
@@ -133,6 +137,7 @@ def run(
         for p in procs:
             assert p.stdout is not None
             results.append(json.loads(p.stdout.readline()))
+        after = stats.after()
         for p in procs:
             assert p.stdin is not None
             p.stdin.write("leave\n")
@@ -140,6 +145,7 @@ def run(
         for p in procs:
             p.wait(60)
     finally:
+        stats.close()
         for p in procs:
             if p.poll() is None:
                 p.kill()
@@ -159,6 +165,17 @@ def run(
             r["cpu"] / max(1, len(r["latencies"])) * 1000 for r in results
         ],
         "forwarded_share": sum(r["forwarded"] for r in results) / total,
+        # Redis's own CPU and every command it ran (the members' ticks too)
+        **{
+            k: v
+            for k, v in per_turn(before, after, total).items()
+            if k
+            in (
+                "redis_cmds_per_turn",
+                "redis_cpu_ms_per_turn",
+                "redis_top_cmds_per_turn",
+            )
+        },
     }
 
 
@@ -202,7 +219,10 @@ def _table(
         f" turns/s); ideal {ideal:.0f} turns/s; load average (1 min) "
         + " -> ".join(f"{x:.2f}" for x in load)
     )
-    print("  N  turns/s   p50 ms   p99 ms  CPU ms/turn (per process)     forwarded")
+    print(
+        "  N  turns/s   p50 ms   p99 ms  CPU ms/turn (per process)     forwarded"
+        "  Redis cmds/turn  Redis CPU ms/turn"
+    )
     first = next(iter(rows))
     base: dict[str, Any] | None = None
     for n, runs in rows.items():
@@ -211,6 +231,7 @@ def _table(
         print(
             f"{n:>3} {row['turns_per_s']:>8.0f} {row['p50_ms']:>8.0f} {row['p99_ms']:>8.0f}"
             f"  {row['cpu_ms_per_turn']:.2f} ({per})  {row['forwarded_share']:>8.0%}"
+            f"  {row['redis_cmds_per_turn']:>15.2f}  {row['redis_cpu_ms_per_turn']:>17.3f}"
         )
         if n != first:
             ratios = [
