@@ -210,6 +210,7 @@ class LeanTracer(trace.Tracer):
         self.ids = sdk.id_generator
         self.scope = sdk._instrumentation_scope  # pyright: ignore[reportPrivateUsage]
         self.random_ids: bool = self.ids.is_trace_id_random()
+        self.fast = _fast_sampler(self.sampler)
 
     def start_span(
         self,
@@ -231,10 +232,23 @@ class LeanTracer(trace.Tracer):
         else:
             parent = None
             trace_id, random_ids = self.ids.generate_trace_id(), self.random_ids
-        found = self.sampler.should_sample(
-            context, trace_id, name, kind, attributes, links
-        )
-        flags = _SAMPLED if found.decision.is_sampled() else _NOT_SAMPLED
+        fast = self.fast
+        if fast is None:
+            found = self.sampler.should_sample(
+                context, trace_id, name, kind, attributes, links
+            )
+            sampled, recording = (
+                found.decision.is_sampled(),
+                found.decision.is_recording(),
+            )
+            state, extra = found.trace_state, found.attributes
+        else:  # ALWAYS_ON, or ParentBased(ALWAYS_ON): decided as they decide
+            sampled = recording = (
+                fast == "on" or parent is None or parent.trace_flags.sampled
+            )
+            state = parent.trace_state if parent is not None else None
+            extra = attributes if sampled else None
+        flags = _SAMPLED if sampled else _NOT_SAMPLED
         if random_ids:
             flags = TraceFlags(flags | TraceFlags.RANDOM_TRACE_ID)
         span_context = SpanContext(
@@ -242,11 +256,11 @@ class LeanTracer(trace.Tracer):
             self.ids.generate_span_id(),
             is_remote=False,
             trace_flags=flags,
-            trace_state=found.trace_state,
+            trace_state=state,
         )
-        if not found.decision.is_recording():
+        if not recording:
             return trace.NonRecordingSpan(span_context)
-        kept = _cleaned(found.attributes) if found.attributes else {}
+        kept = _cleaned(extra) if extra else {}
         span = LeanSpan(
             self,
             name,
@@ -281,6 +295,32 @@ class LeanTracer(trace.Tracer):
             set_status_on_exception=set_status_on_exception,
         ) as current:
             yield current
+
+
+def _fast_sampler(sampler: Any) -> str | None:
+    """ "on" for the SDK's ``ALWAYS_ON``, "parent" for ``ParentBased(ALWAYS_ON)``
+    with its default delegates, else None: the sampler is called per span."""
+    try:
+        from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased
+    except ImportError:  # pragma: no cover -- the test suite installs the extra
+        return None
+    if sampler is ALWAYS_ON:
+        return "on"
+    delegates = (
+        "_root",
+        "_remote_parent_sampled",
+        "_local_parent_sampled",
+        "_remote_parent_not_sampled",
+        "_local_parent_not_sampled",
+    )
+    if type(sampler) is not ParentBased:
+        return None
+    wanted = (ALWAYS_ON,) * 3 + (ALWAYS_OFF,) * 2
+    if all(
+        getattr(sampler, f, None) is w for f, w in zip(delegates, wanted, strict=True)
+    ):
+        return "parent"
+    return None
 
 
 def lean_tracer(
