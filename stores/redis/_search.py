@@ -54,12 +54,6 @@ if TYPE_CHECKING:
 
 _GROW: Final = 4
 _HINTS: Final = 4096  # namespaces whose last KNN had to widen, remembered
-_WIDER: dict[tuple[str, tuple[str, ...], int], int] = {}
-"""(index, conditions, first k) -> the k the last such search ended with, when
-wider than its first: ties at the page's end (common with a hashing embedder,
-where most memories share no word with the query) made it read again. The
-next search of that namespace starts there: the same page, one round trip.
-Only a starting point: a search still widens (or reads less) as it must."""
 _MIN_WINDOW: Final = 64
 _REREADS: Final = 3  # rounds read again when documents expired under the read
 
@@ -116,6 +110,36 @@ class _Scored(msgspec.Struct, frozen=True):
     farthest: float = 0.0  # the largest distance the KNN returned
 
 
+class WidenHints:
+    """The k each kind of KNN search last ended with, when wider than its first.
+
+    Ties at a page's end (common with a hashing embedder, where most memories
+    share no word with the query) make a search read again with a wider k. The
+    next search with the same conditions and first k starts there: the same
+    page, one round trip. Only a starting point: a search still widens (or
+    reads less) as it must. A store owns one; it remembers at most ``size``
+    kinds, forgetting the oldest.
+    """
+
+    __slots__ = ("_k", "_size")
+
+    def __init__(self, size: int = _HINTS) -> None:
+        self._k: dict[tuple[tuple[str, ...], int], int] = {}
+        self._size = size
+
+    def start(self, key: tuple[tuple[str, ...], int]) -> int:
+        return self._k.get(key, key[1])
+
+    def remember(self, key: tuple[tuple[str, ...], int], k: int, hits: int) -> None:
+        """A KNN with ``k`` read ``hits`` parts: keep ``k`` if the first k came short."""
+        if k > key[1] and hits >= key[1]:
+            if key not in self._k and len(self._k) >= self._size:
+                del self._k[next(iter(self._k))]  # the oldest
+            self._k[key] = k
+        else:
+            self._k.pop(key, None)
+
+
 class SearchPlan:
     """One SearchOp, run over one or more round trips; each round gives commands, then replies."""
 
@@ -128,8 +152,10 @@ class SearchPlan:
         residual: Filter,
         vector: bytes | None,
         max_results: int,
+        hints: WidenHints,
     ) -> None:
         self.op, self._index, self._settings = op, index, settings
+        self._hints = hints
         self._conds, self._residual, self._vector = conds, residual, vector
         self._zero = vector is not None and vector == bytes(len(vector))
         self._cap = max_results
@@ -140,10 +166,10 @@ class SearchPlan:
         # one part past the page shows whether a tie crosses its end
         multi = exact and settings.multi_part
         self._k = min(self._window * (2 if multi else 1) + 1, max_results)
-        self._hint: tuple[str, tuple[str, ...], int] | None = None
+        self._hint: tuple[tuple[str, ...], int] | None = None
         if vector is not None and not self._zero:
-            self._hint = (index, tuple(conds), self._k)
-            self._k = _WIDER.get(self._hint, self._k)
+            self._hint = (tuple(conds), self._k)
+            self._k = hints.start(self._hint)
         self._page: list[_Row] | None = [] if self.end == 0 else None
         self._both = False  # read the scored items and the others in one snapshot
         self._rereads = _REREADS
@@ -292,15 +318,8 @@ class SearchPlan:
 
     def _remember(self, hits: int) -> None:
         # The KNN that made the page read ``hits`` parts with k = self._k.
-        key = self._hint
-        if key is None:
-            return
-        if self._k > key[2] and hits >= key[2]:  # the first k would have come short
-            if key not in _WIDER and len(_WIDER) >= _HINTS:
-                del _WIDER[next(iter(_WIDER))]  # the oldest
-            _WIDER[key] = self._k
-        else:
-            _WIDER.pop(key, None)
+        if self._hint is not None:
+            self._hints.remember(self._hint, self._k, hits)
 
     def _widen_scored(self, total: int) -> None:
         if self._zero:

@@ -58,7 +58,7 @@ from ._schema import (
     item_key,
     parse_settings,
 )
-from ._search import SearchPlan, admitted
+from ._search import SearchPlan, WidenHints, admitted
 from ._wire import ReplyError
 
 if TYPE_CHECKING:
@@ -124,6 +124,7 @@ class RedisStore(BaseStore):
         self._stamps = Stamps()
         self._index_ready = False
         self._max_results = DEFAULT_MAX_RESULTS
+        self._hints = WidenHints()  # where a KNN of this store last had to widen to
 
     @property
     def index_name(self) -> str:
@@ -257,6 +258,7 @@ class RedisStore(BaseStore):
                     residual,
                     vector,
                     self._max_results,
+                    self._hints,
                 )
             case ListNamespacesOp():
                 return Single(

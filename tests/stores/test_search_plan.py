@@ -16,7 +16,7 @@ from stores._memory_store import InMemoryStore
 from stores.redis._index import create_command, plan_index
 from stores.redis._query import decode_namespaces, parse_search
 from stores.redis._schema import TAG_LIMIT, indexed_number, parse_settings, tag, untag
-from stores.redis._search import SearchPlan, admitted
+from stores.redis._search import SearchPlan, WidenHints, admitted
 
 texts = st.text(st.characters(exclude_categories=("Cs",)), max_size=60) | st.builds(
     lambda c, n, tail: c * n + tail,
@@ -83,7 +83,7 @@ def decode_namespaces_op(rows: list[list[Any]]) -> Any:
 def plan(op: SearchOp, *, filterable: Any = None) -> SearchPlan:
     settings_ = parse_settings(None, filterable)
     residual = parse_filter(op.filter)
-    return SearchPlan(op, "idx", settings_, [], residual, None, 1_000_000)
+    return SearchPlan(op, "idx", settings_, [], residual, None, 1_000_000, WidenHints())
 
 
 def test_a_page_short_for_expired_documents_is_read_again() -> None:
@@ -167,3 +167,17 @@ def test_the_index_check_makes_remakes_or_refuses() -> None:
     ]
     with pytest.raises(InvalidIndexConfigError, match=r"'kind' \(numeric\)"):
         plan_index(INFO_OLD, "P:idx", "P", parse_settings(None, {"kind": "numeric"}))
+
+
+def test_widen_hints_start_where_the_last_search_ended_and_forget_the_oldest() -> None:
+    hints = WidenHints(size=2)
+    a, b, c = (("@a",), 11), (("@b",), 11), (("@c",), 11)
+    assert hints.start(a) == 11  # nothing known: the first k
+    hints.remember(a, 44, hits=11)  # the first k came short: start wider next time
+    assert hints.start(a) == 44
+    hints.remember(b, 44, hits=11)
+    hints.remember(c, 44, hits=11)  # a third kind: the oldest (a) goes
+    assert (hints.start(a), hints.start(b), hints.start(c)) == (11, 44, 44)
+    hints.remember(b, 44, hits=5)  # the first k would have sufficed: forget b
+    assert hints.start(b) == 11
+    assert WidenHints().start(c) == 11  # each store has its own
