@@ -56,8 +56,9 @@ def test_importing_the_library_loads_nothing_it_does_not_use(modules: str) -> No
     assert _loaded(f"import {modules}", WITHOUT_REDIS) == []
 
 
-def test_importing_the_redis_package_loads_no_client_or_sdk() -> None:
-    assert _loaded("import runtime, stores, stores.redis", HEAVY) == []
+def test_importing_the_redis_package_loads_no_client_sdk_or_launcher() -> None:
+    lazy = (*HEAVY, "stores.redis._embedded", "tempfile", "shutil")
+    assert _loaded("import runtime, stores, stores.redis", lazy) == []
 
 
 def test_the_lazy_names_are_the_real_ones() -> None:
@@ -68,9 +69,12 @@ def test_the_lazy_names_are_the_real_ones() -> None:
         "assert (ClusterBackend, EmbeddedRedis, RedisCache, RedisStore, parse_lease) == (\n"
         "    stores.redis.ClusterBackend, stores.redis.EmbeddedRedis, stores.redis.RedisCache,\n"
         "    stores.redis.RedisStore, stores.redis.parse_lease)\n"
+        "import stores.redis._embedded as embedded\n"
+        "assert stores.EmbeddedRedis is stores.redis.EmbeddedRedis is embedded.EmbeddedRedis\n"
         "assert actors.LeanSpan is actors._spans.LeanSpan\n"
         "assert runtime.ClusterStats is runtime._cluster.ClusterStats\n"
-        "for module, name in ((stores, 'NoSuchStore'), (actors, 'NoSuchActor')):\n"
+        "lazy = ((stores, 'NoSuchStore'), (stores.redis, 'NoSuchRedis'), (actors, 'NoSuchActor'))\n"
+        "for module, name in lazy:\n"
         "    try:\n"
         "        getattr(module, name)\n"
         "    except AttributeError as exc:\n"
