@@ -71,16 +71,6 @@ if _TYPE_CHECKING:
         parse_lease as parse_lease,
     )
 
-_REDIS = frozenset(
-    {
-        "ClusterBackend",
-        "EmbeddedRedis",
-        "RedisCache",
-        "RedisSaver",
-        "RedisStore",
-        "parse_lease",
-    }
-)
 
 __all__ = [
     "AsyncBatchedBaseStore",
@@ -137,7 +127,7 @@ __all__ = [
 
 def __getattr__(name: str) -> _Any:
     """The Redis names (``RedisSaver``...) on first use: importing ``stores.redis``."""
-    if name in _REDIS:
+    if name in __all__:  # every other name of __all__ is bound above
         from . import redis
 
         value = getattr(redis, name)
