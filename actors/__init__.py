@@ -4,6 +4,7 @@
 envelopes) stays in the private modules, for the actors' own use and tests.
 """
 
+from . import _otel_context as otel_context
 from ._actor import Reply as Reply
 from ._errors import (
     ActorDeadError as ActorDeadError,
@@ -14,7 +15,6 @@ from ._errors import (
 )
 from ._journal import Journal as Journal
 from ._registry import Registry as Registry, RegistryStats as RegistryStats
-from ._spans import LeanSpan as LeanSpan
 from ._store_actor import (
     ActorStore as ActorStore,
     StoreActor as StoreActor,
@@ -38,7 +38,6 @@ __all__ = [
     "ActorStore",
     "ActorSystem",
     "Journal",
-    "LeanSpan",
     "MailboxFullError",
     "Registry",
     "RegistryStats",
@@ -53,4 +52,5 @@ __all__ = [
     "ThreadBusyError",
     "ThreadStats",
     "Turn",
+    "otel_context",
 ]

@@ -30,9 +30,11 @@ from typing import Any, cast
 
 from opentelemetry.trace import SpanKind, StatusCode
 
-from actors import LeanSpan
-
 log = logging.getLogger("runtime")
+_IDS = Struct(">BBQQBBQ").pack  # trace_id (16 bytes) and span_id (8) with their tags
+_PARENT = Struct(">BBQ").pack  # parent_span_id with its tag
+_TIMES = Struct("<BQBQ").pack  # start and end time (fixed64) with their tags
+_M64 = (1 << 64) - 1
 _Q = Struct("<Q").pack  # fixed64
 _I = Struct("<I").pack  # fixed32
 _D = Struct("<d").pack  # double
@@ -42,6 +44,11 @@ _KINDS = {kind: b"\x30" + _SMALL[kind.value + 1] for kind in SpanKind}  # INTERN
 _KEYS: dict[str, bytes] = {}  # attribute key -> its KeyValue's key field
 _TEXTS: dict[tuple[str, str], bytes] = {}  # (key, str value) -> its KeyValue message
 _CACHED = 8192  # entries of each, at most
+_SPAN_KV: dict[tuple[str, Any], bytes] = {}  # (key, str or int value) -> its field 9
+_HEADS: dict[str, tuple[SpanKind, bytes]] = {}  # span name -> kind, name + kind fields
+_UNSET_STATUS = b"\x7a\x00"
+_LOCAL_FLAGS = b"\x85\x01" + _I(_HAS_IS_REMOTE)
+_REMOTE_FLAGS = b"\x85\x01" + _I(_HAS_IS_REMOTE | _IS_REMOTE)
 
 
 def _varint(n: int) -> bytes:
@@ -137,30 +144,88 @@ def _trace_state(tag: bytes, state: Any) -> bytes:
     return _field(tag, ",".join(f"{k}={v}" for k, v in state.items()).encode())
 
 
+def _span_attributes(attributes: Mapping[str, Any]) -> bytes:
+    """A span's attributes (field 9), each str or int one encoded once per value."""
+    out: list[bytes] = []
+    item: tuple[str, Any]
+    for item in attributes.items():
+        kind: object = type(cast("object", item[1]))
+        if kind is str or kind is int:  # (a bool or float never hits an int's entry)
+            found = _SPAN_KV.get(item)
+            if found is None:
+                found = _attributes(b"\x4a", dict((item,)))
+                if len(_SPAN_KV) >= _CACHED:
+                    _SPAN_KV.clear()
+                _SPAN_KV[item] = found
+            out.append(found)
+        else:
+            out.append(_attributes(b"\x4a", dict((item,))))
+    return b"".join(out)
+
+
+def _lean_span(span: Any) -> bytes:
+    """One ``Span`` message from a lean span's fields (it drops nothing: no counts)."""
+    ctx, parent, name, kind, start, end, attributes, events, links, status = (
+        span.otlp_fields()
+    )
+    head = _HEADS.get(name)
+    if head is None or head[0] is not kind:
+        head = (kind, _field(b"\x2a", name.encode()) + _KINDS[kind])
+        if len(_HEADS) >= _CACHED:
+            _HEADS.clear()
+        _HEADS[name] = head
+    trace_id = ctx.trace_id
+    out = [_IDS(0x0A, 0x10, trace_id >> 64, trace_id & _M64, 0x12, 0x08, ctx.span_id)]
+    if state := ctx.trace_state:
+        out.append(_trace_state(b"\x1a", state))
+    if parent is not None:
+        out.append(_PARENT(0x22, 0x08, parent.span_id))
+    out.append(head[1])
+    out.append(_TIMES(0x39, start or 0, 0x41, end or 0))
+    if attributes:
+        out.append(_span_attributes(attributes))
+    if (
+        events
+        or links
+        or status.status_code is not StatusCode.UNSET
+        or status.description
+    ):
+        out.append(_tail(events, links, status, None))
+    else:
+        out.append(_UNSET_STATUS)
+    out.append(
+        _REMOTE_FLAGS if parent is not None and parent.is_remote else _LOCAL_FLAGS
+    )
+    return b"".join(out)
+
+
 def _span(span: Any) -> bytes:
     """One ``Span`` message, its fields in field-number order."""
-    lean = type(span) is LeanSpan  # (it drops nothing: no counts to read)
-    if lean:
-        ctx, parent, name, kind, start, end, attributes, events, links, status = (
-            span.fields()
-        )
-    else:
-        ctx, parent, name, kind = span.context, span.parent, span.name, span.kind
-        start, end, attributes = span.start_time, span.end_time, span.attributes
-        events, links, status = span.events, span.links, span.status
-    name = name.encode()
+    if hasattr(span, "otlp_fields"):
+        return _lean_span(span)
+    ctx, parent, name, kind = span.context, span.parent, span.name, span.kind
+    start, end, attributes = span.start_time, span.end_time, span.attributes
     out = [
         b"\x0a\x10" + ctx.trace_id.to_bytes(16, "big"),
         b"\x12\x08" + ctx.span_id.to_bytes(8, "big"),
         _trace_state(b"\x1a", ctx.trace_state),
         b"\x22\x08" + parent.span_id.to_bytes(8, "big") if parent else b"",
-        _field(b"\x2a", name),
+        _field(b"\x2a", name.encode()),
         _KINDS[kind],
         b"\x39" + _Q(start or 0),
         b"\x41" + _Q(end or 0),
         _attributes(b"\x4a", attributes),
+        _tail(span.events, span.links, span.status, span),
+        b"\x85\x01" + _flags(parent),
     ]
-    if not lean and (n := span.dropped_attributes):
+    return b"".join(out)
+
+
+def _tail(events: Any, links: Any, status: Any, span: Any) -> bytes:
+    """Fields 10 to 15: the dropped counts (read from ``span`` unless None),
+    the events, the links, the status."""
+    out: list[bytes] = []
+    if span is not None and (n := span.dropped_attributes):
         out.append(b"\x50" + _varint(n))
     for event in events:
         body = b"\x09" + _Q(event.timestamp) + _field(b"\x12", event.name.encode())
@@ -168,7 +233,7 @@ def _span(span: Any) -> bytes:
         if n := event.dropped_attributes:
             body += b"\x20" + _varint(n)
         out.append(_field(b"\x5a", body))
-    if not lean and (n := span.dropped_events):
+    if span is not None and (n := span.dropped_events):
         out.append(b"\x60" + _varint(n))
     for link in links:
         lc = link.context
@@ -178,10 +243,10 @@ def _span(span: Any) -> bytes:
         if n := link.dropped_attributes:
             body += b"\x28" + _varint(n)
         out.append(_field(b"\x6a", body + b"\x35" + _flags(lc)))
-    if not lean and (n := span.dropped_links):
+    if span is not None and (n := span.dropped_links):
         out.append(b"\x70" + _varint(n))
     if status.status_code is StatusCode.UNSET and not status.description:
-        out.append(b"\x7a\x00")
+        out.append(_UNSET_STATUS)
     else:
         description: str | None = status.description
         sb: bytes = _field(b"\x12", description.encode()) if description else b""
@@ -189,7 +254,6 @@ def _span(span: Any) -> bytes:
         if code:
             sb += b"\x18" + _SMALL[code]
         out.append(_field(b"\x7a", sb))
-    out.append(b"\x85\x01" + _flags(parent))
     return b"".join(out)
 
 
