@@ -136,7 +136,8 @@ class LeanSpan(trace.Span, ReadableSpan):
 
     def otlp_fields(self) -> tuple[Any, ...]:
         """What an encoder reads, without the properties' copies: context, parent,
-        name, kind, start and end time, attributes, events, links, status."""
+        name, kind, start and end time, attributes, events, links, and the
+        status (None if never set: unset)."""
         return (
             self._context,
             self._parent,
@@ -147,7 +148,7 @@ class LeanSpan(trace.Span, ReadableSpan):
             self._attributes,
             self._events,
             self._links,
-            self._status,
+            self.__dict__.get("_status"),
         )
 
     def is_recording(self) -> bool:

@@ -42,6 +42,7 @@ _var: ContextVar[Context] | None = (
     else None
 )
 
+_set = dict.__setitem__
 current: Callable[[], Context]
 attach: Callable[[Context], Token[Context]]
 detach: Callable[[Token[Context]], None]
@@ -54,9 +55,9 @@ else:  # pragma: no cover -- another runtime context (OTEL_PYTHON_CONTEXT)
 
 def with_span(span: Span, context: Context | None = None) -> Context:
     """``context`` (None: the current one) with ``span`` as its current span."""
-    values = dict(current() if context is None else context)
-    values[SPAN_KEY] = span
-    return Context(values)
+    found = Context(current() if context is None else context)
+    _set(found, SPAN_KEY, span)  # (a Context refuses item assignment: it is new here)
+    return found
 
 
 def span_in(context: Context) -> Span | None:

@@ -44,10 +44,11 @@ from ._metrics import NAME, metrics_for, version
 from ._spans import lean_tracer
 
 _ROOT = Context()  # a store batch starts a trace of its own
-NO_EXEMPLAR = _ROOT
+NO_EXEMPLAR = Context({"actorgraph.no_exemplar": True})
 """The context histograms are recorded in: no span, so no exemplar. An exemplar
 costs a third more per measurement, and an actor task's own context holds
-whatever span was current where the actor was spawned."""
+whatever span was current where the actor was spawned. (Not empty: the SDK
+takes an empty context for none given, and records in the current one.)"""
 
 
 def fail(span: Span, exc: BaseException) -> None:
@@ -155,7 +156,7 @@ class Telemetry:
         )
         span.end()
         found = self.metrics
-        found.load_duration.record(time.perf_counter() - start)
+        found.load_duration.record(time.perf_counter() - start, context=NO_EXEMPLAR)
         found.activations += 1
         found.threads.add(actor)
         return state

@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from struct import Struct
 from typing import Any, cast
 
-from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode
 
 log = logging.getLogger("runtime")
 _IDS = Struct(">BBQQBBQ").pack  # trace_id (16 bytes) and span_id (8) with their tags
@@ -45,8 +45,11 @@ _KEYS: dict[str, bytes] = {}  # attribute key -> its KeyValue's key field
 _TEXTS: dict[tuple[str, str], bytes] = {}  # (key, str value) -> its KeyValue message
 _CACHED = 8192  # entries of each, at most
 _SPAN_KV: dict[tuple[str, Any], bytes] = {}  # (key, str or int value) -> its field 9
+_SPAN_BOOLS: dict[tuple[str, Any], bytes] = {}  # (key, bool value) -> its field 9
 _HEADS: dict[str, tuple[SpanKind, bytes]] = {}  # span name -> kind, name + kind fields
 _UNSET_STATUS = b"\x7a\x00"
+_NO_STATUS = Status(StatusCode.UNSET)
+_TUPLE = tuple(SpanContext(1, 2, True)[:3]) == (1, 2, True)  # the layout indexed here
 _LOCAL_FLAGS = b"\x85\x01" + _I(_HAS_IS_REMOTE)
 _REMOTE_FLAGS = b"\x85\x01" + _I(_HAS_IS_REMOTE | _IS_REMOTE)
 
@@ -149,17 +152,24 @@ def _span_attributes(attributes: Mapping[str, Any]) -> bytes:
     out: list[bytes] = []
     item: tuple[str, Any]
     for item in attributes.items():
-        kind: object = type(cast("object", item[1]))
-        if kind is str or kind is int:  # (a bool or float never hits an int's entry)
-            found = _SPAN_KV.get(item)
-            if found is None:
-                found = _attributes(b"\x4a", dict((item,)))
-                if len(_SPAN_KV) >= _CACHED:
-                    _SPAN_KV.clear()
-                _SPAN_KV[item] = found
-            out.append(found)
-        else:
-            out.append(_attributes(b"\x4a", dict((item,))))
+        value: object = item[1]
+        kind = type(value)
+        # str and int values share a cache, bools have their own (True == 1)
+        cache = (
+            _SPAN_KV
+            if kind is str or kind is int
+            else _SPAN_BOOLS
+            if kind is bool
+            else None
+        )
+        found = cache.get(item) if cache is not None else None
+        if found is None:
+            found = _attributes(b"\x4a", dict((item,)))
+            if cache is not None:
+                if len(cache) >= _CACHED:
+                    cache.clear()
+                cache[item] = found
+        out.append(found)
     return b"".join(out)
 
 
@@ -174,29 +184,34 @@ def _lean_span(span: Any) -> bytes:
         if len(_HEADS) >= _CACHED:
             _HEADS.clear()
         _HEADS[name] = head
-    trace_id = ctx.trace_id
-    out = [_IDS(0x0A, 0x10, trace_id >> 64, trace_id & _M64, 0x12, 0x08, ctx.span_id)]
-    if state := ctx.trace_state:
+    trace_id, span_id, _, _, state = ctx[:5] if _TUPLE else _context_fields(ctx)
+    out = [_IDS(0x0A, 0x10, trace_id >> 64, trace_id & _M64, 0x12, 0x08, span_id)]
+    if state:
         out.append(_trace_state(b"\x1a", state))
+    remote = False
     if parent is not None:
-        out.append(_PARENT(0x22, 0x08, parent.span_id))
+        _, parent_id, remote, _, _ = parent[:5] if _TUPLE else _context_fields(parent)
+        out.append(_PARENT(0x22, 0x08, parent_id))
     out.append(head[1])
     out.append(_TIMES(0x39, start or 0, 0x41, end or 0))
     if attributes:
         out.append(_span_attributes(attributes))
-    if (
-        events
-        or links
-        or status.status_code is not StatusCode.UNSET
-        or status.description
-    ):
-        out.append(_tail(events, links, status, None))
+    if events or links or status is not None:
+        out.append(_tail(events, links, status or _NO_STATUS, None))
     else:
         out.append(_UNSET_STATUS)
-    out.append(
-        _REMOTE_FLAGS if parent is not None and parent.is_remote else _LOCAL_FLAGS
-    )
+    out.append(_REMOTE_FLAGS if remote else _LOCAL_FLAGS)
     return b"".join(out)
+
+
+def _context_fields(context: Any) -> tuple[int, int, bool, Any, Any]:
+    return (
+        context.trace_id,
+        context.span_id,
+        context.is_remote,
+        context.trace_flags,
+        context.trace_state,
+    )
 
 
 def _span(span: Any) -> bytes:
@@ -275,16 +290,21 @@ def encode_spans(spans: Sequence[Any]) -> bytes:
     by_object: dict[int, Any] = {}  # id(resource) -> the equal resource kept first
     groups: dict[int, dict[Any, list[bytes]]] = {}
     kept: dict[int, Any] = {}
+    last: tuple[Any, Any] = (None, None)  # the last span's resource and scope objects
+    bucket: list[bytes] = []
     for span in spans:
-        resource = span.resource
-        found = by_object.get(id(resource))
-        if found is None:
-            found = next((r for r in kept.values() if r == resource), resource)
-            by_object[id(resource)] = found
-            kept.setdefault(id(found), found)
-        scopes = groups.setdefault(id(found), {})
-        scope = span.instrumentation_scope or None
-        scopes.setdefault(scope, []).append(_field(b"\x12", _span(span)))
+        resource, scope = span.resource, span.instrumentation_scope or None
+        if resource is not last[0] or scope is not last[1] or not bucket:
+            found = by_object.get(id(resource))
+            if found is None:
+                found = next((r for r in kept.values() if r == resource), resource)
+                by_object[id(resource)] = found
+                kept.setdefault(id(found), found)
+            bucket = groups.setdefault(id(found), {}).setdefault(scope, [])
+            last = (resource, scope)
+        body = _span(span)
+        n = len(body)
+        bucket.append(b"\x12" + (_SMALL[n] if n < 128 else _varint(n)) + body)
     out: list[bytes] = []
     for key, scopes in groups.items():
         resource = kept[key]
