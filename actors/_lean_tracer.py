@@ -153,15 +153,16 @@ class LeanTracer(trace.Tracer):
         )
         if not sampled:
             return trace.NonRecordingSpan(span_context)
-        span = LeanSpan(
-            self,
-            name,
-            span_context,
-            parent,
-            kind,
-            attributes,
-            time.time_ns() if start_time is None else start_time,
-        )
+        return self._started(
+            LeanSpan(self, name, span_context, parent, kind, attributes, time.time_ns() if start_time is None else start_time),
+            links,
+            context,
+        )  # fmt: skip
+
+    def _started(
+        self, span: LeanSpan, links: Sequence[Link], context: Context | None
+    ) -> LeanSpan:
+        """``span`` with its links, told to the processors that want to know."""
         if links:
             span._links = tuple(links)  # pyright: ignore[reportPrivateUsage]
         for hook in self._starts:
@@ -216,20 +217,10 @@ class LeanTracer(trace.Tracer):
         if not found.decision.is_recording():
             return trace.NonRecordingSpan(span_context)
         extra = found.attributes
-        span = LeanSpan(
-            self,
-            name,
-            span_context,
-            parent,
-            kind,
-            cleaned(extra) if extra else {},
-            start_time if start_time is not None else time.time_ns(),
-        )
-        if links:
-            span._links = tuple(links)  # pyright: ignore[reportPrivateUsage]
-        for hook in self._starts:
-            hook(span, context)
-        return span
+        kept = cleaned(extra) if extra else {}
+        start = start_time if start_time is not None else time.time_ns()
+        span = LeanSpan(self, name, span_context, parent, kind, kept, start)
+        return self._started(span, links, context)
 
     @contextmanager
     def start_as_current_span(  # pyright: ignore[reportIncompatibleMethodOverride]

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextvars import ContextVar, Token
-from typing import Any
+from typing import Any, cast
 
 from opentelemetry import context as otel_context
 from opentelemetry.context.context import Context
@@ -42,7 +42,10 @@ _var: ContextVar[Context] | None = (
     else None
 )
 
-_set = dict.__setitem__
+_set = cast(
+    "Callable[[dict[str, object], str, object], None]",
+    dict.__setitem__,  # pyright: ignore[reportUnknownMemberType]
+)
 current: Callable[[], Context]
 attach: Callable[[Context], Token[Context]]
 detach: Callable[[Token[Context]], None]
