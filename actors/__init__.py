@@ -2,12 +2,9 @@
 
 ``__all__`` holds what ``runtime`` builds on; the rest (mailboxes, refs,
 envelopes) stays in the private modules, for the actors' own use and tests.
-``LeanSpan`` loads on first use: it imports the OpenTelemetry SDK, which a
-process that does not trace never needs.
 """
 
-from typing import TYPE_CHECKING as _TYPE_CHECKING, Any as _Any
-
+from . import _otel_context as otel_context
 from ._actor import Reply as Reply
 from ._errors import (
     ActorDeadError as ActorDeadError,
@@ -34,9 +31,6 @@ from ._thread import (
     Turn as Turn,
 )
 
-if _TYPE_CHECKING:
-    from ._spans import LeanSpan as LeanSpan
-
 __all__ = [
     "STRATEGIES",
     "ActorDeadError",
@@ -44,7 +38,6 @@ __all__ = [
     "ActorStore",
     "ActorSystem",
     "Journal",
-    "LeanSpan",
     "MailboxFullError",
     "Registry",
     "RegistryStats",
@@ -59,13 +52,5 @@ __all__ = [
     "ThreadBusyError",
     "ThreadStats",
     "Turn",
+    "otel_context",
 ]
-
-
-def __getattr__(name: str) -> _Any:
-    """``LeanSpan`` on first use (``actors._spans`` imports the SDK)."""
-    if name == "LeanSpan":
-        from ._spans import LeanSpan
-
-        return LeanSpan
-    raise AttributeError(f"module 'actors' has no attribute {name!r}")

@@ -23,7 +23,8 @@ from collections.abc import Awaitable, Sequence
 from typing import Any
 
 import anyio
-from opentelemetry import context as otel_context, metrics, trace
+from opentelemetry import metrics, trace
+from opentelemetry.context.context import Context
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 
 from stores import (
@@ -37,14 +38,16 @@ from stores import (
     ThreadState,
 )
 
+from . import _otel_context as ctx
 from ._actor import Envelope
 from ._metrics import NAME, metrics_for, version
 
-_ROOT = otel_context.Context()  # a store batch starts a trace of its own
-NO_EXEMPLAR = _ROOT
+_ROOT = Context()  # a store batch starts a trace of its own
+NO_EXEMPLAR = Context({"actorgraph.no_exemplar": True})
 """The context histograms are recorded in: no span, so no exemplar. An exemplar
 costs a third more per measurement, and an actor task's own context holds
-whatever span was current where the actor was spawned."""
+whatever span was current where the actor was spawned. (Not empty: the SDK
+takes an empty context for none given, and records in the current one.)"""
 
 
 def fail(span: Span, exc: BaseException) -> None:
@@ -72,10 +75,11 @@ class TracedOps(list[Op]):
 
     def __init__(self, ops: list[Op]) -> None:
         super().__init__(ops)
-        self.context = otel_context.get_current()
+        self.context = ctx.current()
         self.start = time.time_ns()
 
 
+_CLIENT = SpanKind.CLIENT
 _OP_NAMES = {GetOp: "get", SearchOp: "search", ListNamespacesOp: "list_namespaces"}
 
 
@@ -106,7 +110,7 @@ class Telemetry:
     and ``gen_ai.output.messages``), a separate opt-in.
     """
 
-    __slots__ = ("content", "metrics", "tracer")
+    __slots__ = ("content", "metrics", "start", "tracer")
 
     NO_EXEMPLAR = NO_EXEMPLAR
     fail = staticmethod(fail)
@@ -121,6 +125,10 @@ class Telemetry:
         from ._spans import lean_tracer  # (here: it imports the SDK)
 
         self.tracer = lean_tracer(tracer_provider, NAME, version())
+        self.start = self.tracer.start
+        """``start(name, context, kind, attributes, start_time=None, links=())``:
+        a span, the child of ``context``'s (None: the current one's); the
+        ``attributes`` dict (valid values only) becomes the span's."""
         self.metrics = metrics_for(meter_provider)
         self.content = content
 
@@ -131,10 +139,8 @@ class Telemetry:
 
         Raises what ``loading`` raises (the activation then fails, uncounted).
         """
-        span = self.tracer.start_span(
-            "checkpoint load",
-            kind=SpanKind.CLIENT,
-            attributes={"gen_ai.conversation.id": thread_id},
+        span = self.start(
+            "checkpoint load", None, _CLIENT, {"gen_ai.conversation.id": thread_id}
         )
         start = time.perf_counter()
         try:
@@ -151,7 +157,7 @@ class Telemetry:
         )
         span.end()
         found = self.metrics
-        found.load_duration.record(time.perf_counter() - start)
+        found.load_duration.record(time.perf_counter() - start, context=NO_EXEMPLAR)
         found.activations += 1
         found.threads.add(actor)
         return state
@@ -164,7 +170,7 @@ class Telemetry:
         caller whose request activated it. Its own spans say their parents
         explicitly; anything else would wrongly be that caller's child.
         """
-        otel_context.attach(_ROOT)  # the task's own copy: never detached
+        ctx.attach(_ROOT)  # the task's own copy: never detached
 
     def passivated(self, actor: Any) -> None:
         """Count ``actor``'s passivation (its state leaves memory); never blocks."""
@@ -175,10 +181,11 @@ class Telemetry:
 
     async def commit(self, committing: Awaitable[None], version: int) -> None:
         """Await ``committing`` in a ``checkpoint commit`` span; time it, count conflicts."""
-        span = self.tracer.start_span(
+        span = self.start(
             "checkpoint commit",
-            kind=SpanKind.CLIENT,
-            attributes={"actorgraph.checkpoint.version": version},
+            None,
+            _CLIENT,
+            {"actorgraph.checkpoint.version": version},
         )
         start = time.perf_counter()
         try:
@@ -224,17 +231,17 @@ class Telemetry:
                 if results is not None or len(requests) == 1
                 else []
             )
-            span = self.tracer.start_span(
+            span = self.start(
                 "store batch",
-                context=_ROOT,
-                kind=SpanKind.CLIENT,
-                links=links,
-                attributes={
+                _ROOT,
+                _CLIENT,
+                {
                     "db.operation.batch.size": size,
                     "actorgraph.store.requests": len(requests),
                     "actorgraph.store.backend": backend,
                 },
-                start_time=start,
+                start,
+                links,
             )
             if error is not None:
                 fail(span, error)
@@ -262,12 +269,8 @@ class Telemetry:
                 result = results[at] if results is not None else None
                 what, attributes = _op_attributes(op, result)
                 at += 1
-                span = self.tracer.start_span(
-                    f"store {what}",
-                    context=ops.context,
-                    kind=SpanKind.CLIENT,
-                    attributes=attributes,
-                    start_time=ops.start,
+                span = self.start(
+                    f"store {what}", ops.context, _CLIENT, attributes, ops.start
                 )
                 if error is not None:
                     fail(span, error)

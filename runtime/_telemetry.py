@@ -19,13 +19,15 @@ from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
-from opentelemetry import context as otel_context, trace
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 
-from actors import Telemetry
+from actors import Telemetry, otel_context as ctx
 
 from ._context import HOST_VAR, RUN_VAR
 
 fail, NO_EXEMPLAR = Telemetry.fail, Telemetry.NO_EXEMPLAR
+_INTERNAL = SpanKind.INTERNAL
 
 if TYPE_CHECKING:
     from actors import Journal
@@ -58,22 +60,23 @@ class TracedTurn:
         self.turn = turn
         self.telemetry = telemetry
         self.strategy = strategy
-        self.parent = otel_context.get_current()  # the caller's: the span's parent
+        self.parent = ctx.current()  # the caller's: the span's parent
 
     async def __call__(self, journal: Journal) -> Any:
         tel, turn = self.telemetry, self.turn
         name = turn.spec.name
-        span = tel.tracer.start_span(
+        span = tel.start(
             f"invoke_workflow {name}",
-            context=self.parent,
-            attributes={
+            self.parent,
+            _INTERNAL,
+            {
                 "gen_ai.operation.name": "invoke_workflow",
                 "gen_ai.workflow.name": name,
                 "gen_ai.conversation.id": journal.thread_id,
                 "actorgraph.run.multitask_strategy": self.strategy,
             },
         )
-        token = otel_context.attach(trace.set_span_in_context(span, self.parent))
+        token = ctx.attach(ctx.with_span(span, self.parent))
         start = time.perf_counter()
         outcome = "failed"
         try:
@@ -86,7 +89,7 @@ class TracedTurn:
             fail(span, exc)
             raise
         finally:
-            otel_context.detach(token)
+            ctx.detach(token)
             ended: dict[str, Any] = {
                 "actorgraph.run.outcome": outcome,
                 "actorgraph.checkpoint.version": journal.state.version,
@@ -112,16 +115,19 @@ def _count_turn(tel: Telemetry, name: str, outcome: str, seconds: float) -> None
 
 async def traced_task(tel: Telemetry, name: str, task_id: str, call: Awaitable[T]) -> T:
     """Await ``call`` (the task's attempts) in its ``task`` span, current meanwhile."""
-    span = tel.tracer.start_span(
+    here = ctx.current()
+    span = tel.start(
         f"task {name}",
-        attributes={
+        here,
+        _INTERNAL,
+        {
             "actorgraph.task.name": name,
             "actorgraph.task.id": task_id,
             "actorgraph.task.attempt": 1,
             "actorgraph.task.replayed": False,
         },
     )
-    token = otel_context.attach(trace.set_span_in_context(span))
+    token = ctx.attach(ctx.with_span(span, here))
     try:
         return await call
     except BaseException as exc:
@@ -133,15 +139,17 @@ async def traced_task(tel: Telemetry, name: str, task_id: str, call: Awaitable[T
             fail(span, exc)
         raise
     finally:
-        otel_context.detach(token)
+        ctx.detach(token)
         span.end()
 
 
 def replayed(tel: Telemetry, name: str, task_id: str) -> None:
     """A ``task`` span of no duration for a task whose recorded result was replayed."""
-    tel.tracer.start_span(
+    tel.start(
         f"task {name}",
-        attributes={
+        None,
+        _INTERNAL,
+        {
             "actorgraph.task.name": name,
             "actorgraph.task.id": task_id,
             "actorgraph.task.replayed": True,

@@ -28,11 +28,13 @@ from collections.abc import Mapping, Sequence
 from struct import Struct
 from typing import Any, cast
 
-from opentelemetry.trace import SpanKind, StatusCode
-
-from actors import LeanSpan
+from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode
 
 log = logging.getLogger("runtime")
+_IDS = Struct(">BBQQBBQ").pack  # trace_id (16 bytes) and span_id (8) with their tags
+_PARENT = Struct(">BBQ").pack  # parent_span_id with its tag
+_TIMES = Struct("<BQBQ").pack  # start and end time (fixed64) with their tags
+_M64 = (1 << 64) - 1
 _Q = Struct("<Q").pack  # fixed64
 _I = Struct("<I").pack  # fixed32
 _D = Struct("<d").pack  # double
@@ -42,6 +44,14 @@ _KINDS = {kind: b"\x30" + _SMALL[kind.value + 1] for kind in SpanKind}  # INTERN
 _KEYS: dict[str, bytes] = {}  # attribute key -> its KeyValue's key field
 _TEXTS: dict[tuple[str, str], bytes] = {}  # (key, str value) -> its KeyValue message
 _CACHED = 8192  # entries of each, at most
+_SPAN_KV: dict[tuple[str, Any], bytes] = {}  # (key, str or int value) -> its field 9
+_SPAN_BOOLS: dict[tuple[str, Any], bytes] = {}  # (key, bool value) -> its field 9
+_HEADS: dict[str, tuple[SpanKind, bytes]] = {}  # span name -> kind, name + kind fields
+_UNSET_STATUS = b"\x7a\x00"
+_NO_STATUS = Status(StatusCode.UNSET)
+_TUPLE = tuple(SpanContext(1, 2, True)[:3]) == (1, 2, True)  # the layout indexed here
+_LOCAL_FLAGS = b"\x85\x01" + _I(_HAS_IS_REMOTE)
+_REMOTE_FLAGS = b"\x85\x01" + _I(_HAS_IS_REMOTE | _IS_REMOTE)
 
 
 def _varint(n: int) -> bytes:
@@ -137,30 +147,100 @@ def _trace_state(tag: bytes, state: Any) -> bytes:
     return _field(tag, ",".join(f"{k}={v}" for k, v in state.items()).encode())
 
 
+def _span_attributes(attributes: Mapping[str, Any]) -> bytes:
+    """A span's attributes (field 9), each str or int one encoded once per value."""
+    out: list[bytes] = []
+    item: tuple[str, Any]
+    for item in attributes.items():
+        value: object = item[1]
+        kind = type(value)
+        # str and int values share a cache, bools have their own (True == 1)
+        cache = (
+            _SPAN_KV
+            if kind is str or kind is int
+            else _SPAN_BOOLS
+            if kind is bool
+            else None
+        )
+        found = cache.get(item) if cache is not None else None
+        if found is None:
+            found = _attributes(b"\x4a", dict((item,)))
+            if cache is not None:
+                if len(cache) >= _CACHED:
+                    cache.clear()
+                cache[item] = found
+        out.append(found)
+    return b"".join(out)
+
+
+def _lean_span(span: Any) -> bytes:
+    """One ``Span`` message from a lean span's fields (it drops nothing: no counts)."""
+    ctx, parent, name, kind, start, end, attributes, events, links, status = (
+        span.otlp_fields()
+    )
+    head = _HEADS.get(name)
+    if head is None or head[0] is not kind:
+        head = (kind, _field(b"\x2a", name.encode()) + _KINDS[kind])
+        if len(_HEADS) >= _CACHED:
+            _HEADS.clear()
+        _HEADS[name] = head
+    trace_id, span_id, _, _, state = ctx[:5] if _TUPLE else _context_fields(ctx)
+    out = [_IDS(0x0A, 0x10, trace_id >> 64, trace_id & _M64, 0x12, 0x08, span_id)]
+    if state:
+        out.append(_trace_state(b"\x1a", state))
+    remote = False
+    if parent is not None:
+        _, parent_id, remote, _, _ = parent[:5] if _TUPLE else _context_fields(parent)
+        out.append(_PARENT(0x22, 0x08, parent_id))
+    out.append(head[1])
+    out.append(_TIMES(0x39, start or 0, 0x41, end or 0))
+    if attributes:
+        out.append(_span_attributes(attributes))
+    if events or links or status is not None:
+        out.append(_tail(events, links, status or _NO_STATUS, None))
+    else:
+        out.append(_UNSET_STATUS)
+    out.append(_REMOTE_FLAGS if remote else _LOCAL_FLAGS)
+    return b"".join(out)
+
+
+def _context_fields(context: Any) -> tuple[int, int, bool, Any, Any]:
+    return (
+        context.trace_id,
+        context.span_id,
+        context.is_remote,
+        context.trace_flags,
+        context.trace_state,
+    )
+
+
 def _span(span: Any) -> bytes:
     """One ``Span`` message, its fields in field-number order."""
-    lean = type(span) is LeanSpan  # (it drops nothing: no counts to read)
-    if lean:
-        ctx, parent, name, kind, start, end, attributes, events, links, status = (
-            span.fields()
-        )
-    else:
-        ctx, parent, name, kind = span.context, span.parent, span.name, span.kind
-        start, end, attributes = span.start_time, span.end_time, span.attributes
-        events, links, status = span.events, span.links, span.status
-    name = name.encode()
+    if hasattr(span, "otlp_fields"):
+        return _lean_span(span)
+    ctx, parent, name, kind = span.context, span.parent, span.name, span.kind
+    start, end, attributes = span.start_time, span.end_time, span.attributes
     out = [
         b"\x0a\x10" + ctx.trace_id.to_bytes(16, "big"),
         b"\x12\x08" + ctx.span_id.to_bytes(8, "big"),
         _trace_state(b"\x1a", ctx.trace_state),
         b"\x22\x08" + parent.span_id.to_bytes(8, "big") if parent else b"",
-        _field(b"\x2a", name),
+        _field(b"\x2a", name.encode()),
         _KINDS[kind],
         b"\x39" + _Q(start or 0),
         b"\x41" + _Q(end or 0),
         _attributes(b"\x4a", attributes),
+        _tail(span.events, span.links, span.status, span),
+        b"\x85\x01" + _flags(parent),
     ]
-    if not lean and (n := span.dropped_attributes):
+    return b"".join(out)
+
+
+def _tail(events: Any, links: Any, status: Any, span: Any) -> bytes:
+    """Fields 10 to 15: the dropped counts (read from ``span`` unless None),
+    the events, the links, the status."""
+    out: list[bytes] = []
+    if span is not None and (n := span.dropped_attributes):
         out.append(b"\x50" + _varint(n))
     for event in events:
         body = b"\x09" + _Q(event.timestamp) + _field(b"\x12", event.name.encode())
@@ -168,7 +248,7 @@ def _span(span: Any) -> bytes:
         if n := event.dropped_attributes:
             body += b"\x20" + _varint(n)
         out.append(_field(b"\x5a", body))
-    if not lean and (n := span.dropped_events):
+    if span is not None and (n := span.dropped_events):
         out.append(b"\x60" + _varint(n))
     for link in links:
         lc = link.context
@@ -178,10 +258,10 @@ def _span(span: Any) -> bytes:
         if n := link.dropped_attributes:
             body += b"\x28" + _varint(n)
         out.append(_field(b"\x6a", body + b"\x35" + _flags(lc)))
-    if not lean and (n := span.dropped_links):
+    if span is not None and (n := span.dropped_links):
         out.append(b"\x70" + _varint(n))
     if status.status_code is StatusCode.UNSET and not status.description:
-        out.append(b"\x7a\x00")
+        out.append(_UNSET_STATUS)
     else:
         description: str | None = status.description
         sb: bytes = _field(b"\x12", description.encode()) if description else b""
@@ -189,7 +269,6 @@ def _span(span: Any) -> bytes:
         if code:
             sb += b"\x18" + _SMALL[code]
         out.append(_field(b"\x7a", sb))
-    out.append(b"\x85\x01" + _flags(parent))
     return b"".join(out)
 
 
@@ -211,16 +290,21 @@ def encode_spans(spans: Sequence[Any]) -> bytes:
     by_object: dict[int, Any] = {}  # id(resource) -> the equal resource kept first
     groups: dict[int, dict[Any, list[bytes]]] = {}
     kept: dict[int, Any] = {}
+    last: tuple[Any, Any] = (None, None)  # the last span's resource and scope objects
+    bucket: list[bytes] = []
     for span in spans:
-        resource = span.resource
-        found = by_object.get(id(resource))
-        if found is None:
-            found = next((r for r in kept.values() if r == resource), resource)
-            by_object[id(resource)] = found
-            kept.setdefault(id(found), found)
-        scopes = groups.setdefault(id(found), {})
-        scope = span.instrumentation_scope or None
-        scopes.setdefault(scope, []).append(_field(b"\x12", _span(span)))
+        resource, scope = span.resource, span.instrumentation_scope or None
+        if resource is not last[0] or scope is not last[1] or not bucket:
+            found = by_object.get(id(resource))
+            if found is None:
+                found = next((r for r in kept.values() if r == resource), resource)
+                by_object[id(resource)] = found
+                kept.setdefault(id(found), found)
+            bucket = groups.setdefault(id(found), {}).setdefault(scope, [])
+            last = (resource, scope)
+        body = _span(span)
+        n = len(body)
+        bucket.append(b"\x12" + (_SMALL[n] if n < 128 else _varint(n)) + body)
     out: list[bytes] = []
     for key, scopes in groups.items():
         resource = kept[key]

@@ -129,3 +129,55 @@ class OtlpReceiver:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join()
+
+
+def exported_tree(bodies: list[bytes], hidden: frozenset[str] = frozenset()) -> str:
+    """The spans of OTLP/protobuf trace requests ``bodies`` as an indented tree.
+
+    One line per span: its name, kind and attributes (``key=value`` in the
+    order exported; a key in ``hidden`` shows ``…``, for values that differ
+    per run); a span's children under it in order of start time; a root's
+    links as ``-> name``. Decoded with ``opentelemetry-proto``'s classes.
+    """
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+    from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+    spans: list[Any] = []
+    for body in bodies:
+        request = ExportTraceServiceRequest.FromString(body)
+        for resource in request.resource_spans:
+            for scope in resource.scope_spans:
+                spans += scope.spans
+    names = {bytes(s.span_id): s.name for s in spans}
+    children: dict[bytes, list[Any]] = {}
+    for span in spans:
+        children.setdefault(bytes(span.parent_span_id), []).append(span)
+
+    def value(v: Any) -> str:
+        which = v.WhichOneof("value")
+        if which == "array_value":
+            return "[" + ", ".join(value(x) for x in v.array_value.values) + "]"
+        return str(getattr(v, which))
+
+    lines: list[str] = []
+
+    def show(span: Any, depth: int) -> None:
+        kind = Span.SpanKind.Name(span.kind).removeprefix("SPAN_KIND_").lower()
+        shown = [
+            f"{a.key}={'…' if a.key in hidden else value(a.value)}"
+            for a in span.attributes
+        ]
+        links = [f"-> {names.get(bytes(x.span_id), '?')}" for x in span.links]
+        lines.append("  " * depth + " ".join([span.name, f"({kind})", *shown, *links]))
+        for child in sorted(children.get(bytes(span.span_id), []), key=_start):
+            show(child, depth + 1)
+
+    for root in sorted(children.get(b"", []), key=_start):
+        show(root, 0)
+    return "\n".join(lines)
+
+
+def _start(span: Any) -> int:
+    return span.start_time_unix_nano

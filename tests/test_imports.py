@@ -71,7 +71,6 @@ def test_the_lazy_names_are_the_real_ones() -> None:
         "    stores.redis.RedisStore, stores.redis.parse_lease)\n"
         "import stores.redis._embedded as embedded\n"
         "assert stores.EmbeddedRedis is stores.redis.EmbeddedRedis is embedded.EmbeddedRedis\n"
-        "assert actors.LeanSpan is actors._spans.LeanSpan\n"
         "assert runtime.ClusterStats is runtime._cluster.ClusterStats\n"
         "lazy = ((stores, 'NoSuchStore'), (stores.redis, 'NoSuchRedis'), (actors, 'NoSuchActor'))\n"
         "for module, name in lazy:\n"

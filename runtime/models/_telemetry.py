@@ -17,10 +17,9 @@ from operator import add
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from opentelemetry import context as otel_context, trace
 from opentelemetry.trace import Span, SpanKind
 
-from actors import Telemetry
+from actors import Telemetry, otel_context as ctx
 from runtime import _telemetry
 from runtime._context import RUN_VAR
 from runtime._messages import (
@@ -35,8 +34,11 @@ from runtime._messages import (
 )
 
 fail = Telemetry.fail
+_CLIENT = SpanKind.CLIENT
 
 if TYPE_CHECKING:
+    from opentelemetry.context.context import Context
+
     from ._base import BaseChatModel, CallOptions
 
 _JSON = msgspec.json.Encoder(enc_hook=str)  # content is recorded, never refused
@@ -71,16 +73,17 @@ async def _traced_generate(
     messages: list[AnyMessage],
     options: CallOptions,
 ) -> AIMessage:
-    span = _start(tel, model, messages, options)
-    token = otel_context.attach(trace.set_span_in_context(span))  # HTTP spans nest
+    here = ctx.current()
+    span = _start(tel, model, messages, options, here)
+    token = ctx.attach(ctx.with_span(span, here))  # HTTP spans nest
     try:
         reply = await model._agenerate(messages, options)  # pyright: ignore[reportPrivateUsage]
     except BaseException as exc:
-        otel_context.detach(token)
+        ctx.detach(token)
         fail(span, exc)
         span.end()
         raise
-    otel_context.detach(token)
+    ctx.detach(token)
     _finish(tel, span, model, reply.usage_metadata, reply.response_metadata, reply)
     return reply
 
@@ -92,7 +95,7 @@ async def _traced_stream(
     chunks: AsyncGenerator[AIMessageChunk],
 ) -> AsyncGenerator[AIMessageChunk]:
     # Not made current: a generator's context is its consumer's.
-    span = _start(tel, model, messages, None)
+    span = _start(tel, model, messages, None, None)
     usage: dict[str, int] = {"input_tokens": 0, "output_tokens": 0}
     meta: dict[str, Any] = {}
     kept: list[AIMessageChunk] | None = [] if tel.content else None
@@ -133,6 +136,7 @@ def _start(
     model: BaseChatModel,
     messages: list[AnyMessage],
     options: CallOptions | None,
+    here: Context | None,
 ) -> Span:
     attributes: dict[str, Any] = {
         "gen_ai.operation.name": "chat",
@@ -144,15 +148,13 @@ def _start(
     if model.temperature is not None:
         attributes["gen_ai.request.temperature"] = model.temperature
     if options is not None and options.stop:
-        attributes["gen_ai.request.stop_sequences"] = list(options.stop)
+        attributes["gen_ai.request.stop_sequences"] = tuple(options.stop)
     run = RUN_VAR.get()
     if run is not None:
         attributes["gen_ai.conversation.id"] = run.thread_id
     if tel.content:
         attributes["gen_ai.input.messages"] = _encode(_message(m) for m in messages)
-    return tel.tracer.start_span(
-        f"chat {model.model}", kind=SpanKind.CLIENT, attributes=attributes
-    )
+    return tel.start(f"chat {model.model}", here, _CLIENT, attributes)
 
 
 def _finish(
@@ -171,7 +173,7 @@ def _finish(
         attributes["gen_ai.response.id"] = meta["id"]
     reason = meta.get("finish_reason") or meta.get("stop_reason")
     if reason:
-        attributes["gen_ai.response.finish_reasons"] = [reason]
+        attributes["gen_ai.response.finish_reasons"] = (str(reason),)
     if usage:
         tokens = tel.metrics.tokens
         provider = model.provider or type(model).__name__

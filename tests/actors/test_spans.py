@@ -11,7 +11,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 from opentelemetry.trace import StatusCode
 
-from actors._spans import LeanSpan, LeanTracer, lean_tracer
+from actors._lean import LeanSpan
+from actors._lean_tracer import LeanTracer
+from actors._spans import lean_tracer
 
 
 class Started(SpanProcessor):
@@ -63,7 +65,9 @@ def test_spans_reach_the_processors_as_the_sdk_would_export_them() -> None:
 
 def test_the_sampler_decides() -> None:
     tp, exporter = provider(sampler=ALWAYS_OFF)
-    span = lean_tracer(tp, "t", "1").start_span("dropped")
+    tracer = lean_tracer(tp, "t", "1")
+    assert isinstance(tracer, LeanTracer)
+    span = tracer.start_span("dropped")
     assert not isinstance(span, LeanSpan)
     assert not span.is_recording()
     assert span.get_span_context().is_valid

@@ -14,7 +14,8 @@ from opentelemetry.sdk.trace.sampling import (
 )
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, TraceState
 
-from actors._spans import LeanTracer, lean_tracer
+from actors._lean_tracer import LeanTracer
+from actors._spans import lean_tracer
 
 _STATE = TraceState([("k", "v")])
 

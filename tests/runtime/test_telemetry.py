@@ -12,15 +12,19 @@ from typing import Any
 
 import anyio
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import StatusCode
 
 from runtime import (
     AIMessage,
     BaseMessage,
     Command,
+    OtlpSpanExporter,
     RetryPolicy,
     Runtime,
     SystemMessage,
+    Tracing,
     add_messages,
     entrypoint,
     interrupt,
@@ -29,7 +33,7 @@ from runtime import (
 from runtime.models import ChatAnthropic
 from stores import BaseStore, CheckpointConflictError, InMemoryStore, MemorySaver
 from tests.fake_llm_servers import FakeLLMServer, anthropic_message, anthropic_stream
-from tests.otel_support import Otel
+from tests.otel_support import Otel, OtlpReceiver, exported_tree
 
 from .conftest import thread
 
@@ -89,6 +93,15 @@ def bob(thread_id: str = "thread-1") -> tuple[list[dict[str, str]], dict[str, An
     return [{"role": "user", "content": "Hi! Remember: my name is Bob"}], config
 
 
+def seed_turn(
+    llm: FakeLLMServer, saver: MemorySaver, store: InMemoryStore, model: Any
+) -> tuple[Any, list[dict[str, str]], dict[str, Any]]:
+    """The seed workflow, Bob's first message and its config; the model's reply scripted."""
+    llm.script("/v1/messages", anthropic_message("Hi Bob!", model="claude-test-1"))
+    inputs, config = bob()
+    return seed_workflow(saver, store, model), inputs, config
+
+
 async def test_seed_turn_span_tree(
     otel: Otel,
     llm: FakeLLMServer,
@@ -96,9 +109,7 @@ async def test_seed_turn_span_tree(
     saver: MemorySaver,
     store: InMemoryStore,
 ) -> None:
-    llm.script("/v1/messages", anthropic_message("Hi Bob!", model="claude-test-1"))
-    workflow = seed_workflow(saver, store, model)
-    inputs, config = bob()
+    workflow, inputs, config = seed_turn(llm, saver, store, model)
     with anyio.fail_after(10):
         async with Runtime(tracing=otel.tracing()):
             tracer = otel.tracer_provider.get_tracer("caller")
@@ -422,3 +433,45 @@ async def test_an_actor_keeps_no_span_of_the_caller_that_activated_it(
     update = otel.named("checkpoint commit")[-1]
     assert update.attributes == {"actorgraph.checkpoint.version": 2}
     assert otel.parent_of(update) is None  # not "first caller"
+
+
+EXPORTED_SEED_TURN = """\
+request (internal)
+  checkpoint load (client) gen_ai.conversation.id=thread-1 actorgraph.checkpoint.version=0 actorgraph.checkpoint.records=0
+  invoke_workflow workflow (internal) gen_ai.operation.name=invoke_workflow gen_ai.workflow.name=workflow gen_ai.conversation.id=thread-1 actorgraph.run.multitask_strategy=enqueue actorgraph.run.outcome=completed actorgraph.checkpoint.version=1 actorgraph.run.id=…
+    task call_model (internal) actorgraph.task.name=call_model actorgraph.task.id=0 actorgraph.task.attempt=1 actorgraph.task.replayed=False
+      store search (client) db.operation.name=search actorgraph.store.namespace=memories.1 actorgraph.store.results=0
+      store put (client) db.operation.name=put actorgraph.store.namespace=memories.1 actorgraph.store.key=name
+      chat claude-test (client) gen_ai.operation.name=chat gen_ai.provider.name=anthropic gen_ai.request.model=claude-test gen_ai.request.max_tokens=1024 gen_ai.conversation.id=thread-1 gen_ai.response.model=claude-test-1 gen_ai.response.id=msg_1 gen_ai.response.finish_reasons=[end_turn] gen_ai.usage.input_tokens=10 gen_ai.usage.output_tokens=5
+    checkpoint commit (client) actorgraph.checkpoint.version=1
+store batch (client) db.operation.batch.size=1 actorgraph.store.requests=1 actorgraph.store.backend=InMemoryStore -> store search
+store batch (client) db.operation.batch.size=1 actorgraph.store.requests=1 actorgraph.store.backend=InMemoryStore -> store put
+"""
+"""The span tree of ``test_the_exported_span_tree_of_a_seed_turn`` (bench/NOTES.md,
+"Tracing, stop 21", shows it)."""
+
+
+async def test_the_exported_span_tree_of_a_seed_turn(
+    llm: FakeLLMServer,
+    model: ChatAnthropic,
+    saver: MemorySaver,
+    store: InMemoryStore,
+) -> None:
+    workflow, inputs, config = seed_turn(llm, saver, store, model)
+    metrics = Otel()  # (its meter provider; spans go to the collector)
+    with OtlpReceiver() as collector:
+        provider = TracerProvider()
+        exporter = OtlpSpanExporter(endpoint=f"{collector.url}/v1/traces")
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+        tracing = Tracing(
+            tracer_provider=provider, meter_provider=metrics.meter_provider
+        )
+        with anyio.fail_after(10):
+            async with Runtime(tracing=tracing):
+                with provider.get_tracer("caller").start_as_current_span("request"):
+                    await workflow.ainvoke(inputs, config)
+        provider.shutdown()  # exports what is queued
+        metrics.close()
+    bodies = [body for path, _, body in collector.received if path == "/v1/traces"]
+    tree = exported_tree(bodies, hidden=frozenset({"actorgraph.run.id"}))
+    assert tree == EXPORTED_SEED_TURN.rstrip("\n")
