@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import anyio
+import msgspec
 import pytest
 
 from runtime import Runtime, SerializationError, entrypoint
@@ -217,3 +218,27 @@ def test_a_corrupt_message_list_fails_as_any_corrupt_checkpoint() -> None:
     tag = data.replace(b"human", b"nobod")  # a message type that does not exist
     with pytest.raises(msgspec.ValidationError, match="Invalid value 'nobod'"):
         loads(tag)
+
+
+def test_a_long_history_leaves_the_collector_as_it_was() -> None:
+    # loads pauses the cyclic collector while it decodes a long history; the
+    # setting must come back however the decode ends, and stay off if it was.
+    import gc
+
+    from runtime import HumanMessage
+
+    data = dumps([HumanMessage(content=f"message {i}") for i in range(5_000)])
+    assert len(data) > 64 * 1024
+    was = gc.isenabled()
+    try:
+        for enabled in (True, False):
+            (gc.enable if enabled else gc.disable)()
+            assert len(loads(data)) == 5_000
+            with pytest.raises(msgspec.DecodeError):
+                loads(data[:-3])
+            bad = data.replace(b"human", b"nobod", 1)
+            with pytest.raises(msgspec.ValidationError):
+                loads(bad)
+            assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
