@@ -203,7 +203,6 @@ def test_lists_that_are_not_all_messages_take_the_general_path() -> None:
 
 
 def test_a_corrupt_message_list_fails_as_any_corrupt_checkpoint() -> None:
-    import msgspec
 
     from runtime import HumanMessage
 
