@@ -2,7 +2,11 @@
 
 ``__all__`` holds what ``runtime`` builds on; the rest (mailboxes, refs,
 envelopes) stays in the private modules, for the actors' own use and tests.
+``LeanSpan`` loads on first use: it imports the OpenTelemetry SDK, which a
+process that does not trace never needs.
 """
+
+from typing import TYPE_CHECKING as _TYPE_CHECKING, Any as _Any
 
 from ._actor import Reply as Reply
 from ._errors import (
@@ -14,7 +18,6 @@ from ._errors import (
 )
 from ._journal import Journal as Journal
 from ._registry import Registry as Registry, RegistryStats as RegistryStats
-from ._spans import LeanSpan as LeanSpan
 from ._store_actor import (
     ActorStore as ActorStore,
     StoreActor as StoreActor,
@@ -30,6 +33,9 @@ from ._thread import (
     ThreadStats as ThreadStats,
     Turn as Turn,
 )
+
+if _TYPE_CHECKING:
+    from ._spans import LeanSpan as LeanSpan
 
 __all__ = [
     "STRATEGIES",
@@ -54,3 +60,12 @@ __all__ = [
     "ThreadStats",
     "Turn",
 ]
+
+
+def __getattr__(name: str) -> _Any:
+    """``LeanSpan`` on first use (``actors._spans`` imports the SDK)."""
+    if name == "LeanSpan":
+        from ._spans import LeanSpan
+
+        return LeanSpan
+    raise AttributeError(f"module 'actors' has no attribute {name!r}")

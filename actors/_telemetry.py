@@ -39,7 +39,6 @@ from stores import (
 
 from ._actor import Envelope
 from ._metrics import NAME, metrics_for, version
-from ._spans import lean_tracer
 
 _ROOT = otel_context.Context()  # a store batch starts a trace of its own
 NO_EXEMPLAR = _ROOT
@@ -119,6 +118,8 @@ class Telemetry:
         *,
         content: bool = False,
     ) -> None:
+        from ._spans import lean_tracer  # (here: it imports the SDK)
+
         self.tracer = lean_tracer(tracer_provider, NAME, version())
         self.metrics = metrics_for(meter_provider)
         self.content = content

@@ -290,7 +290,14 @@ def _cold(result: dict[str, Any], cfg: RunConfig, args: argparse.Namespace) -> N
         ]
         return
     result["cold_process_ms"] = (time.perf_counter() - start) * 1000
-    for key in ("import_ms", "setup_ms", "first_turn_ms"):
+    for key in (
+        "import_ms",
+        "setup_ms",
+        "first_turn_ms",
+        "import_cpu_ms",
+        "setup_cpu_ms",
+        "first_turn_cpu_ms",
+    ):
         result[f"cold_{key}"] = cold[key]
     if not cold["ok"]:
         result["ok"] = False

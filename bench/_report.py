@@ -30,6 +30,8 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("cold import ms", "cold_import_ms", "{:.0f}"),
     ("cold setup ms", "cold_setup_ms", "{:.0f}"),
     ("cold 1st turn ms", "cold_first_turn_ms", "{:.1f}"),
+    ("cold import CPU ms", "cold_import_cpu_ms", "{:.0f}"),
+    ("cold 1st turn CPU ms", "cold_first_turn_cpu_ms", "{:.1f}"),
 )
 
 # (ours, theirs) pairs compared per C when both ran.

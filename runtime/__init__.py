@@ -23,7 +23,7 @@ from stores import (
 )
 
 from ._add_messages import add_messages as add_messages
-from ._cluster import ClusterStats as ClusterStats
+from ._cluster_stats import ClusterStats as ClusterStats
 from ._context import (
     get_config as get_config,
     get_store as get_store,

@@ -29,7 +29,6 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import anyio
-import msgspec
 
 from actors import Reply
 from stores import (
@@ -41,6 +40,7 @@ from stores import (
     parse_lease,
 )
 
+from ._cluster_stats import ClusterStats
 from ._forward import Forwarder
 
 if TYPE_CHECKING:
@@ -48,20 +48,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("actorgraph.cluster")
 _LEAVE_SECONDS = 30.0
-
-
-class ClusterStats(msgspec.Struct, frozen=True, kw_only=True):
-    """A member's view: its shards, warm threads and what crossed processes."""
-
-    member: str
-    members: int
-    owned_shards: int
-    owned_threads: int
-    forwarded: int
-    served_remote: int
-    handoffs: int
-    takeovers: int
-    lost_leases: int
 
 
 class _Owned:

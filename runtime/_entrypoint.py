@@ -20,7 +20,7 @@ from stores import BaseCache, BaseStore, CheckpointSaver
 
 from ._ambient import call_host
 from ._context import current_host, nested_emitter
-from ._forward import open_remote_stream
+from ._entry_names import register
 from ._host import Runtime
 from ._injected import coerce_context
 from ._propagation import trace_context
@@ -36,10 +36,11 @@ from ._stream import Emitter, Event, normalize_modes, open_stream
 from ._sync import hosted, iterate_sync, pumped, run_sync
 from ._telemetry import TracedTurn
 from ._turns import EntrySpec, RunTurn, UpdateTurn
-from ._wire import Request, decode_input, register
 
 if TYPE_CHECKING:
     from anyio.streams.memory import MemoryObjectReceiveStream
+
+    from ._wire import Request
 
 
 @final
@@ -324,6 +325,9 @@ class Entrypoint(StateAccess):
         Raises:
             ValueError: for a bad config, durability or checkpoint id.
         """
+        from ._forward import open_remote_stream  # cluster code: loaded by now
+        from ._wire import decode_input
+
         cfg: dict[str, Any] = loads(request.config)
         if request.kind == "update":
             update = UpdateTurn(loads(request.input), cfg.get("as_node"), self.name)

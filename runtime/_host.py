@@ -12,7 +12,7 @@ import itertools
 import types
 from collections.abc import AsyncGenerator, Callable, Coroutine
 from contextlib import asynccontextmanager, nullcontext
-from typing import Any, final
+from typing import TYPE_CHECKING, Any, final
 
 import anyio
 import msgspec
@@ -41,11 +41,14 @@ from stores import (
 from stores._shared import bound_to_loop
 
 from . import _telemetry
-from ._cluster import ClusterNode, ClusterStats, joined
+from ._cluster_stats import ClusterStats
 from ._context import HOST_VAR, serving_loop
 from ._fenced import FencedSaver, check_cluster
 from ._gc import TuneGC, check_tune_gc, tuned_gc
 from ._tracing import Tracing, telemetry_for
+
+if TYPE_CHECKING:
+    from ._cluster import ClusterNode
 
 _EPHEMERAL = itertools.count()
 
@@ -189,6 +192,8 @@ class Runtime(anyio.AsyncContextManagerMixin):
                     if self._cluster_url is None:
                         yield self
                     else:
+                        from ._cluster import joined  # the cluster loads only here
+
                         shards, lease, prefix = self._cluster_args
                         async with joined(
                             self,

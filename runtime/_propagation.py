@@ -11,7 +11,9 @@ would be. Both are no-ops while no Runtime in the process has tracing on:
 ``inject_trace_context`` returns the carrier untouched (a new empty dict
 by default), ``extract_trace_context`` returns None, ``trace_context``
 changes nothing. None of them blocks or raises for a malformed carrier
-(a bad ``traceparent`` is ignored, as the propagator does).
+(a bad ``traceparent`` is ignored, as the propagator does). The propagator
+module (it loads ``OTEL_PROPAGATORS`` through package entry points) is
+imported by the first call that has a context to carry.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Generator, Mapping
 from contextlib import contextmanager
 
-from opentelemetry import context as otel_context, propagate, trace
+from opentelemetry import context as otel_context, trace
 
 from . import _telemetry
 
@@ -32,6 +34,8 @@ def inject_trace_context(carrier: dict[str, str] | None = None) -> dict[str, str
     """
     out: dict[str, str] = {} if carrier is None else carrier
     if _telemetry.active and trace.get_current_span().get_span_context().is_valid:
+        from opentelemetry import propagate  # (here: it reads OTEL_PROPAGATORS)
+
         propagate.inject(out)
     return out
 
@@ -46,6 +50,8 @@ def extract_trace_context(
     """
     if not _telemetry.active or not carrier:
         return None
+    from opentelemetry import propagate
+
     found = propagate.extract(carrier, context=otel_context.Context())
     if not trace.get_current_span(found).get_span_context().is_valid:
         return None

@@ -17,7 +17,6 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import anyio
-import anyio.from_thread
 import anyio.to_thread
 
 from actors import RunCancelledError, Telemetry
@@ -173,6 +172,8 @@ class RunState:
         if threading.get_ident() != self._loop_thread:
             # Run on the loop by anyio (which tells sniffio); nobody on the loop
             # would see this caller yield, so the task starts at once.
+            import anyio.from_thread  # (here: only sync bodies in threads need it)
+
             return anyio.from_thread.run_sync(
                 self._schedule, task, scope, args, kwargs, True
             )

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import enum
 import gc
+import sys
 import uuid
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from decimal import Decimal
 from itertools import repeat
 from operator import attrgetter
 from typing import Any, Final, cast
-from zoneinfo import ZoneInfo
 
 import msgspec
 
@@ -74,8 +74,11 @@ def _zone(tz: tzinfo | None, at: datetime | None) -> Any:
     """A tzinfo as data: None, a ZoneInfo key, or a fixed offset in microseconds."""
     if tz is None:
         return None
-    if isinstance(tz, ZoneInfo) and tz.key:
-        return tz.key
+    if "zoneinfo" in sys.modules:  # (else ``tz`` cannot be a ZoneInfo)
+        from zoneinfo import ZoneInfo
+
+        if isinstance(tz, ZoneInfo) and tz.key:
+            return tz.key
     offset = tz.utcoffset(at)
     if offset is None:
         return None
@@ -86,6 +89,8 @@ def _unzone(data: Any) -> tzinfo | None:
     if data is None:
         return None
     if isinstance(data, str):
+        from zoneinfo import ZoneInfo  # (here: it loads the tz path at import)
+
         return ZoneInfo(data)
     return timezone(timedelta(microseconds=data))
 

@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import anyio
-import anyio.from_thread
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 MODES = frozenset(
@@ -102,6 +101,8 @@ class Emitter:
         if mode not in self.modes:
             return
         if threading.get_ident() != self._loop_thread:
+            import anyio.from_thread  # (here: only sync bodies in threads need it)
+
             anyio.from_thread.run_sync(self._put, mode, chunk)
         else:
             self._put(mode, chunk)

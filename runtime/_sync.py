@@ -7,7 +7,6 @@ the process's shared loop).
 
 from __future__ import annotations
 
-import asyncio  # noqa: TID251 -- start_joined: a loop task anyio has no owner for
 import contextvars
 from collections.abc import (
     AsyncGenerator,
@@ -53,6 +52,8 @@ def start_joined(fn: Callable[[], Coroutine[Any, Any, None]]) -> None:
         trio.lowlevel.spawn_system_task(fn, context=contextvars.copy_context())
         return
     # the asyncio side of the same: a loop task, kept referenced until done
+    import asyncio  # noqa: TID251 -- a loop task anyio has no owner for (loaded: it runs)
+
     task = asyncio.get_running_loop().create_task(fn())
     _JOINED.add(task)
     task.add_done_callback(_JOINED.discard)

@@ -19,8 +19,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, cast, overload
 
-import anyio
-import anyio.from_thread
 import sniffio
 
 from stores._shared import new_signal
@@ -181,6 +179,8 @@ class TaskFuture(Generic[T]):
         try:
             sniffio.current_async_library()
         except sniffio.AsyncLibraryNotFoundError:
+            import anyio.from_thread  # (here: only sync bodies in threads need it)
+
             return anyio.from_thread.run(self._wait)
         raise RuntimeError(
             f"task {self.name!r}: use 'await fut' in async code, not fut.result()"

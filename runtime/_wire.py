@@ -9,48 +9,22 @@ raised again in the caller), or, when that fails, described.
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import msgspec
 
 from stores import Checkpoint
 
+from ._entry_names import (
+    ENTRYPOINTS as ENTRYPOINTS,
+    lookup as lookup,
+    register as register,
+)
 from ._errors import RemoteError, SerializationError
 from ._propagation import inject_trace_context
 from ._serde import dumps, loads
 from ._types import Command
-
-if TYPE_CHECKING:
-    from ._entrypoint import Entrypoint
-
-ENTRYPOINTS: dict[str, Entrypoint | None] = {}
-"""Entrypoints of this process by name (None: two different ones share the name)."""
-
-
-def register(ep: Entrypoint) -> None:
-    """Make ``ep`` reachable by name from other members (called by every Entrypoint)."""
-    known = ENTRYPOINTS.get(ep.name, ep)
-    same = known is not None and known.__wrapped__ is ep.__wrapped__
-    ENTRYPOINTS[ep.name] = ep if same else None
-
-
-def lookup(name: str) -> Entrypoint:
-    """The entrypoint named ``name``; LookupError naming the problem if none or two."""
-    ep = ENTRYPOINTS.get(name, ...)
-    if ep is ...:
-        raise LookupError(
-            f"no entrypoint named {name!r} in this process: every cluster member "
-            "must define (import) the same entrypoints"
-        )
-    if ep is None:
-        raise LookupError(
-            f"two entrypoints are named {name!r} in this process; give each a "
-            "unique name= so that cluster members can forward requests to it"
-        )
-    return ep
-
 
 Entry = tuple[str, dict[bytes, bytes]]
 """A stream entry: its id and fields."""
@@ -146,6 +120,8 @@ def decode_result(kind: str, data: bytes) -> Any:
 
 
 def encode_error(exc: BaseException) -> bytes:
+    import pickle  # (here: only a failed forwarded request needs it)
+
     try:
         data = pickle.dumps(exc)
         pickle.loads(data)
@@ -155,4 +131,6 @@ def encode_error(exc: BaseException) -> bytes:
 
 
 def decode_error(data: bytes) -> BaseException:
+    import pickle
+
     return pickle.loads(data)

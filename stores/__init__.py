@@ -1,4 +1,11 @@
-"""Stores: the BaseStore contract and its implementations, checkpointers, embeddings."""
+"""Stores: the BaseStore contract and its implementations, checkpointers, embeddings.
+
+The Redis ones (``stores.redis``: its transport, asyncio, the embedded
+server's launcher) load on first use of their names, so that importing the
+library costs only what a process without Redis needs.
+"""
+
+from typing import TYPE_CHECKING as _TYPE_CHECKING, Any as _Any
 
 from ._base import (
     BaseStore as BaseStore,
@@ -53,14 +60,17 @@ from .embeddings import (
     OpenAIEmbeddings as OpenAIEmbeddings,
     ensure_embeddings as ensure_embeddings,
 )
-from .redis import (
-    ClusterBackend as ClusterBackend,
-    EmbeddedRedis as EmbeddedRedis,
-    RedisCache as RedisCache,
-    RedisSaver as RedisSaver,
-    RedisStore as RedisStore,
-    parse_lease as parse_lease,
-)
+
+if _TYPE_CHECKING:
+    from .redis import (
+        ClusterBackend as ClusterBackend,
+        EmbeddedRedis as EmbeddedRedis,
+        RedisCache as RedisCache,
+        RedisSaver as RedisSaver,
+        RedisStore as RedisStore,
+        parse_lease as parse_lease,
+    )
+
 
 __all__ = [
     "AsyncBatchedBaseStore",
@@ -113,3 +123,14 @@ __all__ = [
     "parse_lease",
     "tokenize_path",
 ]
+
+
+def __getattr__(name: str) -> _Any:
+    """The Redis names (``RedisSaver``...) on first use: importing ``stores.redis``."""
+    if name in __all__:  # every other name of __all__ is bound above
+        from . import redis
+
+        value = getattr(redis, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'stores' has no attribute {name!r}")

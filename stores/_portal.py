@@ -22,14 +22,15 @@ from __future__ import annotations
 import atexit
 import os
 import threading
-from concurrent.futures import Future
 from typing import TYPE_CHECKING, Final, final
 
 import anyio
-from anyio.from_thread import BlockingPortal
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
+    from concurrent.futures import Future
+
+    from anyio.from_thread import BlockingPortal
 
 THREAD_NAME: Final = "actorgraph-sync"
 """Name of the shared loop's thread (seen in thread dumps and profilers)."""
@@ -45,6 +46,8 @@ class SharedLoop:
     __slots__ = ("_closers", "closed", "pid", "portal", "thread")
 
     def __init__(self) -> None:
+        from concurrent.futures import Future  # (here: the first sync call's)
+
         ready: Future[BlockingPortal] = Future()
         self.pid = os.getpid()
         self.closed = False
@@ -56,6 +59,8 @@ class SharedLoop:
         self.portal = ready.result()
 
     def _serve(self, ready: Future[BlockingPortal]) -> None:
+        from anyio.from_thread import BlockingPortal
+
         async def main() -> None:
             try:
                 async with BlockingPortal() as portal:

@@ -9,18 +9,35 @@ other backend ``new_signal()`` returns an ``anyio.Event``.
 
 One difference from ``anyio.Event``: waiting on a signal that is already set
 returns at once, without a scheduling step.
+
+``asyncio`` is not imported here: no asyncio loop runs before something
+imported it, so until then every call finds none without asking it.
 """
 
 from __future__ import annotations
 
-from asyncio import (  # noqa: TID251 -- the asyncio fast path of an anyio primitive
-    Future,
-    get_running_loop,
-)
-from collections.abc import Awaitable, Generator
-from typing import Any, Protocol
+import sys
+from collections.abc import Awaitable, Callable, Generator
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
+
+if TYPE_CHECKING:
+    from asyncio import AbstractEventLoop, Future  # noqa: TID251 -- types only
+
+
+def _first_running_loop() -> AbstractEventLoop:
+    """``asyncio.get_running_loop``, once asyncio is imported (RuntimeError: no loop)."""
+    global _running_loop
+    if "asyncio" not in sys.modules:
+        raise RuntimeError("no running event loop")
+    from asyncio import get_running_loop  # noqa: TID251 -- the asyncio fast path
+
+    _running_loop = get_running_loop
+    return get_running_loop()
+
+
+_running_loop: Callable[[], AbstractEventLoop] = _first_running_loop
 
 
 class SignalLike(Protocol):
@@ -71,7 +88,7 @@ class Signal:
         """An awaitable that completes once the signal is set (cancellable)."""
         if self._set:
             return _DONE
-        future: Future[None] = get_running_loop().create_future()
+        future: Future[None] = _running_loop().create_future()
         if self._waiters is None:
             self._waiters = [future]
         else:
@@ -82,7 +99,7 @@ class Signal:
 def new_signal() -> SignalLike:
     """A ``Signal`` under asyncio, an ``anyio.Event`` elsewhere."""
     try:
-        get_running_loop()
+        _running_loop()
     except RuntimeError:  # trio (or no loop): anyio's own
         return anyio.Event()
     return Signal()

@@ -15,6 +15,9 @@
    nothing bound to it (a notebook cell, sync code called from asyncio or
    trio code): on the process's shared loop (``stores._portal``), in a copy
    of the caller's context, blocking only the calling thread.
+
+``anyio.from_thread`` (and ``concurrent.futures`` under it) is imported by
+the first sync call, not with the library: most processes never make one.
 """
 
 from __future__ import annotations
@@ -26,7 +29,6 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, final
 
 import anyio
-import anyio.from_thread
 import anyio.lowlevel
 
 from ._portal import SharedLoop, running_shared_loop, shared_loop
@@ -115,11 +117,15 @@ class _WorkerHop:
         self._binding = binding
 
     def call(self, fn: Callable[[], Awaitable[T]]) -> T:
+        import anyio.from_thread
+
         return anyio.from_thread.run(_awaited, fn)
 
     def spawn(self, fn: Callable[[], Coroutine[Any, Any, object]]) -> bool:
         if self._binding is None:  # a bare worker thread: no task group to start in
             return False
+        import anyio.from_thread
+
         anyio.from_thread.run_sync(self._binding.spawn, fn)
         return True
 
@@ -137,9 +143,13 @@ class _BoundHop:
         self._binding = binding
 
     def call(self, fn: Callable[[], Awaitable[T]]) -> T:
+        import anyio.from_thread
+
         return anyio.from_thread.run(_awaited, fn, token=self._binding.token)
 
     def spawn(self, fn: Callable[[], Coroutine[Any, Any, object]]) -> bool:
+        import anyio.from_thread
+
         anyio.from_thread.run_sync(self._binding.spawn, fn, token=self._binding.token)
         return True
 
@@ -175,6 +185,8 @@ async def _awaited(fn: Callable[[], Awaitable[T]]) -> T:
 
 
 def _in_worker_thread() -> bool:
+    import anyio.from_thread
+
     try:
         anyio.from_thread.check_cancelled()
     except anyio.NoEventLoopError:

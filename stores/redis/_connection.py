@@ -27,7 +27,6 @@ import anyio.to_thread
 
 from stores._errors import StoreUnavailableError
 
-from ._embedded import default_server
 from ._transport import (
     SOCKET_TIMEOUT,
     Address,
@@ -149,6 +148,8 @@ class RedisConnection:
             del self._clients[other]  # a loop closed without finalizing its keeper
         if self._address is None:
             # idempotent and locked: concurrent first calls all get the one server
+            from ._embedded import default_server  # (here: its launcher's imports)
+
             server = await anyio.to_thread.run_sync(default_server)
             self._address = self._address or Address(server.url)
         bound = self._clients.get(loop)  # another task may have built it meanwhile
