@@ -11,14 +11,19 @@ holds only the newest). ``commit_thread`` writes the same turns through
 ``RedisSaver.acommit`` (for a small N): ``tests/stores/test_redis_snapshots``
 and ``python -m bench.activation`` check that both leave identical keys.
 
-Two kinds of value (``kind``), both a growing list, as a conversation's
-history is:
+Three kinds of value (``kind``), the first two a growing list, as a
+conversation's history is:
 
 - ``"messages"``: what the bench workload and the runtime save, a list of
   ``HumanMessage``/``AIMessage`` as the runtime encodes it (each message a
   msgpack extension 1 holding the Struct's msgpack); the checkpoint's value
   is the reply, its metadata what the runtime writes.
 - ``"text"``: a list of short strings, no value.
+- ``"window"``: the messages of the last ``WINDOW_TURNS`` turns only (what a
+  chat service that keeps a bounded window in ``previous`` saves): past
+  that, each turn drops the oldest pair, so the saver stores every save
+  whole (it is not an append) and the state stays the same size however
+  long the thread is.
 """
 
 from __future__ import annotations
@@ -35,8 +40,10 @@ if TYPE_CHECKING:
 
     from stores.redis import RedisSaver
 
-Kind = Literal["messages", "text"]
-KINDS: Final = ("messages", "text")
+Kind = Literal["messages", "text", "window"]
+KINDS: Final = ("messages", "text", "window")
+WINDOW_TURNS: Final = 10
+"""Turns (question and reply: 2 messages each) a ``"window"`` save keeps."""
 _EXT_STRUCT: Final = 1  # the runtime's msgpack extension code for a message
 _BATCH: Final = 2_000  # entries per pipelined write
 
@@ -74,11 +81,20 @@ class Conversation:
             items = [_ext(m) for m in self.messages(v)]
         return msgspec.msgpack.encode(items)[1:]  # a fixarray of 2: one header byte
 
+    def first(self, v: int) -> int:
+        """The oldest turn the save after turn ``v`` holds."""
+        return max(1, v - WINDOW_TURNS + 1) if self.kind == "window" else 1
+
+    def appended(self, v: int) -> bool:
+        """Whether turn ``v``'s save is turn ``v - 1``'s with ``tail(v)`` appended."""
+        return v > 1 and self.first(v) == self.first(v - 1)
+
     def save(self, v: int, tails: list[bytes] | None = None) -> bytes:
         """The save after turn ``v`` (``tails``: those of turns 1..v, if at hand)."""
+        first = self.first(v)
         if tails is None:
-            tails = [self.tail(u) for u in range(1, v + 1)]
-        return array_header(2 * v) + b"".join(tails[:v])
+            tails = [b""] * (first - 1) + [self.tail(u) for u in range(first, v + 1)]
+        return array_header(2 * (v - first + 1)) + b"".join(tails[first - 1 : v])
 
     def checkpoint(self, v: int, save: bytes = b"") -> Checkpoint:
         """Turn ``v``'s checkpoint, as its commit hands it to the saver."""
@@ -135,17 +151,27 @@ def write_thread(
     client.delete(key, key + ":snap")
     tails = [conversation.tail(v) for v in range(1, turns + 1)]
     pipe = client.pipeline(transaction=False)
+    chain, snap = (
+        0,
+        None,
+    )  # tails since the last whole save or snapshot, as commits count
     for v in range(1, turns + 1):
         head = msgspec.msgpack.encode(conversation.checkpoint(v))
-        if v == 1:
-            save = conversation.save(1, tails)
-            pipe.execute_command("XADD", key, "1-0", "c", head, "s", save)
+        if not conversation.appended(v):
+            save = conversation.save(v, tails)
+            pipe.execute_command("XADD", key, f"{v}-0", "c", head, "s", save)
+            chain = 0
         else:
             tail = tails[v - 1]
             pipe.execute_command("XADD", key, f"{v}-0", "c", head, "d", tail, "n", 2)
+            chain += 1
+            if chain >= snapshot_every:
+                chain, snap = 0, v
         if v % _BATCH == 0:
             pipe.execute()
-    snap = snapshot_version(turns, snapshot_every)
+    assert conversation.kind == "window" or snap == snapshot_version(
+        turns, snapshot_every
+    )
     if snap is not None:
         checkpoint_id = conversation.checkpoint(snap).checkpoint_id
         save = conversation.save(snap, tails)

@@ -21,6 +21,9 @@ and through ``RedisSaver.acommit``, and the keys must be identical). Then:
   The difference to **saver** is mostly decoding ``previous`` (the value:
   it grows with the thread), with the actor's start and the turn's set-up.
 ``--snapshot-every`` sets the saver's option (a huge value: no snapshots).
+``--kind window`` keeps only the last ``WINDOW_TURNS`` turns in ``previous``
+(a bounded state, every save stored whole): its figures show what the
+chain's length costs apart from the state's size.
 """
 
 from __future__ import annotations
@@ -107,7 +110,7 @@ async def _saver_load(
 
 def _turn(conversation: Conversation, turn: int) -> tuple[Any, Any]:
     # Turn ``turn``'s question and reply as the entrypoint returns them.
-    if conversation.kind == "messages":
+    if conversation.kind != "text":
         return conversation.messages(turn)
     return tuple(msgspec.msgpack.decode(b"\x92" + conversation.tail(turn)))
 
@@ -124,12 +127,17 @@ async def _runtime_turn(
         async def chat(turn: int, *, previous: Any = None) -> Any:
             started.append(time.perf_counter())
             history: list[Any] = previous or []
-            if len(history) != 2 * (turn - 1) or (
+            held = 2 * (turn - conversation.first(turn - 1)) if turn > 1 else 0
+            if len(history) != held or (
                 history and history[-1] != _turn(conversation, turn - 1)[1]
             ):
                 raise AssertionError(f"turn {turn} did not get the whole history")
             question, reply = _turn(conversation, turn)
-            return entrypoint.final(value=reply, save=[*history, question, reply])
+            keep = 2 * (
+                turn - conversation.first(turn) + 1
+            )  # (a window drops the oldest)
+            save = [*history, question, reply][-keep:]
+            return entrypoint.final(value=reply, save=save)
 
         async with Runtime():
             await chat.ainvoke(1, {"configurable": {"thread_id": "warm"}})

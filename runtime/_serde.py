@@ -17,11 +17,13 @@ bits, data nested more than ``MAX_DEPTH`` levels, and other objects.
 from __future__ import annotations
 
 import enum
+import gc
 import sys
 import uuid
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from decimal import Decimal
 from itertools import repeat
+from operator import attrgetter
 from typing import Any, Final, cast
 
 import msgspec
@@ -251,8 +253,72 @@ def dumps(value: Any) -> bytes:
     return _encode(_wire(value, 0))
 
 
+_EXT_LIST: msgspec.msgpack.Decoder[list[msgspec.msgpack.Ext]] = msgspec.msgpack.Decoder(
+    list[msgspec.msgpack.Ext]
+)
+_STRUCT_LIST: Any = list[_struct_union()]  # pyright: ignore[reportInvalidTypeForm]
+_STRUCT_LIST_DEC: msgspec.msgpack.Decoder[list[Any]] = msgspec.msgpack.Decoder(
+    _STRUCT_LIST
+)
+_PAUSE_GC_BYTES: Final = 64 * 1024  # (about 700 messages)
+_ARRAY_16: Final = 0xDC
+_ARRAY_32: Final = 0xDD
+
+
+def _is_array(data: bytes) -> bool:
+    first = data[0] if data else 0
+    return 0x90 <= first <= 0x9F or first in (_ARRAY_16, _ARRAY_32)
+
+
+def _array_header(count: int) -> bytes:
+    if count < 16:
+        return bytes((0x90 | count,))
+    if count < 0x10000:
+        return bytes((_ARRAY_16,)) + count.to_bytes(2, "big")
+    return bytes((_ARRAY_32,)) + count.to_bytes(4, "big")
+
+
+def _struct_list(data: bytes) -> list[Any] | None:
+    """A list of messages/registered Structs (a conversation) decoded in two
+    C-level passes, no ext_hook call per element; None for any other value.
+
+    A long history is decoded with the cyclic collector paused: the decode
+    allocates a few objects per message, and the collections they trigger
+    (full ones, over a young generation growing to the whole list) cost
+    more than the decode itself. No Python code runs inside these decodes
+    (so no other thread takes the GIL meanwhile) and the setting is put
+    back before returning: the pause is not seen outside this function.
+    """
+    pause = len(data) >= _PAUSE_GC_BYTES and gc.isenabled()
+    if pause:
+        gc.disable()
+    try:
+        try:
+            exts = _EXT_LIST.decode(data)
+        except msgspec.DecodeError:  # not a list of extensions, or corrupt
+            return None  # (the general path decodes it, or raises)
+        if not exts or set(map(_ext_code, exts)) != {_EXT_STRUCT}:
+            return None
+        # Each payload is a Struct's msgpack: as elements of one array they
+        # decode with one typed decoder call.
+        return _STRUCT_LIST_DEC.decode(
+            _array_header(len(exts)) + b"".join(map(_ext_data, exts))
+        )
+    finally:
+        if pause:
+            gc.enable()
+
+
+_ext_code = attrgetter("code")
+_ext_data = attrgetter("data")
+
+
 def loads(data: bytes) -> Any:
-    """The value ``dumps`` encoded."""
+    """The value ``dumps`` encoded; raises msgspec.DecodeError for bytes it did not make."""
+    if _is_array(data):
+        found = _struct_list(data)
+        if found is not None:
+            return found
     return _DECODER.decode(data)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import anyio
+import msgspec
 import pytest
 
 from runtime import Runtime, SerializationError, entrypoint
@@ -174,3 +175,69 @@ def test_a_list_of_messages_encodes_as_each_message_does() -> None:
 def test_a_bad_key_is_refused_beside_plain_values() -> None:
     with pytest.raises(SerializationError, match="dict with the key"):
         dumps({"a": 1, frozenset({1}): 2})
+
+
+@pytest.mark.parametrize("count", [1, 15, 16, 70_000])
+def test_a_list_of_messages_decodes_as_the_element_walk_does(count: int) -> None:
+    # loads reads an all-message list in one typed pass (array headers of each
+    # size); it must give what the ext_hook walk gives, classes included.
+    from runtime import AIMessage, HumanMessage
+    from runtime._serde import _DECODER  # pyright: ignore[reportPrivateUsage]
+
+    messages = [
+        (HumanMessage if i % 2 else AIMessage)(content=f"m{i}", id=str(i))
+        for i in range(count)
+    ]
+    data = dumps(messages)
+    fast, walked = loads(data), _DECODER.decode(data)
+    assert fast == walked == messages
+    assert [type(m) for m in fast] == [type(m) for m in messages]
+
+
+def test_lists_that_are_not_all_messages_take_the_general_path() -> None:
+    from runtime import HumanMessage
+
+    hi = HumanMessage(content="hi")
+    for value in ([hi, (1, 2)], [hi, 1], [(1,), hi], [], [{1, 2}], [[hi]]):
+        assert same(loads(dumps(value)), value)
+
+
+def test_a_corrupt_message_list_fails_as_any_corrupt_checkpoint() -> None:
+
+    from runtime import HumanMessage
+
+    data = dumps([HumanMessage(content="hi"), HumanMessage(content="yo")])
+    for bad in (
+        data[:-1],
+        data[:1] + b"\xc7\x02\x01\xff\xff" + data[1:],
+        data + b"\x00",
+    ):
+        with pytest.raises(msgspec.DecodeError):
+            loads(bad)
+    tag = data.replace(b"human", b"nobod")  # a message type that does not exist
+    with pytest.raises(msgspec.ValidationError, match="Invalid value 'nobod'"):
+        loads(tag)
+
+
+def test_a_long_history_leaves_the_collector_as_it_was() -> None:
+    # loads pauses the cyclic collector while it decodes a long history; the
+    # setting must come back however the decode ends, and stay off if it was.
+    import gc
+
+    from runtime import HumanMessage
+
+    data = dumps([HumanMessage(content=f"message {i}") for i in range(5_000)])
+    assert len(data) > 64 * 1024
+    was = gc.isenabled()
+    try:
+        for enabled in (True, False):
+            (gc.enable if enabled else gc.disable)()
+            assert len(loads(data)) == 5_000
+            with pytest.raises(msgspec.DecodeError):
+                loads(data[:-3])
+            bad = data.replace(b"human", b"nobod", 1)
+            with pytest.raises(msgspec.ValidationError):
+                loads(bad)
+            assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
