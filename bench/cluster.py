@@ -6,7 +6,7 @@ thread's owner with probability 1/N, as behind a load balancer that
 spreads a conversation's turns over the replicas: most requests are
 forwarded. The model is a sleep of ``--latency-ms`` inside the entrypoint.
 The parent starts the processes, waits until each sees N members and
-serves shards, starts them together and prints one line per run:
+holds exactly the shards placed on it (no hand-over left), starts them together and prints one line per run:
 turns/s, p50/p99, CPU per turn per process, the share of forwarded
 requests, and the CPU a forward costs (CPU per turn over N=1's, per
 forwarded turn) when N=1 ran in the same call. ``-c`` takes a list: a C at
@@ -52,7 +52,10 @@ def child(
             node = rt._cluster
             assert node is not None
             with anyio.fail_after(60):
-                while len(node.live) < members or not node.owned:  # noqa: ASYNC110 -- another process joins
+                # every member sees the others and holds exactly its own shards:
+                # a request for a shard still in hand-over waits for the new
+                # owner's next tick (up to a quarter lease)
+                while len(node.live) < members or not node.settled():  # noqa: ASYNC110 -- another process joins
                     await anyio.sleep(0.05)
             print("ready", flush=True)
             await anyio.to_thread.run_sync(sys.stdin.readline)

@@ -124,6 +124,19 @@ class ClusterNode:
             and anyio.current_time() < owned.deadline
         )
 
+    def settled(self) -> bool:
+        """True when this member holds exactly the shards placed on it (never blocks).
+
+        False while it hands shards over or has not taken all of its own yet.
+        """
+        if self.leaving:
+            return False
+        return all(
+            (s in self.owned and not self.owned[s].draining)
+            == (self._desired(s) == self.member)
+            for s in range(self.shards)
+        )
+
     def epoch_of(self, thread_id: str) -> int:
         """The lease epoch this member holds the thread's shard under.
 
