@@ -102,9 +102,7 @@ class ClusterNode:
         self.owned: dict[int, _Owned] = {}
         self.leaving = False
         self.live: list[str] = [self.member]
-        self._seen: dict[
-            str, tuple[bytes, float]
-        ] = {}  # member or lease -> value, since
+        self._seen: dict[str, tuple[bytes, float]] = {}  # key -> (value, since)
         self._leases: dict[int, bytes] = {}
         self.local_running = [0] * shards
         self.changed = anyio.Event()
@@ -125,13 +123,8 @@ class ClusterNode:
         )
 
     def settled(self) -> bool:
-        """True when this member holds exactly the shards placed on it (never blocks).
-
-        False while it hands shards over or has not taken all of its own yet.
-        """
-        if self.leaving:
-            return False
-        return all(
+        """True when this member holds exactly the shards placed on it (never blocks)."""
+        return not self.leaving and all(
             (s in self.owned and not self.owned[s].draining)
             == (self._desired(s) == self.member)
             for s in range(self.shards)
