@@ -345,6 +345,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.turns,
                 args.latency_ms,
                 args.repeat,
+                True if args.tune_gc else "aligned",
             )
     systems = _systems(args)
     cs = [int(c) for c in args.concurrency.split(",") if c.strip()]

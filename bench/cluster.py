@@ -6,7 +6,7 @@ thread's owner with probability 1/N, as behind a load balancer that
 spreads a conversation's turns over the replicas: most requests are
 forwarded. The model is a sleep of ``--latency-ms`` inside the entrypoint.
 The parent starts the processes, waits until each sees N members and
-serves shards, starts them together and prints one line per run:
+holds exactly the shards placed on it (no hand-over left), starts them together and prints one line per run:
 turns/s, p50/p99, CPU per turn per process, the share of forwarded
 requests, and the CPU a forward costs (CPU per turn over N=1's, per
 forwarded turn) when N=1 ran in the same call. ``-c`` takes a list: a C at
@@ -25,13 +25,19 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def child(
-    url: str, prefix: str, members: int, conversations: int, turns: int, latency: float
+    url: str,
+    prefix: str,
+    members: int,
+    conversations: int,
+    turns: int,
+    latency: float,
+    tune_gc: bool | Literal["aligned"],
 ) -> None:
     """One member process: join, wait for ``go`` on stdin, drive, print JSON."""
     import anyio
@@ -48,11 +54,17 @@ def child(
             await anyio.sleep(latency)
             return [*(previous or []), text]
 
-        async with saver, Runtime(cluster=url, cluster_prefix=prefix + ":cl") as rt:
+        async with (
+            saver,
+            Runtime(cluster=url, cluster_prefix=prefix + ":cl", tune_gc=tune_gc) as rt,
+        ):
             node = rt._cluster
             assert node is not None
             with anyio.fail_after(60):
-                while len(node.live) < members or not node.owned:  # noqa: ASYNC110 -- another process joins
+                # every member sees the others and holds exactly its own shards:
+                # a request for a shard still in hand-over waits for the new
+                # owner's next tick (up to a quarter lease)
+                while len(node.live) < members or not node.settled():  # noqa: ASYNC110 -- another process joins
                     await anyio.sleep(0.05)
             print("ready", flush=True)
             await anyio.to_thread.run_sync(sys.stdin.readline)
@@ -90,7 +102,12 @@ def child(
 
 
 def run(
-    url: str, processes: int, concurrency: int, turns: int, latency_ms: float
+    url: str,
+    processes: int,
+    concurrency: int,
+    turns: int,
+    latency_ms: float,
+    tune_gc: bool | Literal["aligned"] = "aligned",
 ) -> dict[str, Any]:
     """Start ``processes`` members, run the workload once, return the figures."""
     prefix = f"bench-cluster-{uuid.uuid4().hex[:8]}"
@@ -111,6 +128,7 @@ def run(
                 str(n),
                 str(turns),
                 str(latency_ms / 1000),
+                str(tune_gc),
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -186,20 +204,24 @@ def main(
     turns: int,
     latency_ms: float,
     repeat: int,
+    tune_gc: bool | Literal["aligned"] = "aligned",
 ) -> int:
     """Run each (C, N) ``repeat`` times, N interleaved, and print a table per C.
 
     Each repeat runs every N back to back, so the ratio against the first N
     is measured under the same load; the table gives the median ratio, the
     ideal turns/s (C over the model's latency) and the load average.
+    ``tune_gc`` is every member's ``Runtime(tune_gc=...)``: "aligned" by
+    default, True with ``--tune-gc``, as in the systems bench.
     """
     for concurrency in concurrencies:
         rows: dict[int, list[dict[str, Any]]] = {n: [] for n in processes}
         load = [os.getloadavg()[0]]
         for _ in range(repeat):
             for n in processes:
-                rows[n].append(run(url, n, concurrency, turns, latency_ms))
+                rows[n].append(run(url, n, concurrency, turns, latency_ms, tune_gc))
             load.append(os.getloadavg()[0])
+        print(f"tune_gc={tune_gc!r}")
         _table(rows, concurrency, turns, latency_ms, repeat, load)
     return 0
 
@@ -255,5 +277,13 @@ def _table(
 
 
 if __name__ == "__main__":
-    url_, prefix_, members_, conv_, turns_, latency_ = sys.argv[1:7]
-    child(url_, prefix_, int(members_), int(conv_), int(turns_), float(latency_))
+    url_, prefix_, members_, conv_, turns_, latency_, tune_ = sys.argv[1:8]
+    child(
+        url_,
+        prefix_,
+        int(members_),
+        int(conv_),
+        int(turns_),
+        float(latency_),
+        {"True": True, "aligned": "aligned"}.get(tune_, False),
+    )

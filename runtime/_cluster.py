@@ -88,9 +88,7 @@ class ClusterNode:
         self.owned: dict[int, _Owned] = {}
         self.leaving = False
         self.live: list[str] = [self.member]
-        self._seen: dict[
-            str, tuple[bytes, float]
-        ] = {}  # member or lease -> value, since
+        self._seen: dict[str, tuple[bytes, float]] = {}  # key -> (value, since)
         self._leases: dict[int, bytes] = {}
         self.local_running = [0] * shards
         self.changed = anyio.Event()
@@ -108,6 +106,14 @@ class ClusterNode:
             owned is not None
             and not owned.draining
             and anyio.current_time() < owned.deadline
+        )
+
+    def settled(self) -> bool:
+        """True when this member holds exactly the shards placed on it (never blocks)."""
+        return not self.leaving and all(
+            (s in self.owned and not self.owned[s].draining)
+            == (self._desired(s) == self.member)
+            for s in range(self.shards)
         )
 
     def epoch_of(self, thread_id: str) -> int:

@@ -246,13 +246,13 @@ class Forwarder:
             self._swept = now
             idle = round(node.lease_time * 1000)
             claims = dict.fromkeys(node.owned, idle) | claims
-        for shard, min_idle in claims.items():
-            if node.serving(shard):
-                for entry in await node.backend.inbox.claim(
-                    shard, node.member, min_idle
-                ):
-                    if entry[0] not in self._inflight.get(shard, ()):
-                        self._start(shard, entry, claimed=True)
+        claims = {s: idle for s, idle in claims.items() if node.serving(s)}
+        if not claims:
+            return
+        # every shard's claim in one round trip: the read loop waits for it
+        for shard, entry in await node.backend.inbox.claim(claims, node.member):
+            if node.serving(shard) and entry[0] not in self._inflight.get(shard, ()):
+                self._start(shard, entry, claimed=True)
 
     def _start(self, shard: int, entry: _wire.Entry, *, claimed: bool) -> None:
         self._inflight.setdefault(shard, set()).add(entry[0])
@@ -291,25 +291,31 @@ class Forwarder:
         assert saver is not None
         if claimed:
             turn = _Once(turn, saver, rid, request.kind)
-        items: list[tuple[str, str, bytes]] | None = None
+        if recv is None:  # no stream modes: nothing to pump, no task group
+            return await self._answer(saver, request, turn, False)
         async with anyio.create_task_group() as tg:
-            if recv is not None:
-                tg.start_soon(self._pump, request, recv)
+            tg.start_soon(self._pump, request, recv)
+            return await self._answer(saver, request, turn, True)
+
+    async def _answer(
+        self, saver: Any, request: _wire.Request, turn: Any, streaming: bool
+    ) -> list[tuple[str, str, bytes]] | None:
+        """The answer items of ``turn`` (None: fenced, the new owner answers)."""
+        rid = request.id
+        try:
             try:
-                try:
-                    value = await self._ask(saver, request, turn)
-                except CheckpointConflictError as exc:
-                    if isinstance(exc, FencedError) or recv is not None:
-                        raise
-                    # the warm state was stale (a commit whose reply was lost):
-                    # the actor reloaded; the turn committed nothing: once more
-                    value = await self._ask(saver, request, turn)
-                items = [(rid, "r", _wire.encode_result(request.kind, value))]
-            except FencedError:
-                items = None
-            except Exception as exc:  # noqa: BLE001 -- the run's error goes to its caller
-                items = [(rid, "e", _wire.encode_error(exc))]
-        return items
+                value = await self._ask(saver, request, turn)
+            except CheckpointConflictError as exc:
+                if isinstance(exc, FencedError) or streaming:
+                    raise
+                # the warm state was stale (a commit whose reply was lost):
+                # the actor reloaded; the turn committed nothing: once more
+                value = await self._ask(saver, request, turn)
+            return [(rid, "r", _wire.encode_result(request.kind, value))]
+        except FencedError:
+            return None
+        except Exception as exc:  # noqa: BLE001 -- the run's error goes to its caller
+            return [(rid, "e", _wire.encode_error(exc))]
 
     async def _ask(self, saver: Any, request: _wire.Request, turn: Any) -> Any:
         while True:

@@ -80,10 +80,22 @@ class Dedicated:
             ReplyError: Redis refused it.
             RedisConnectionError: the connection broke.
         """
-        reply = (await self._connection.roundtrip(pack_commands([args]), 1))[0]
-        if isinstance(reply, ReplyError):
-            raise reply
-        return reply
+        return (await self.many([args]))[0]
+
+    async def many(self, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
+        """Send ``commands`` in one round trip on this connection; their replies.
+
+        Raises:
+            ReplyError: Redis refused one of them (the first refusal).
+            RedisConnectionError: the connection broke.
+        """
+        replies = await self._connection.roundtrip(
+            pack_commands(commands), len(commands)
+        )
+        for reply in replies:
+            if isinstance(reply, ReplyError):
+                raise reply
+        return replies
 
 
 @asynccontextmanager

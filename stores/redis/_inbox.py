@@ -23,15 +23,20 @@ if TYPE_CHECKING:
 GROUP: Final = "owners"
 
 # KEYS: reply stream, shard stream. ARGV: group, entry id ('' for none), then
-# the answers' fields, three per answer -> the number of answers added.
+# the answers' fields, three per answer -> the number of answers added. The
+# request is acknowledged and deleted by one XACKDEL (Redis 8.2), or by XACK
+# and XDEL on an older Redis (pcall: an unknown command is an error reply).
 ANSWER: Final = Script(
     """
 for i = 3, #ARGV, 6 do
   redis.call('XADD', KEYS[1], '*', ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5])
 end
 if ARGV[2] ~= '' then
-  redis.call('XACK', KEYS[2], ARGV[1], ARGV[2])
-  redis.call('XDEL', KEYS[2], ARGV[2])
+  local done = redis.pcall('XACKDEL', KEYS[2], ARGV[1], 'IDS', 1, ARGV[2])
+  if type(done) == 'table' and done.err then
+    redis.call('XACK', KEYS[2], ARGV[1], ARGV[2])
+    redis.call('XDEL', KEYS[2], ARGV[2])
+  end
 end
 return (#ARGV - 2) / 6
 """
@@ -90,32 +95,45 @@ class Inbox:
             ("XADD", self.shard_key(shard), "*", "m", payload)
         )
 
-    async def claim(self, shard: int, consumer: str, min_idle_ms: int) -> list[Entry]:
-        """Entries of ``shard`` read by someone and not acknowledged for ``min_idle_ms``."""
-        found: list[Entry] = []
-        cursor = "0-0"
-        while True:
-            try:
-                reply = await call(
-                    self.conn,
-                    "XAUTOCLAIM",
-                    self.shard_key(shard),
-                    GROUP,
-                    consumer,
-                    min_idle_ms,
-                    cursor,
-                    "COUNT",
-                    256,
-                )
-            except ReplyError as exc:
-                if exc.code == "NOGROUP":
+    async def claim(
+        self, min_idle_ms: dict[int, int], consumer: str
+    ) -> list[tuple[int, Entry]]:
+        """Entries of each shard read by someone and not acknowledged for its ``min_idle_ms``.
+
+        Every shard's XAUTOCLAIM goes out in one round trip (and again for
+        the shards with more to claim); a shard without its group gets one.
+        """
+        found: list[tuple[int, Entry]] = []
+        cursors = dict.fromkeys(min_idle_ms, "0-0")
+        while cursors:
+            shards = list(cursors)
+            replies = await pipeline(
+                self.conn,
+                [
+                    (
+                        "XAUTOCLAIM",
+                        self.shard_key(s),
+                        GROUP,
+                        consumer,
+                        min_idle_ms[s],
+                        cursors[s],
+                        "COUNT",
+                        256,
+                    )
+                    for s in shards
+                ],
+            )
+            cursors = {}
+            for shard, reply in zip(shards, replies, strict=True):
+                if isinstance(reply, ReplyError):
+                    if reply.code != "NOGROUP":
+                        raise reply
                     await self.open_shard(shard)
-                    return found
-                raise
-            found += _entries(reply[1])
-            cursor = reply[0].decode()
-            if cursor == "0-0":
-                return found
+                    continue
+                found += [(shard, entry) for entry in _entries(reply[1])]
+                if reply[0] != b"0-0":
+                    cursors[shard] = reply[0].decode()
+        return found
 
     async def answer(
         self,
@@ -165,7 +183,7 @@ class Reader:
                 GROUP,
                 consumer,
                 "COUNT",
-                128,
+                1024,
                 "BLOCK",
                 block_ms,
                 "STREAMS",
@@ -192,12 +210,13 @@ class Reader:
         What was read before is trimmed every 256 entries, and when idle.
         """
         key = self._inbox.reply_key(member)
+        read = ("XREAD", "COUNT", 1024, "BLOCK", block_ms, "STREAMS", key, after)
         if after != "0-0" and (self._unread_trim >= 256 or self._idle):
-            await self._send("XTRIM", key, "MINID", after)
+            # the trim rides in the read's round trip
+            reply = (await self._send.many([("XTRIM", key, "MINID", after), read]))[1]
             self._unread_trim = 0
-        reply = await self._send(
-            "XREAD", "COUNT", 512, "BLOCK", block_ms, "STREAMS", key, after
-        )
+        else:
+            reply = await self._send(*read)
         found = _entries(reply[0][1]) if reply else []
         self._unread_trim += len(found)
         self._idle = not found

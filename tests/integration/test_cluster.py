@@ -496,3 +496,53 @@ async def test_joining_an_unreachable_redis_fails_clearly() -> None:
     with pytest.raises(StoreUnavailableError, match="cannot join the cluster"):
         async with Runtime(cluster=url, lease_time=0.5):
             pass
+
+
+async def _until_settled(nodes: list[Any], shards: int) -> None:
+    """Wait (events, no polling) until every node holds exactly its own shards."""
+    import anyio
+
+    def done() -> bool:
+        owned = [set(n.owned) for n in nodes]
+        return (
+            all(len(n.live) == len(nodes) and n.settled() for n in nodes)
+            and sum(map(len, owned)) == shards
+            and set().union(*owned) == set(range(shards))
+        )
+
+    with anyio.fail_after(30):
+        while True:
+            events = [
+                n.changed for n in nodes
+            ]  # taken before the check: no lost wake-up
+            if done():
+                return
+            async with anyio.create_task_group() as tg:
+
+                async def wake(event: Any, scope: anyio.CancelScope) -> None:
+                    await event.wait()
+                    scope.cancel()
+
+                for event in events:
+                    tg.start_soon(wake, event, tg.cancel_scope)
+
+
+async def test_settled_only_once_the_hand_over_is_done(redis_url: str) -> None:
+    from runtime import Runtime
+
+    prefix = new_prefix() + ":cl"
+    async with Runtime(cluster=redis_url, cluster_prefix=prefix, lease_time=1.0) as one:
+        first = one._cluster
+        assert first is not None
+        await _until_settled([first], 64)
+        assert len(first.owned) == 64
+        async with Runtime(
+            cluster=redis_url, cluster_prefix=prefix, lease_time=1.0
+        ) as two:
+            second = two._cluster
+            assert second is not None
+            # the newcomer took nothing yet, or the first one still hands over
+            assert not (first.settled() and second.settled() and len(first.live) == 2)
+            await _until_settled([first, second], 64)
+            assert 0 < len(second.owned) < 64
+        await _until_settled([first], 64)
