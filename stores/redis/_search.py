@@ -53,13 +53,17 @@ if TYPE_CHECKING:
     from ._schema import RedisIndexSettings
 
 _GROW: Final = 4
-_HINTS: Final = 4096  # namespaces whose last KNN had to widen, remembered
+_HINTS: Final = 4096  # namespaces whose next KNN starts wider, remembered
 _WIDER: dict[tuple[str, tuple[str, ...], int], int] = {}
-"""(index, conditions, first k) -> the k the last such search ended with, when
-wider than its first: ties at the page's end (common with a hashing embedder,
-where most memories share no word with the query) made it read again. The
-next search of that namespace starts there: the same page, one round trip.
-Only a starting point: a search still widens (or reads less) as it must."""
+"""(index, conditions, first k) -> the k the next such search starts at, when
+wider than its first. Ties at the page's end (common with a hashing
+embedder, where most memories share no word with the query) make a search
+read again wider: the next search of that namespace starts at the k the
+last one ended with. And a KNN that read every part of a namespace about
+as large as its first k (a user's few memories) starts the next one a part
+past what it read: one more memory put there since is still read at once,
+where the first k would end on a tie and read again. Only a starting
+point: a search still widens (or reads less) as it must."""
 _MIN_WINDOW: Final = 64
 _REREADS: Final = 3  # rounds read again when documents expired under the read
 
@@ -265,7 +269,7 @@ class SearchPlan:
             return
         if self._fills(scored):
             self._page = scored.rows[self.op.offset : self.end]
-            self._remember(scored.total)
+            self._remember(scored)
         elif not scored.complete:
             self._widen_scored(scored.total)
         else:  # every scored item is known and the page needs the others too
@@ -278,7 +282,7 @@ class SearchPlan:
             return
         if self._fills(scored):
             self._page = scored.rows[self.op.offset : self.end]
-            self._remember(scored.total)
+            self._remember(scored)
             return
         if not scored.complete:  # more scored items appeared since the last round
             self._widen_scored(scored.total)
@@ -290,15 +294,19 @@ class SearchPlan:
         else:
             self._window = self._grow(self._window, total)
 
-    def _remember(self, hits: int) -> None:
-        # The KNN that made the page read ``hits`` parts with k = self._k.
+    def _remember(self, scored: _Scored) -> None:
+        # The KNN that made the page read ``scored.total`` parts with k = self._k.
         key = self._hint
         if key is None:
             return
-        if self._k > key[2] and hits >= key[2]:  # the first k would have come short
+        first, hits = key[2], scored.total
+        start = self._k if self._k > first and hits >= first else first
+        if scored.complete and hits + 2 > start:  # every part read, about k of them
+            start = min(hits + 2, self._cap)
+        if start > first:
             if key not in _WIDER and len(_WIDER) >= _HINTS:
                 del _WIDER[next(iter(_WIDER))]  # the oldest
-            _WIDER[key] = self._k
+            _WIDER[key] = start
         else:
             _WIDER.pop(key, None)
 
