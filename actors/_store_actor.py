@@ -25,7 +25,7 @@ cancellation takes effect once it has).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from typing import Any, final
 
 import anyio
@@ -207,11 +207,16 @@ class ActorStore(BaseStore):
         elif actor is not None and actor.idle_now():
             if all(type(op) in _READS for op in checked):
                 return await actor.serve_inline(checked)
-            with anyio.CancelScope(shield=True):  # a write lands, as a queued one
-                written = await actor.serve_inline(checked)
-            return written
+            return await _shielded(actor.serve_inline(checked))
         results: Any = await self._ref.ask(checked)
         return results
 
 
 _READS = frozenset({SearchOp, GetOp, ListNamespacesOp})
+
+
+async def _shielded(serving: Awaitable[list[Result]]) -> list[Result]:
+    # A write served inline lands whoever stops waiting, as a queued one does.
+    with anyio.CancelScope(shield=True):
+        return await serving
+    raise AssertionError("unreachable: a shielded scope is never cancelled")

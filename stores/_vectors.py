@@ -163,7 +163,7 @@ def _checked_rows(raw: object, count: int, dims: int) -> Matrix:
     else:
         low, high = squares.min().item(), squares.max().item()
     if low > 0.0 and high < math.inf:
-        return matrix / np.sqrt(squares)
+        return cast("Matrix", matrix / np.sqrt(squares))
     if not np.isfinite(matrix).all():
         raise InvalidIndexConfigError(
             "embed returned vectors with NaN or infinite values"
