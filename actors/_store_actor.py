@@ -13,18 +13,19 @@ does not sit idle for a round trip. Order is kept where it matters: a
 request is answered only when its batch is done, so whatever a caller sends
 after an answer goes in a later batch, sent after that one was applied.
 
-A read-only request (searches, gets, namespace lists) that finds the actor
-idle (nothing queued, no batch in flight) is served in the caller's own
-task, as the batch it would have been alone: no mailbox, no task, no
-wake-ups (a conversation at a time is the common case). It holds a batch
-slot meanwhile, so the actor's limit and order hold. Cancelling the caller
-cancels such a read; writes always go through the actor, which finishes
-them whoever stops waiting.
+A request that finds the actor idle (nothing queued, no batch in flight)
+is served in the caller's own task, as the batch it would have been alone:
+no mailbox, no task, no wake-ups (a conversation at a time is the common
+case). It holds a batch slot meanwhile, so the actor's limit and order
+hold. Cancelling the caller cancels such a request if it only reads
+(searches, gets, namespace lists); one that writes is shielded, so it lands
+whoever stops waiting, as a write queued to the actor does (the caller's
+cancellation takes effect once it has).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from typing import Any, final
 
 import anyio
@@ -133,10 +134,10 @@ class StoreActor(Actor[list[Op]]):
         return not queue.depth and not queue.closed
 
     async def serve_inline(self, ops: list[Op]) -> list[Result]:
-        """Serve ``ops`` (read-only, checked) in the caller's task, as a batch of one.
+        """Serve ``ops`` (checked) in the caller's task, as a batch of one.
 
         Call only when ``idle_now()``. Raises what the backing store raises;
-        cancelling the caller cancels the read.
+        cancelling the caller cancels the batch (the caller shields writes).
         """
         self._in_flight += 1
         self._requests += 1
@@ -194,7 +195,8 @@ class ActorStore(BaseStore):
         """Queue ``ops`` as one request and wait for their results (in order).
 
         A read-only request served inline (see the module docstring) is
-        cancelled with its caller; a queued one is finished by the actor.
+        cancelled with its caller; one that writes, or a queued one, is
+        finished whoever stops waiting.
         """
         checked = [ensure_op(op) for op in ops]
         if not checked:
@@ -202,14 +204,19 @@ class ActorStore(BaseStore):
         actor = self._actor
         if self._telemetry is not None:  # the store actor makes their spans
             checked = TracedOps(checked)
-        elif (
-            actor is not None
-            and actor.idle_now()
-            and all(type(op) in _READS for op in checked)
-        ):
-            return await actor.serve_inline(checked)
+        elif actor is not None and actor.idle_now():
+            if all(type(op) in _READS for op in checked):
+                return await actor.serve_inline(checked)
+            return await _shielded(actor.serve_inline(checked))
         results: Any = await self._ref.ask(checked)
         return results
 
 
 _READS = frozenset({SearchOp, GetOp, ListNamespacesOp})
+
+
+async def _shielded(serving: Awaitable[list[Result]]) -> list[Result]:
+    # A write served inline lands whoever stops waiting, as a queued one does.
+    with anyio.CancelScope(shield=True):
+        return await serving
+    raise AssertionError("unreachable: a shielded scope is never cancelled")

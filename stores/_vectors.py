@@ -8,6 +8,7 @@ ranks by its best part (the maximum cosine similarity over its parts).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias, cast
 
@@ -152,11 +153,22 @@ def _checked_rows(raw: object, count: int, dims: int) -> Matrix:
             f"embed returned an array of shape {matrix.shape} for {count} texts; "
             f"expected {count} vectors of index dims {dims}"
         )
+    # normalize_rows, bit for bit, with the finiteness check folded in for
+    # the usual rows: a row's sum of squares is finite and positive only if
+    # every value is finite and one is not zero. Anything else (a zero row,
+    # a NaN, finite values whose squares overflow) is looked at value by value.
+    squares = _squares(matrix)
+    if count == 1:
+        low = high = squares.item()
+    else:
+        low, high = squares.min().item(), squares.max().item()
+    if low > 0.0 and high < math.inf:
+        return cast("Matrix", matrix / np.sqrt(squares))
     if not np.isfinite(matrix).all():
         raise InvalidIndexConfigError(
             "embed returned vectors with NaN or infinite values"
         )
-    return normalize_rows(matrix)
+    return _divide(matrix, np.sqrt(squares))
 
 
 def warm_up(dims: int) -> None:
@@ -175,7 +187,18 @@ def normalize_rows(matrix: Matrix) -> Matrix:
 
     # np.linalg.norm(matrix, axis=1, keepdims=True) computes exactly this for
     # real rows, behind ~20 lines of Python per call
-    norms = np.sqrt(np.add.reduce(matrix * matrix, axis=1, keepdims=True))
+    return _divide(matrix, np.sqrt(_squares(matrix)))
+
+
+def _squares(matrix: Matrix) -> Matrix:
+    import numpy as np
+
+    return np.add.reduce(matrix * matrix, axis=1, keepdims=True)
+
+
+def _divide(matrix: Matrix, norms: Matrix) -> Matrix:
+    import numpy as np
+
     return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
 
 

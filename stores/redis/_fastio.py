@@ -10,6 +10,13 @@ an ``asyncio.Event`` per wake-up and a cancel scope for the deadline
 (bench/NOTES.md, "C=1: the transport's round trip"). Trio, and TLS on
 every loop, keep the anyio stream (``_transport.Connection``).
 
+The deadline is not a timer per round trip: a round trip only records
+when it is due, and one timer per connection, armed when none is, looks
+at the round trip pending when it fires: one past its deadline fails with
+TimeoutError, one that is not waits for a timer at its own deadline, and
+with none pending the timer is not armed again. Round trips far shorter
+than the timeout then cost one timer per timeout period, not one each.
+
 Failures reach the waiting caller as the exceptions the anyio path maps
 (``OSError``, ``TimeoutError``, ``ProtocolError``); the caller closes the
 connection on any of them, so a half-read reply is never seen again.
@@ -41,7 +48,16 @@ def running_loop() -> asyncio.AbstractEventLoop | None:
 class ReplyProtocol(asyncio.Protocol):
     """Parses replies as they arrive; resolves the pending round trip at its last one."""
 
-    __slots__ = ("_count", "_failure", "_reader", "_replies", "_waiter", "transport")
+    __slots__ = (
+        "_count",
+        "_deadline",
+        "_failure",
+        "_reader",
+        "_replies",
+        "_timer",
+        "_waiter",
+        "transport",
+    )
 
     def __init__(self, reader: hiredis.Reader) -> None:
         self._reader = reader
@@ -49,6 +65,8 @@ class ReplyProtocol(asyncio.Protocol):
         self._count = 0
         self._replies: list[Any] = []
         self._failure: BaseException | None = None
+        self._deadline = 0.0  # the pending round trip's, on the loop's clock
+        self._timer: asyncio.TimerHandle | None = None
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -93,6 +111,9 @@ class ReplyProtocol(asyncio.Protocol):
         waiter, self._waiter = self._waiter, None
         if waiter is not None and not waiter.done():
             waiter.set_exception(exc)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if self.transport is not None:
             self.transport.abort()
 
@@ -112,20 +133,26 @@ class ReplyProtocol(asyncio.Protocol):
         waiter = loop.create_future()
         self._waiter, self._count, self._replies = waiter, count, []
         transport.write(data)
-        timer = loop.call_later(seconds, _expire, waiter)
-        try:
-            return await waiter
-        finally:
-            timer.cancel()
+        self._deadline = deadline = loop.time() + seconds
+        if self._timer is None:
+            self._timer = loop.call_at(deadline, self._check_deadline, loop)
+        return await waiter
+
+    def _check_deadline(self, loop: asyncio.AbstractEventLoop) -> None:
+        # The connection's one timer (module docstring): fail the pending
+        # round trip if it is past its deadline, else wait for that.
+        self._timer = None
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return  # none pending: armed again by the next round trip
+        if loop.time() >= self._deadline:
+            waiter.set_exception(TimeoutError())
+        else:
+            self._timer = loop.call_at(self._deadline, self._check_deadline, loop)
 
     def close(self) -> None:
         """Close at once (no flush); a pending round trip fails."""
         self._fail(ConnectionResetError("the connection was closed"))
-
-
-def _expire(waiter: asyncio.Future[list[Any]]) -> None:
-    if not waiter.done():
-        waiter.set_exception(TimeoutError())
 
 
 async def connect(

@@ -15,7 +15,8 @@ task or commit a run at about the same time, each would otherwise pay a
 round trip and a checkout. The first caller to find nobody sending leads:
 it waits one scheduling step so concurrent callers can join (only under
 load), sends what is queued, and hands the turn to lead to the next
-queued caller; the others wait for their own reply. No background task,
+queued caller; the others wait for their own reply (a caller that finds
+the writer idle sends its command at once, with no queue entry). No background task,
 so nothing outlives the callers. A batch holds at most 64 commands: larger
 ones cost no less per command, and they release their callers together,
 which keeps a burst of turns in lockstep (each waits for the whole burst's
@@ -213,6 +214,8 @@ class GroupWriter:
             Reconnected: see ``epoch``.
             RedisConnectionError: Redis is unreachable or the connection broke.
         """
+        if not self._queue and not self._sending and not self._busy:
+            return await self._alone(command, epoch)
         call = _Call(command, epoch)
         self._queue.append(call)
         try:
@@ -234,6 +237,18 @@ class GroupWriter:
         if isinstance(call.reply, BaseException):
             raise call.reply
         return call.reply, call.seen
+
+    async def _alone(
+        self, command: tuple[Any, ...], epoch: int | None
+    ) -> tuple[Any, int]:
+        # A lone caller leads a batch of its own command: no _Call, no signal.
+        # Callers that come meanwhile queue, and the first leads after it.
+        self._sending = True
+        try:
+            return await _shielded_send(self._client, command, self._scripts, epoch)
+        finally:
+            self._sending = False
+            self._hand_over()
 
     async def _lead(self) -> None:
         self._sending = True
@@ -274,3 +289,22 @@ class GroupWriter:
             return
         for call, reply in zip(batch, replies, strict=True):
             call.finish(reply, seen)
+
+
+async def _shielded_send(
+    client: Client,
+    command: tuple[Any, ...],
+    scripts: Sequence[Script],
+    epoch: int | None,
+) -> tuple[Any, int]:
+    # One caller's command as a batch of its own (GroupWriter._alone).
+    epochs = None if epoch is None else [epoch]
+    with anyio.CancelScope(shield=True):  # as a batch: it may hold others' turn
+        replies, seen = await send(
+            client, [command], scripts, ordered=False, epochs=epochs
+        )
+        reply: Any = replies[0]
+        if isinstance(reply, BaseException):
+            raise reply
+        return reply, seen
+    raise AssertionError("unreachable: a shielded scope is never cancelled")

@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from ._schema import RedisIndexSettings
 
 _GROW: Final = 4
-_HINTS: Final = 4096  # namespaces whose last KNN had to widen, remembered
+_HINTS: Final = 4096  # kinds of KNN whose next search starts wider, remembered
 _MIN_WINDOW: Final = 64
 _REREADS: Final = 3  # rounds read again when documents expired under the read
 
@@ -111,14 +111,17 @@ class _Scored(msgspec.Struct, frozen=True):
 
 
 class WidenHints:
-    """The k each kind of KNN search last ended with, when wider than its first.
+    """The k each kind of KNN search starts at next, when wider than its first.
 
     Ties at a page's end (common with a hashing embedder, where most memories
-    share no word with the query) make a search read again with a wider k. The
-    next search with the same conditions and first k starts there: the same
-    page, one round trip. Only a starting point: a search still widens (or
-    reads less) as it must. A store owns one; it remembers at most ``size``
-    kinds, forgetting the oldest.
+    share no word with the query) make a search read again wider: the next
+    search with the same conditions and first k starts at the k the last one
+    ended with. And a KNN that read every part of a namespace about as large
+    as its first k (a user's few memories) starts the next one a part past
+    what it read: one more memory put there since is still read at once,
+    where the first k would end on a tie and read again. Only a starting
+    point: a search still widens (or reads less) as it must. A store owns
+    one; it remembers at most ``size`` kinds, forgetting the oldest.
     """
 
     __slots__ = ("_k", "_size")
@@ -128,14 +131,15 @@ class WidenHints:
         self._size = size
 
     def start(self, key: tuple[tuple[str, ...], int]) -> int:
+        """Where a KNN of this kind (conditions, first k) starts."""
         return self._k.get(key, key[1])
 
-    def remember(self, key: tuple[tuple[str, ...], int], k: int, hits: int) -> None:
-        """A KNN with ``k`` read ``hits`` parts: keep ``k`` if the first k came short."""
-        if k > key[1] and hits >= key[1]:
+    def remember(self, key: tuple[tuple[str, ...], int], start: int) -> None:
+        """The next KNN of this kind starts at ``start``; at its first k if not wider."""
+        if start > key[1]:
             if key not in self._k and len(self._k) >= self._size:
                 del self._k[next(iter(self._k))]  # the oldest
-            self._k[key] = k
+            self._k[key] = start
         else:
             self._k.pop(key, None)
 
@@ -291,7 +295,7 @@ class SearchPlan:
             return
         if self._fills(scored):
             self._page = scored.rows[self.op.offset : self.end]
-            self._remember(scored.total)
+            self._remember(scored)
         elif not scored.complete:
             self._widen_scored(scored.total)
         else:  # every scored item is known and the page needs the others too
@@ -304,7 +308,7 @@ class SearchPlan:
             return
         if self._fills(scored):
             self._page = scored.rows[self.op.offset : self.end]
-            self._remember(scored.total)
+            self._remember(scored)
             return
         if not scored.complete:  # more scored items appeared since the last round
             self._widen_scored(scored.total)
@@ -316,10 +320,16 @@ class SearchPlan:
         else:
             self._window = self._grow(self._window, total)
 
-    def _remember(self, hits: int) -> None:
-        # The KNN that made the page read ``hits`` parts with k = self._k.
-        if self._hint is not None:
-            self._hints.remember(self._hint, self._k, hits)
+    def _remember(self, scored: _Scored) -> None:
+        # The KNN that made the page read ``scored.total`` parts with k = self._k.
+        key = self._hint
+        if key is None:
+            return
+        first, hits = key[1], scored.total
+        start = self._k if self._k > first and hits >= first else first
+        if scored.complete and hits + 2 > start:  # every part read, about k of them
+            start = min(hits + 2, self._cap)
+        self._hints.remember(key, start)
 
     def _widen_scored(self, total: int) -> None:
         if self._zero:

@@ -7,8 +7,8 @@ socket, a deadline, a cancellation) closes the connection, so a half-read
 reply can never reach the next user. A ``Client`` is the bounded pool of
 one event loop: past ``max_connections`` a caller waits for a connection
 (backpressure), up to ``POOL_WAIT``. A pooled connection the server closed
-(a restart, CLIENT KILL) is found at checkout, by a non-blocking peek at
-its socket, and replaced before anything is sent on it; every connection
+(a restart, CLIENT KILL) is found at checkout, by a non-blocking poll of
+its socket (anything to read, even an end of stream, means it is done), and replaced before anything is sent on it; every connection
 opened counts in ``Counters.connects``, which the saver's fencing reads.
 
 Redis is spoken in RESP2 (``_wire``). redis-py is not used: the stores pack
@@ -19,6 +19,7 @@ trio; this path costs about what redis-py with hiredis costs on asyncio
 
 from __future__ import annotations
 
+import select
 import socket
 import ssl
 import threading
@@ -51,7 +52,6 @@ _BROKEN: Final = (
     anyio.BrokenResourceError,
     anyio.ClosedResourceError,
 )
-_PEEK: Final = socket.MSG_PEEK | socket.MSG_DONTWAIT
 
 
 class RedisConnectionError(RedisError):
@@ -91,7 +91,7 @@ class Connection:
     marked fast path): the same round trip without anyio's per-call steps.
     """
 
-    __slots__ = ("_counters", "_fast", "_probe", "_reader", "_stream", "open")
+    __slots__ = ("_counters", "_fast", "_poll", "_probe", "_reader", "_stream", "open")
 
     def __init__(
         self,
@@ -103,7 +103,9 @@ class Connection:
         fast = isinstance(stream, ReplyProtocol)
         self._fast = stream if fast else None
         self._stream = None if fast else stream
-        self._probe = probe  # a dup of the stream's socket: peeked at, never read
+        self._probe = probe  # a dup of the stream's socket: polled, never read
+        self._poll = select.poll()
+        self._poll.register(probe, select.POLLIN)
         self._counters = counters
         self._reader = reader or new_reader()
         self.open = True
@@ -158,13 +160,9 @@ class Connection:
         """Whether the server still holds this idle connection open (one syscall, no wait)."""
         if self._fast is not None and self._fast.broken:
             return False
-        try:
-            self._probe.recv(1, _PEEK)
-        except BlockingIOError:
-            return True  # nothing to read: still connected
-        except OSError:
-            return False
-        return False  # b"": closed by the server; bytes: a reply nobody asked for
+        # Nothing to read: still connected. Else the end of the stream (closed
+        # by the server), an error, or a reply nobody asked for.
+        return not self._poll.poll(0)
 
     async def aclose(self) -> None:
         """Close the connection (idempotent; shielded from cancellation)."""

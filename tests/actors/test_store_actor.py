@@ -260,16 +260,19 @@ async def test_store_actor_stops_with_the_system() -> None:
             await store.aget(NS, "k")
 
 
-async def test_a_read_of_an_idle_actor_is_served_in_the_callers_task() -> None:
-    # Reads on an idle actor run in the caller's task (a batch of one, counted);
-    # writes, and reads while a batch is in flight, go through the mailbox.
+async def test_a_request_to_an_idle_actor_is_served_in_the_callers_task() -> None:
+    # Requests to an idle actor run in the caller's task (a batch of one,
+    # counted); requests while a batch is in flight go through the mailbox.
     backing = InMemoryStore(index={"dims": 8, "embed": HashingEmbeddings(8)})
     actor = StoreActor(backing, mailbox_size=64)
     seen: list[str | None] = []
     search = backing.abatch
+    hold: list[anyio.Event] = []
 
     async def abatch(ops: Any) -> Any:
         seen.append(anyio.get_current_task().name)
+        if hold:
+            await hold.pop().wait()
         return await search(ops)
 
     backing.abatch = abatch  # type: ignore[method-assign]
@@ -278,10 +281,46 @@ async def test_a_read_of_an_idle_actor_is_served_in_the_callers_task() -> None:
             store = ActorStore(await system.spawn(actor), backing, actor=actor)
             me = anyio.get_current_task().name
             await store.aput(NS, "k", {"text": "hello"})
-            assert seen[-1] != me  # a write: the actor's task
+            assert seen[-1] == me  # a write on an idle actor: inline
             found = await store.asearch(NS, query="hello")
             assert [hit.key for hit in found] == ["k"]
             assert seen[-1] == me  # a read on an idle actor: inline
             assert actor.statistics() == StoreStats(
                 requests=2, ops=2, batches=2, queued=0
             )
+            release = anyio.Event()
+            hold.append(release)
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(store.aput, NS, "a", {"text": "one"}, name="first")
+                await anyio.wait_all_tasks_blocked()  # inline, held
+                tg.start_soon(store.aput, NS, "b", {"text": "two"}, name="second")
+                await anyio.wait_all_tasks_blocked()
+                release.set()
+            assert seen[-2] == "first"  # it found the actor idle
+            assert seen[-1] not in ("first", "second")  # one batch was in flight
+            assert actor.statistics().requests == 4
+
+
+async def test_a_cancelled_callers_inline_write_still_lands() -> None:
+    # A write served in the caller's task is shielded: cancelling the caller
+    # takes effect once the write is done, as for a write queued to the actor.
+    backing = GatedStore(InMemoryStore())
+    actor = StoreActor(backing, mailbox_size=8)
+    scope = anyio.CancelScope()
+
+    async def put() -> None:
+        with scope:
+            await store.aput(NS, "k", {"v": 1})
+
+    with anyio.fail_after(10):
+        async with ActorSystem() as system:
+            store = ActorStore(await system.spawn(actor), backing, actor=actor)
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(put)
+                await backing.entered.wait()  # in the backing store, inline
+                scope.cancel()
+                await anyio.wait_all_tasks_blocked()
+                assert await backing.inner.aget(NS, "k") is None  # still writing
+                backing.gate.set()
+            item = await store.aget(NS, "k")
+            assert item is not None and item.value == {"v": 1}

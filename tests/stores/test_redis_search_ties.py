@@ -46,3 +46,37 @@ async def test_a_namespace_whose_knn_widened_starts_its_next_search_wider(
     second = await store.asearch(("m",), query="yyy", limit=10)
     assert store.round_trips - before == 1  # started at the wider k
     assert [i.key for i in first] == [i.key for i in second] == expected
+
+
+@pytest.mark.redis
+async def test_a_memory_put_into_a_small_namespace_is_still_found_in_one_read(
+    redis_url: str,
+) -> None:
+    # A user's ten memories, all tied: the KNN (k=11) reads them all. After an
+    # eleventh, k=11 would end on a tie and read again; the search starts a
+    # part past what the last one read instead.
+    from stores._memory_store import InMemoryStore
+
+    prefix = new_prefix()
+    index = {"dims": 64, "embed": HashingEmbeddings(64)}
+    store = RedisStore(redis_url, index=index, prefix=prefix)
+    memory = InMemoryStore(index=index)
+    try:
+        await store.__aenter__()
+        for i in range(10):
+            for s in (store, memory):
+                await s.aput(("m", "u"), f"k{i}", {"text": "the same fact"})
+        before = store.round_trips
+        await store.asearch(("m",), query="zzz", limit=10)
+        assert store.round_trips - before == 1  # all ten read at once
+        for s in (store, memory):
+            await s.aput(("m", "u"), "k10", {"text": "the same fact"})
+        before = store.round_trips
+        found = await store.asearch(("m",), query="yyy", limit=10)
+        assert store.round_trips - before == 1
+        expected = await memory.asearch(("m",), query="yyy", limit=10)
+        assert [i.key for i in found] == [i.key for i in expected]
+        assert [i.score for i in found] == pytest.approx([i.score for i in expected])
+    finally:
+        await store.aclose()
+        drop_prefix(prefix)

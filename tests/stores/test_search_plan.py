@@ -173,11 +173,11 @@ def test_widen_hints_start_where_the_last_search_ended_and_forget_the_oldest() -
     hints = WidenHints(size=2)
     a, b, c = (("@a",), 11), (("@b",), 11), (("@c",), 11)
     assert hints.start(a) == 11  # nothing known: the first k
-    hints.remember(a, 44, hits=11)  # the first k came short: start wider next time
+    hints.remember(a, 44)  # start wider next time
     assert hints.start(a) == 44
-    hints.remember(b, 44, hits=11)
-    hints.remember(c, 44, hits=11)  # a third kind: the oldest (a) goes
+    hints.remember(b, 44)
+    hints.remember(c, 44)  # a third kind: the oldest (a) goes
     assert (hints.start(a), hints.start(b), hints.start(c)) == (11, 44, 44)
-    hints.remember(b, 44, hits=5)  # the first k would have sufficed: forget b
+    hints.remember(b, 11)  # no wider than the first k: forget b
     assert hints.start(b) == 11
     assert WidenHints().start(c) == 11  # each store has its own
