@@ -41,6 +41,7 @@ class RedisCluster3:
         self.directory = directory
         self.ports: list[int] = []
         self._procs: list[subprocess.Popen[bytes]] = []
+        self._moved: dict[int, int] = {}  # slot -> the master it was moved to
 
     @property
     def url(self) -> str:
@@ -80,30 +81,45 @@ class RedisCluster3:
                 )
             )
             self.ports.append(port)
-        clients = [redis.Redis(host="127.0.0.1", port=p) for p in self.ports]
-        deadline = time.monotonic() + 20
-        for client in clients:
-            while True:
-                try:
-                    client.ping()
-                    break
-                except redis.ConnectionError:
-                    assert time.monotonic() < deadline, "a cluster node did not start"
-                    time.sleep(0.05)
-        for client, (lo, hi) in zip(clients, RANGES, strict=True):
-            client.execute_command("CLUSTER", "ADDSLOTSRANGE", lo, hi)
-        for port in self.ports[1:]:
-            clients[0].execute_command("CLUSTER", "MEET", "127.0.0.1", port)
-        while not all(
-            "cluster_state:ok" in c.execute_command("CLUSTER", "INFO").decode()
-            and len(c.execute_command("CLUSTER", "SLOTS")) == 3
-            for c in clients
-        ):
-            assert time.monotonic() < deadline, "the cluster did not form"
-            time.sleep(0.05)
-        for client in clients:
-            client.close()
+        try:
+            self._form()
+        except BaseException:
+            self.stop()  # no node left running behind a failed start
+            raise
         return self
+
+    def _form(self) -> None:
+        # Generous deadlines: on a loaded 2-core machine gossip can take long.
+        clients = [redis.Redis(host="127.0.0.1", port=p) for p in self.ports]
+        try:
+            deadline = time.monotonic() + 30
+            for client in clients:
+                while True:
+                    try:
+                        client.ping()
+                        break
+                    except redis.ConnectionError:
+                        assert time.monotonic() < deadline, (
+                            "a cluster node did not start"
+                        )
+                        time.sleep(0.05)
+            for client, (lo, hi) in zip(clients, RANGES, strict=True):
+                client.execute_command("CLUSTER", "ADDSLOTSRANGE", lo, hi)
+            for port in self.ports[1:]:
+                clients[0].execute_command("CLUSTER", "MEET", "127.0.0.1", port)
+            deadline = time.monotonic() + 60
+            while not all(
+                "cluster_state:ok" in c.execute_command("CLUSTER", "INFO").decode()
+                and len(c.execute_command("CLUSTER", "SLOTS")) == 3
+                for c in clients
+            ):
+                assert time.monotonic() < deadline, (
+                    f"the cluster on ports {self.ports} did not form in 60 s"
+                )
+                time.sleep(0.05)
+        finally:
+            for client in clients:
+                client.close()
 
     def keys_per_node(self, pattern: str) -> list[int]:
         counts = []
@@ -113,12 +129,26 @@ class RedisCluster3:
         return counts
 
     def move_slot(self, slot: int) -> None:
-        """Reassign an empty ``slot`` to the next master (a resharding, without keys)."""
+        """Reassign an empty ``slot`` to the next master (a resharding, without keys).
+
+        The documented order: the target imports, the owner migrates, then
+        every node learns the new owner, the target first. A target that was
+        importing bumps its config epoch, so no gossip from the old owner can
+        win the slot back while the others learn.
+        """
         clients = [redis.Redis(host="127.0.0.1", port=p) for p in self.ports]
         try:
             ids = [c.execute_command("CLUSTER", "MYID").decode() for c in clients]
-            owner = next(i for i, (lo, hi) in enumerate(RANGES) if lo <= slot <= hi)
+            owner = self._moved.get(slot)
+            if owner is None:
+                owner = next(i for i, (lo, hi) in enumerate(RANGES) if lo <= slot <= hi)
             target = (owner + 1) % len(clients)
+            clients[target].execute_command(
+                "CLUSTER", "SETSLOT", slot, "IMPORTING", ids[owner]
+            )
+            clients[owner].execute_command(
+                "CLUSTER", "SETSLOT", slot, "MIGRATING", ids[target]
+            )
             for i in (
                 target,
                 owner,
@@ -127,6 +157,7 @@ class RedisCluster3:
                 clients[i].execute_command(
                     "CLUSTER", "SETSLOT", slot, "NODE", ids[target]
                 )
+            self._moved[slot] = target
         finally:
             for client in clients:
                 client.close()
@@ -135,4 +166,8 @@ class RedisCluster3:
         for proc in self._procs:
             proc.terminate()
         for proc in self._procs:
-            proc.wait(10)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
