@@ -84,18 +84,22 @@ def child(
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
             stats = rt.statistics().cluster
             assert stats is not None
-            print(
-                json.dumps(
-                    {
-                        "latencies": latencies,
-                        "cpu": cpu,
-                        "wall": wall,
-                        "forwarded": stats.forwarded,
-                        "served_remote": stats.served_remote,
-                    }
-                ),
-                flush=True,
+            report = json.dumps(
+                {
+                    "latencies": latencies,
+                    "cpu": cpu,
+                    "wall": wall,
+                    "forwarded": stats.forwarded,
+                    "served_remote": stats.served_remote,
+                    "lost_leases": stats.lost_leases,
+                    "takeovers": stats.takeovers,
+                }
             )
+            # From a worker thread: the report outgrows the pipe's buffer and
+            # the parent reads the members one after the other, so a blocking
+            # print would freeze this member's event loop (its leases lapse,
+            # forwarded requests wait for a takeover) until the others finish.
+            await anyio.to_thread.run_sync(lambda: print(report, flush=True))
             await anyio.to_thread.run_sync(sys.stdin.readline)  # leave together
 
     anyio.run(main)
@@ -183,6 +187,9 @@ def run(
             r["cpu"] / max(1, len(r["latencies"])) * 1000 for r in results
         ],
         "forwarded_share": sum(r["forwarded"] for r in results) / total,
+        # nonzero: a member stalled for a lease mid-run (its requests waited
+        # for a takeover); the figures are not the forward path's
+        "lost_leases": sum(r["lost_leases"] + r["takeovers"] for r in results),
         # Redis's own CPU and every command it ran (the members' ticks too)
         **{
             k: v
