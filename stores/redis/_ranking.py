@@ -13,10 +13,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ._query import Doc
+    from ._query import Hit
 
 
-def rank_parts(hits: list[Doc], distances: list[float], count: int | None) -> list[Doc]:
+def rank_parts(hits: list[Hit], distances: list[float], count: int | None) -> list[Hit]:
     """Each item's best part among ``hits``, best first; the first ``count`` (all if None).
 
     ``distances[i]`` is ``hits[i]``'s distance. Parts at the same distance
@@ -24,18 +24,18 @@ def rank_parts(hits: list[Doc], distances: list[float], count: int | None) -> li
     (two stable sorts, the tie-break first).
     """
     n = len(hits)
-    updated = [int(d[b"ua"]) for d in hits]
+    updated = [int(h[9]) for h in hits]  # ua (see parse_hits)
     order = sorted(range(n), key=updated.__getitem__, reverse=True)  # stable
     order.sort(key=distances.__getitem__)
     seen: set[tuple[bytes, bytes]] = set()
-    best: list[Doc] = []
+    best: list[Hit] = []
     limit = n if count is None else count
     for i in order:
-        d = hits[i]
-        ident = (d[b"ns"], d[b"k"])
+        h = hits[i]
+        ident = (h[1], h[3])  # ns, k
         if ident not in seen:
             seen.add(ident)
-            best.append(d)
+            best.append(h)
             if len(best) >= limit:
                 break
     return best

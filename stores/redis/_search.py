@@ -36,9 +36,11 @@ from ._connection import Packed
 from ._query import (
     Doc,
     decode_value,
+    hit_doc,
     knn_command,
     namespace_of,
     newest_command,
+    parse_hits,
     parse_search,
     stamp,
 )
@@ -270,18 +272,21 @@ class SearchPlan:
 
     def _scored_rows(self, reply: list[Any]) -> _Scored | None:
         """The scored items of a reply (filtered); None to read it again."""
-        total, hits, gone = parse_search(reply)
+        if self._zero:
+            total, docs, gone = parse_search(reply)
+            if self._reread(gone):
+                return None
+            rows = [_Row(d, 0.0) for d in docs]
+            return _Scored(self._keep(rows), total <= self._window, total)
+        total, hits, gone = parse_hits(reply)
         if self._reread(gone):
             return None
-        if self._zero:
-            rows = [_Row(d, 0.0) for d in hits]
-            return _Scored(self._keep(rows), total <= self._window, total)
-        distances = [float(d[b"d"]) for d in hits]
+        distances = [float(h[-1]) for h in hits]
         # Without a residual filter the page needs only its first ``end`` items.
         count = None if self._residual.conditions else self.end
         score = self._settings.score
         best = rank_parts(hits, distances, count)
-        rows = self._keep([_Row(d, None, score) for d in best])
+        rows = self._keep([_Row(hit_doc(h), None, score) for h in best])
         farthest = max(distances, default=0.0)
         return _Scored(rows, len(hits) < self._k, total, farthest)
 
