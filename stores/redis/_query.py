@@ -211,11 +211,11 @@ def parse_hits(reply: list[Any]) -> tuple[int, list[Hit], int]:
     hits: list[Hit] = []
     gone = 0
     for fields in reply[2::2]:
-        if fields[0:10:2] == _HEAD and len(fields) in (12, 14) and fields[-2] == b"d":
+        if not fields:
+            gone += 1
+        elif fields[0:10:2] == _HEAD and len(fields) in (12, 14) and fields[-2] == b"d":
             hits.append(fields)  # the order RETURN asked for: the usual case
-            continue
-        hit = _in_order(fields or [])
-        if hit is None:
+        elif (hit := _in_order(fields)) is None:
             gone += 1
         else:
             hits.append(hit)
