@@ -191,6 +191,56 @@ def parse_search(reply: list[Any]) -> tuple[int, list[Doc], int]:
     return int(reply[0]), docs, gone
 
 
+Hit = list[bytes]
+"""A KNN hit's fields as RediSearch returns them: name, value, ... in RETURN
+order (``ns k v ca ua``, ``t`` when set, ``d`` last); ``hit_doc`` makes the dict."""
+
+_HEAD: Final = [name.encode() for name in FIELDS[:_NEEDED]]
+_ORDER: Final = [name.encode() for name in (*FIELDS, "d")]
+
+
+def parse_hits(reply: list[Any]) -> tuple[int, list[Hit], int]:
+    """A KNN reply's total count, its hits, and how many documents expired under the read.
+
+    A hit's fields stay a list: ranking reads its distance (last), updated
+    stamp (``ua``), namespace and key by position, and only the hits a page
+    keeps become dicts. A hit whose fields come in another order is put in
+    that order; one that expired (no fields, or one of ``ns k v ca ua d``
+    missing) is left out and counted.
+    """
+    hits: list[Hit] = []
+    gone = 0
+    for fields in reply[2::2]:
+        if not fields:
+            gone += 1
+        elif fields[0:10:2] == _HEAD and len(fields) in (12, 14) and fields[-2] == b"d":
+            hits.append(fields)  # the order RETURN asked for: the usual case
+        elif (hit := _in_order(fields)) is None:
+            gone += 1
+        else:
+            hits.append(hit)
+    return int(reply[0]), hits, gone
+
+
+def _in_order(fields: list[bytes]) -> Hit | None:
+    it = iter(fields)
+    doc: Doc = dict(zip(it, it))  # noqa: B905 -- RESP field lists are even
+    hit: Hit = []
+    for name in _ORDER:
+        value = doc.get(name)
+        if value is not None:
+            hit += (name, value)
+        elif name != b"t":
+            return None
+    return hit
+
+
+def hit_doc(hit: Hit) -> Doc:
+    """A hit's fields as a dict."""
+    it = iter(hit)
+    return dict(zip(it, it))  # noqa: B905 -- RESP field lists are even
+
+
 def decode_item(op: GetOp, reply: list[Any]) -> Item | None:
     """The item of a get script's reply (value, created, updated, ...), or None."""
     value, created, updated = reply[0], reply[1], reply[2]

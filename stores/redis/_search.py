@@ -36,12 +36,15 @@ from ._connection import Packed
 from ._query import (
     Doc,
     decode_value,
+    hit_doc,
     knn_command,
     namespace_of,
     newest_command,
+    parse_hits,
     parse_search,
     stamp,
 )
+from ._ranking import rank_parts
 from ._schema import PRIMARY_KINDS
 
 if TYPE_CHECKING:
@@ -104,7 +107,7 @@ class _Row:
 
 
 class _Scored(msgspec.Struct, frozen=True):
-    rows: list[_Row]  # best part first, ties newest first; filtered
+    rows: list[_Row]  # best first, ties newest first; filtered; first end if exact
     complete: bool  # every scored candidate is among them
     total: int
     farthest: float = 0.0  # the largest distance the KNN returned
@@ -269,14 +272,22 @@ class SearchPlan:
 
     def _scored_rows(self, reply: list[Any]) -> _Scored | None:
         """The scored items of a reply (filtered); None to read it again."""
-        total, hits, gone = parse_search(reply)
+        if self._zero:
+            total, docs, gone = parse_search(reply)
+            if self._reread(gone):
+                return None
+            rows = [_Row(d, 0.0) for d in docs]
+            return _Scored(self._keep(rows), total <= self._window, total)
+        total, hits, gone = parse_hits(reply)
         if self._reread(gone):
             return None
-        if self._zero:
-            rows = [_Row(d, 0.0) for d in hits]
-            return _Scored(self._keep(rows), total <= self._window, total)
-        rows = self._keep(self._best_parts(hits))
-        farthest = max((float(d[b"d"]) for d in hits), default=0.0)
+        distances = [float(h[-1]) for h in hits]
+        # Without a residual filter the page needs only its first ``end`` items.
+        count = None if self._residual.conditions else self.end
+        score = self._settings.score
+        best = rank_parts(hits, distances, count)
+        rows = self._keep([_Row(hit_doc(h), None, score) for h in best])
+        farthest = max(distances, default=0.0)
         return _Scored(rows, len(hits) < self._k, total, farthest)
 
     def _fills(self, scored: _Scored) -> bool:
@@ -352,18 +363,6 @@ class SearchPlan:
                 "narrow the namespace prefix or the offset, or raise the server's "
                 "MAXSEARCHRESULTS"
             )
-
-    def _best_parts(self, hits: list[Doc]) -> list[_Row]:
-        ranked = sorted(hits, key=lambda d: (float(d[b"d"]), -int(d[b"ua"])))
-        seen: set[tuple[bytes, bytes]] = set()
-        rows: list[_Row] = []
-        score = self._settings.score
-        for d in ranked:
-            ident = (d[b"ns"], d[b"k"])
-            if ident not in seen:
-                seen.add(ident)
-                rows.append(_Row(d, None, score))
-        return rows
 
     def _keep(self, rows: list[_Row]) -> list[_Row]:
         if not self._residual.conditions:
