@@ -70,9 +70,10 @@ class FencedSaver:
         The fence is queued first and the load right behind it, so they
         share the saver's next batch (one wait for the group writer instead
         of two; the fence runs first on the server). Should the load still
-        run first (a fence script resent after a Redis restart) and a stale
-        owner commit in between, the state read is one commit behind and
-        this member's commit is refused as a conflict: the actor reloads.
+        run first (a fence script resent after a Redis restart, or the load
+        in the next batch, flying beside the fence's) and a stale owner
+        commit in between, the state read is one commit behind and this
+        member's commit is refused as a conflict: the actor reloads.
 
         Raises:
             FencedError: the fence holds a newer epoch (the state is discarded).
