@@ -154,7 +154,8 @@ def _trace_state(tag: bytes, state: Any) -> bytes:
 
 def _put_attributes(buf: bytearray, attributes: Mapping[str, Any]) -> None:
     """Append a span's attributes (field 9); each str/int/bool one is encoded once
-    per (key, value) and kept, per key, up to ``_CACHED`` values."""
+    per (key, value) and kept, per key, up to ``_CACHED`` values (so a key whose
+    values never repeat, a run's id, churns only its own)."""
     value: object
     for key, value in attributes.items():
         kind = type(value)
@@ -203,11 +204,9 @@ def _kv(key: str, value: Any, kind: type) -> bytes:
     return _attributes(b"\x4a", {key: value})
 
 
-def _put_lean(buf: bytearray, span: Any) -> None:
-    """Append one lean span as field 2 of a ``ScopeSpans``, from its own fields."""
-    ctx, parent, name, kind, start, end, attributes, events, links, status = (
-        span.otlp_fields()
-    )
+def _put_lean(buf: bytearray, span: Any, fields: tuple[Any, ...]) -> None:
+    """Append one lean span (its ``otlp_fields``) as field 2 of a ``ScopeSpans``."""
+    ctx, parent, name, kind, start, end, attributes, events, links, status = fields[:10]
     head = _HEADS.get(name)
     if head is None or head[0] is not kind:
         head = (kind, _field(b"\x2a", name.encode()) + _KINDS[kind])
@@ -264,7 +263,7 @@ def _put_lean(buf: bytearray, span: Any) -> None:
 def _lean_span(span: Any) -> bytes:
     """One ``Span`` message from a lean span's fields read by name (any layout)."""
     ctx, parent, name, kind, start, end, attributes, events, links, status = (
-        span.otlp_fields()
+        span.otlp_fields()[:10]
     )
     out = bytearray(b"\x0a\x10" + ctx.trace_id.to_bytes(16, "big"))
     out += b"\x12\x08" + ctx.span_id.to_bytes(8, "big")
@@ -359,7 +358,13 @@ def encode_spans(spans: Sequence[Any]) -> bytes:
     last: tuple[Any, Any] = (None, None)  # the last span's resource and scope objects
     bucket: bytearray | None = None
     for span in spans:
-        resource, scope = span.resource, span.instrumentation_scope or None
+        otlp = getattr(span, "otlp_fields", None)
+        if otlp is not None:
+            fields = otlp()
+            resource, scope = fields[10], fields[11] or None
+        else:
+            fields = None
+            resource, scope = span.resource, span.instrumentation_scope or None
         if resource is not last[0] or scope is not last[1] or bucket is None:
             found = by_object.get(id(resource))
             if found is None:
@@ -368,8 +373,8 @@ def encode_spans(spans: Sequence[Any]) -> bytes:
                 kept.setdefault(id(found), found)
             bucket = groups.setdefault(id(found), {}).setdefault(scope, bytearray())
             last = (resource, scope)
-        if hasattr(span, "otlp_fields"):
-            _put_lean(bucket, span)
+        if fields is not None:
+            _put_lean(bucket, span, fields)
         else:
             body = _span(span)
             bucket += b"\x12" + _varint(len(body)) + body
