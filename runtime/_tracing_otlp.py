@@ -48,8 +48,11 @@ _KINDS = {kind: b"\x30" + _SMALL[kind.value + 1] for kind in SpanKind}  # INTERN
 _KEYS: dict[str, bytes] = {}  # attribute key -> its KeyValue's key field
 _TEXTS: dict[tuple[str, str], bytes] = {}  # (key, str value) -> its KeyValue message
 _CACHED = 8192  # entries of each, at most
-_SPAN_KV: dict[str, dict[object, bytes]] = {}  # key -> str or int value -> field 9
-_SPAN_BOOLS: dict[str, tuple[bytes, bytes]] = {}  # key -> its field 9 if False, if True
+# (key, type, value) -> that attribute's span field 9; a key's distinct values kept
+_FLAT: dict[tuple[str, type, object], bytes] = {}
+_flat_get = _FLAT.get
+_DISTINCT: dict[str, int] = {}
+_PER_KEY = 2048
 _HEADS: dict[str, tuple[SpanKind, bytes]] = {}  # span name -> kind, name + kind fields
 _UNSET_STATUS = b"\x7a\x00"
 _NO_STATUS = Status(StatusCode.UNSET)
@@ -153,33 +156,31 @@ def _trace_state(tag: bytes, state: Any) -> bytes:
 
 
 def _put_attributes(buf: bytearray, attributes: Mapping[str, Any]) -> None:
-    """Append a span's attributes (field 9); each str/int/bool one is encoded once
-    per (key, value) and kept, per key, up to ``_CACHED`` values (so a key whose
-    values never repeat, a run's id, churns only its own)."""
-    value: object
-    for key, value in attributes.items():
-        kind = type(value)
-        if kind is str or kind is int:
-            values = _SPAN_KV.get(key)
-            if values is None and len(_SPAN_KV) < _CACHED:
-                values = _SPAN_KV[key] = {}
-            found = values.get(value) if values is not None else None
-            if found is None:
-                found = _kv(key, value, kind)
-                if values is not None:
-                    if len(values) >= _CACHED:
-                        values.clear()
-                    values[value] = found
-            buf += found
-        elif kind is bool:
-            pair = _SPAN_BOOLS.get(key)
-            if pair is None:
-                pair = (_kv(key, False, bool), _kv(key, True, bool))
-                if len(_SPAN_BOOLS) < _CACHED:
-                    _SPAN_BOOLS[key] = pair
-            buf += pair[value is True]
-        else:
-            buf += _attributes(b"\x4a", {key: value})
+    """Append a span's attributes (field 9), looked up in one C-level pass by
+    (key, type, value): ``True == 1``, but their types differ."""
+    values = attributes.values()
+    found = list(map(_flat_get, zip(attributes, map(type, values), values)))  # noqa: B905
+    if None in found:
+        for i, (key, value) in enumerate(attributes.items()):
+            if found[i] is None:
+                found[i] = _miss(key, value)
+    buf += b"".join(cast("list[bytes]", found))
+
+
+def _miss(key: str, value: Any) -> bytes:
+    """``key``'s field 9, kept if its values repeat: a key's first
+    ``_PER_KEY`` distinct values are kept, up to ``_CACHED * 2`` in all (so
+    a key whose values never repeat, a run's id, stops filling the cache)."""
+    kind = type(cast("object", value))
+    encoded = _kv(key, value, kind)
+    if kind is tuple and not all(type(v) is str for v in value):
+        return encoded  # (1,) == (True,): only tuples of strings are kept
+    if kind is str or kind is int or kind is bool or kind is tuple:
+        seen = _DISTINCT.get(key, 0)
+        if seen < _PER_KEY and len(_FLAT) < _CACHED * 2:
+            _DISTINCT[key] = seen + 1
+            _FLAT[key, kind, value] = encoded
+    return encoded
 
 
 def _kv(key: str, value: Any, kind: type) -> bytes:
@@ -214,7 +215,7 @@ def _put_lean(buf: bytearray, span: Any, fields: tuple[Any, ...]) -> None:
             _HEADS.clear()
         _HEADS[name] = head
     if not _TUPLE:
-        buf += b"\x12" + _varint(len(body := _lean_span(span))) + body
+        buf += b"\x12" + _varint(len(body := _span(span))) + body  # read by name
         return
     at = len(buf)
     trace_id = ctx[0]
@@ -256,31 +257,14 @@ def _put_lean(buf: bytearray, span: Any, fields: tuple[Any, ...]) -> None:
     n = len(buf) - at - 2
     if n < 128:
         buf[at + 1] = n
+    elif n < 16384:
+        buf[at + 1 : at + 2] = _SHORT_KV(n & 127 | 128, n >> 7)
     else:
         buf[at + 1 : at + 2] = _varint(n)
 
 
-def _lean_span(span: Any) -> bytes:
-    """One ``Span`` message from a lean span's fields read by name (any layout)."""
-    ctx, parent, name, kind, start, end, attributes, events, links, status = (
-        span.otlp_fields()[:10]
-    )
-    out = bytearray(b"\x0a\x10" + ctx.trace_id.to_bytes(16, "big"))
-    out += b"\x12\x08" + ctx.span_id.to_bytes(8, "big")
-    out += _trace_state(b"\x1a", ctx.trace_state)
-    if parent is not None:
-        out += b"\x22\x08" + parent.span_id.to_bytes(8, "big")
-    out += _field(b"\x2a", name.encode()) + _KINDS[kind]
-    out += _TIMES(0x39, start or 0, 0x41, end or 0)
-    if attributes:
-        _put_attributes(out, attributes)
-    out += _tail(events, links, status or _NO_STATUS, None)
-    out += b"\x85\x01" + _flags(parent)
-    return bytes(out)
-
-
 def _span(span: Any) -> bytes:
-    """One SDK span's ``Span`` message, its fields in field-number order."""
+    """One span's ``Span`` message from its public fields, in field-number order."""
     ctx, parent, name, kind = span.context, span.parent, span.name, span.kind
     start, end, attributes = span.start_time, span.end_time, span.attributes
     out = [
