@@ -84,7 +84,10 @@ class BinnedHistogram:
         """Bin ``amount`` (a finite value >= 0) for ``attributes``' set, or ``record`` it."""
         key = tuple(attributes.items()) if attributes else ()
         with self._lock:
-            bins = self._pending.get(key)
+            try:
+                bins = self._pending.get(key)
+            except TypeError:  # an unhashable value: the SDK's to judge
+                bins = None
             if (
                 bins is not None
                 and self._consumer._reader_storages is self._storages
@@ -112,6 +115,10 @@ class BinnedHistogram:
             self.flush()  # into the readers that were there when it was binned
             self._check()
         self._instrument.record(amount, attributes, context=context)
+        try:
+            hash(key)
+        except TypeError:
+            return
         if self._storages is not None and self._instrument._is_enabled():
             empty = [0] * (len(self._bounds) + 1)
             with self._lock:

@@ -128,3 +128,12 @@ def test_invalid_values_go_to_record_and_are_dropped_as_it_drops_them() -> None:
     [point] = _points(reader)
     assert point[5:9] == (3, 1.25, 0.25, 0.5)
     assert point[10] == SECONDS
+
+
+def test_unhashable_attribute_values_go_to_record() -> None:
+    reader = InMemoryMetricReader()
+    histogram = metrics_for(MeterProvider(metric_readers=[reader])).turn_duration
+    for _ in range(3):
+        histogram.record(0.5, {"a": ["x", "y"]})  # pyright: ignore[reportArgumentType]
+    [point] = _points(reader)
+    assert point[4] == [("a", ("x", "y"))] and point[5] == 3
