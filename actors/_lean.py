@@ -136,8 +136,8 @@ class LeanSpan(trace.Span, ReadableSpan):
 
     def otlp_fields(self) -> tuple[Any, ...]:
         """What an encoder reads, without the properties' copies: context, parent,
-        name, kind, start and end time, attributes, events, links, and the
-        status (None if never set: unset)."""
+        name, kind, start and end time, attributes, events, links, the status
+        (None if never set: unset), the resource and the instrumentation scope."""
         return (
             self._context,
             self._parent,
@@ -149,6 +149,8 @@ class LeanSpan(trace.Span, ReadableSpan):
             self._events,
             self._links,
             self.__dict__.get("_status"),
+            self._resource,
+            self._instrumentation_scope,
         )
 
     def is_recording(self) -> bool:

@@ -32,6 +32,10 @@ from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode
 
 log = logging.getLogger("runtime")
 _IDS = Struct(">BBQQBBQ").pack  # trace_id (16 bytes) and span_id (8) with their tags
+# the span's field tag, a length byte (set once written), the ids, the parent's id:
+_IDS_ONLY = Struct(">BBBBQQBBQ").pack
+_IDS_PARENT = Struct(">BBBBQQBBQBBQ").pack
+_SHORT_KV = Struct("BB").pack  # a tag and a length under 128
 _PARENT = Struct(">BBQ").pack  # parent_span_id with its tag
 _TIMES = Struct("<BQBQ").pack  # start and end time (fixed64) with their tags
 _M64 = (1 << 64) - 1
@@ -44,14 +48,18 @@ _KINDS = {kind: b"\x30" + _SMALL[kind.value + 1] for kind in SpanKind}  # INTERN
 _KEYS: dict[str, bytes] = {}  # attribute key -> its KeyValue's key field
 _TEXTS: dict[tuple[str, str], bytes] = {}  # (key, str value) -> its KeyValue message
 _CACHED = 8192  # entries of each, at most
-_SPAN_KV: dict[tuple[str, Any], bytes] = {}  # (key, str or int value) -> its field 9
-_SPAN_BOOLS: dict[tuple[str, Any], bytes] = {}  # (key, bool value) -> its field 9
+# (key, type, value) -> that attribute's span field 9; a key's distinct values kept
+_FLAT: dict[tuple[str, type, object], bytes] = {}
+_flat_get = _FLAT.get
+_DISTINCT: dict[str, int] = {}
+_PER_KEY = 2048
 _HEADS: dict[str, tuple[SpanKind, bytes]] = {}  # span name -> kind, name + kind fields
 _UNSET_STATUS = b"\x7a\x00"
 _NO_STATUS = Status(StatusCode.UNSET)
 _TUPLE = tuple(SpanContext(1, 2, True)[:3]) == (1, 2, True)  # the layout indexed here
 _LOCAL_FLAGS = b"\x85\x01" + _I(_HAS_IS_REMOTE)
 _REMOTE_FLAGS = b"\x85\x01" + _I(_HAS_IS_REMOTE | _IS_REMOTE)
+_LOCAL_END, _REMOTE_END = _UNSET_STATUS + _LOCAL_FLAGS, _UNSET_STATUS + _REMOTE_FLAGS
 
 
 def _varint(n: int) -> bytes:
@@ -147,77 +155,116 @@ def _trace_state(tag: bytes, state: Any) -> bytes:
     return _field(tag, ",".join(f"{k}={v}" for k, v in state.items()).encode())
 
 
-def _span_attributes(attributes: Mapping[str, Any]) -> bytes:
-    """A span's attributes (field 9), each str or int one encoded once per value."""
-    out: list[bytes] = []
-    item: tuple[str, Any]
-    for item in attributes.items():
-        value: object = item[1]
-        kind = type(value)
-        # str and int values share a cache, bools have their own (True == 1)
-        cache = (
-            _SPAN_KV
-            if kind is str or kind is int
-            else _SPAN_BOOLS
-            if kind is bool
-            else None
-        )
-        found = cache.get(item) if cache is not None else None
-        if found is None:
-            found = _attributes(b"\x4a", dict((item,)))
-            if cache is not None:
-                if len(cache) >= _CACHED:
-                    cache.clear()
-                cache[item] = found
-        out.append(found)
-    return b"".join(out)
+def _put_attributes(buf: bytearray, attributes: Mapping[str, Any]) -> None:
+    """Append a span's attributes (field 9), looked up in one C-level pass by
+    (key, type, value): ``True == 1``, but their types differ."""
+    values = attributes.values()
+    found = list(map(_flat_get, zip(attributes, map(type, values), values)))  # noqa: B905
+    if None in found:
+        for i, (key, value) in enumerate(attributes.items()):
+            if found[i] is None:
+                found[i] = _miss(key, value)
+    buf += b"".join(cast("list[bytes]", found))
 
 
-def _lean_span(span: Any) -> bytes:
-    """One ``Span`` message from a lean span's fields (it drops nothing: no counts)."""
-    ctx, parent, name, kind, start, end, attributes, events, links, status = (
-        span.otlp_fields()
-    )
+def _miss(key: str, value: Any) -> bytes:
+    """``key``'s field 9, kept if its values repeat: a key's first
+    ``_PER_KEY`` distinct values are kept, up to ``_CACHED * 2`` in all (so
+    a key whose values never repeat, a run's id, stops filling the cache)."""
+    kind = type(cast("object", value))
+    encoded = _kv(key, value, kind)
+    if kind is tuple and not all(type(v) is str for v in value):
+        return encoded  # (1,) == (True,): only tuples of strings are kept
+    if kind is str or kind is int or kind is bool or kind is tuple:
+        seen = _DISTINCT.get(key, 0)
+        if seen < _PER_KEY and len(_FLAT) < _CACHED * 2:
+            _DISTINCT[key] = seen + 1
+            _FLAT[key, kind, value] = encoded
+    return encoded
+
+
+def _kv(key: str, value: Any, kind: type) -> bytes:
+    """One attribute as span field 9 (a ``KeyValue``), written short when it is."""
+    prefix = _KEYS.get(key)
+    if prefix is None:
+        prefix = _field(b"\x0a", key.encode())
+        if len(_KEYS) < _CACHED:
+            _KEYS[key] = prefix
+    if kind is str:
+        text = value.encode()
+        n = len(text)
+        size = len(prefix) + n + 4  # the KeyValue's: key, tag, length, AnyValue
+        if size < 128:
+            return (
+                _SHORT_KV(0x4A, size)
+                + prefix
+                + _SHORT_KV(0x12, n + 2)
+                + _SHORT_KV(0x0A, n)
+                + text
+            )
+    return _attributes(b"\x4a", {key: value})
+
+
+def _put_lean(buf: bytearray, span: Any, fields: tuple[Any, ...]) -> None:
+    """Append one lean span (its ``otlp_fields``) as field 2 of a ``ScopeSpans``."""
+    ctx, parent, name, kind, start, end, attributes, events, links, status = fields[:10]
     head = _HEADS.get(name)
     if head is None or head[0] is not kind:
         head = (kind, _field(b"\x2a", name.encode()) + _KINDS[kind])
         if len(_HEADS) >= _CACHED:
             _HEADS.clear()
         _HEADS[name] = head
-    trace_id, span_id, _, _, state = ctx[:5] if _TUPLE else _context_fields(ctx)
-    out = [_IDS(0x0A, 0x10, trace_id >> 64, trace_id & _M64, 0x12, 0x08, span_id)]
-    if state:
-        out.append(_trace_state(b"\x1a", state))
-    remote = False
-    if parent is not None:
-        _, parent_id, remote, _, _ = parent[:5] if _TUPLE else _context_fields(parent)
-        out.append(_PARENT(0x22, 0x08, parent_id))
-    out.append(head[1])
-    out.append(_TIMES(0x39, start or 0, 0x41, end or 0))
-    if attributes:
-        out.append(_span_attributes(attributes))
-    if events or links or status is not None:
-        out.append(_tail(events, links, status or _NO_STATUS, None))
+    if not _TUPLE:
+        buf += b"\x12" + _varint(len(body := _span(span))) + body  # read by name
+        return
+    at = len(buf)
+    trace_id = ctx[0]
+    if ctx[4]:  # a trace state
+        buf += b"\x12\x00" + _IDS(
+            0x0A, 0x10, trace_id >> 64, trace_id & _M64, 0x12, 0x08, ctx[1]
+        )
+        buf += _trace_state(b"\x1a", ctx[4])
+        if parent is not None:
+            buf += _PARENT(0x22, 0x08, parent[1])
+    elif parent is not None:
+        buf += _IDS_PARENT(
+            0x12,
+            0,
+            0x0A,
+            0x10,
+            trace_id >> 64,
+            trace_id & _M64,
+            0x12,
+            0x08,
+            ctx[1],
+            0x22,
+            0x08,
+            parent[1],
+        )
     else:
-        out.append(_UNSET_STATUS)
-    out.append(_REMOTE_FLAGS if remote else _LOCAL_FLAGS)
-    return b"".join(out)
-
-
-def _context_fields(context: Any) -> tuple[int, int, bool, Any, Any]:
-    return (
-        context.trace_id,
-        context.span_id,
-        context.is_remote,
-        context.trace_flags,
-        context.trace_state,
-    )
+        buf += _IDS_ONLY(
+            0x12, 0, 0x0A, 0x10, trace_id >> 64, trace_id & _M64, 0x12, 0x08, ctx[1]
+        )
+    buf += head[1]
+    buf += _TIMES(0x39, start or 0, 0x41, end or 0)
+    if attributes:
+        _put_attributes(buf, attributes)
+    if events or links or status is not None:
+        buf += _tail(events, links, status or _NO_STATUS, None)
+        buf += _REMOTE_FLAGS if parent is not None and parent[2] else _LOCAL_FLAGS
+    else:
+        buf += _REMOTE_END if parent is not None and parent[2] else _LOCAL_END
+    n = len(buf) - at - 2
+    if n < 128:
+        buf[at + 1] = n
+    elif n < 16384:
+        buf[at + 1 : at + 2] = _SHORT_KV(n & 127 | 128, n >> 7)
+    else:
+        buf[at + 1 : at + 2] = _varint(n)
 
 
 def _span(span: Any) -> bytes:
-    """One ``Span`` message, its fields in field-number order."""
-    if hasattr(span, "otlp_fields"):
-        return _lean_span(span)
+    """One span's ``Span`` message from its public fields, in field-number order."""
     ctx, parent, name, kind = span.context, span.parent, span.name, span.kind
     start, end, attributes = span.start_time, span.end_time, span.attributes
     out = [
@@ -285,36 +332,52 @@ def _scope(scope: Any) -> bytes:
 def encode_spans(spans: Sequence[Any]) -> bytes:
     """An OTLP ``ExportTraceServiceRequest`` holding ``spans`` (finished ``ReadableSpan``s).
 
-    Raises TypeError for a span whose fields are not a ReadableSpan's.
+    Each group's spans are written into one ``bytearray``, a lean span from
+    its fields in place. Raises TypeError for a span whose fields are not a
+    ReadableSpan's.
     """
     by_object: dict[int, Any] = {}  # id(resource) -> the equal resource kept first
-    groups: dict[int, dict[Any, list[bytes]]] = {}
+    groups: dict[int, dict[Any, bytearray]] = {}
     kept: dict[int, Any] = {}
     last: tuple[Any, Any] = (None, None)  # the last span's resource and scope objects
-    bucket: list[bytes] = []
+    bucket: bytearray | None = None
     for span in spans:
-        resource, scope = span.resource, span.instrumentation_scope or None
-        if resource is not last[0] or scope is not last[1] or not bucket:
+        otlp = getattr(span, "otlp_fields", None)
+        if otlp is not None:
+            fields = otlp()
+            resource, scope = fields[10], fields[11] or None
+        else:
+            fields = None
+            resource, scope = span.resource, span.instrumentation_scope or None
+        if resource is not last[0] or scope is not last[1] or bucket is None:
             found = by_object.get(id(resource))
             if found is None:
                 found = next((r for r in kept.values() if r == resource), resource)
                 by_object[id(resource)] = found
                 kept.setdefault(id(found), found)
-            bucket = groups.setdefault(id(found), {}).setdefault(scope, [])
+            bucket = groups.setdefault(id(found), {}).setdefault(scope, bytearray())
             last = (resource, scope)
-        body = _span(span)
-        n = len(body)
-        bucket.append(b"\x12" + (_SMALL[n] if n < 128 else _varint(n)) + body)
-    out: list[bytes] = []
+        if fields is not None:
+            _put_lean(bucket, span, fields)
+        else:
+            body = _span(span)
+            bucket += b"\x12" + _varint(len(body)) + body
+    out = bytearray()
     for key, scopes in groups.items():
         resource = kept[key]
-        body = [_field(b"\x0a", _attributes(b"\x0a", resource.attributes))]
+        body = bytearray(_field(b"\x0a", _attributes(b"\x0a", resource.attributes)))
         for scope, encoded in scopes.items():
-            scope_spans = _field(b"\x0a", _scope(scope)) + b"".join(encoded)
-            if scope is not None and scope.schema_url:
-                scope_spans += _field(b"\x1a", scope.schema_url.encode())
-            body.append(_field(b"\x12", scope_spans))
+            head = _field(b"\x0a", _scope(scope))
+            tail = (
+                _field(b"\x1a", scope.schema_url.encode())
+                if scope is not None and scope.schema_url
+                else b""
+            )
+            body += b"\x12" + _varint(len(head) + len(encoded) + len(tail)) + head
+            body += encoded
+            body += tail
         if resource.schema_url:
-            body.append(_field(b"\x1a", resource.schema_url.encode()))
-        out.append(_field(b"\x0a", b"".join(body)))
-    return b"".join(out)
+            body += _field(b"\x1a", resource.schema_url.encode())
+        out += b"\x0a" + _varint(len(body))
+        out += body
+    return bytes(out)

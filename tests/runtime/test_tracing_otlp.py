@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import (
     encode_spans as sdk_encode,
 )
@@ -70,6 +71,41 @@ def test_our_encoding_decodes_to_the_sdks_message() -> None:
     assert ours == sdk_encode(spans)
     assert len(ours.resource_spans) == 2
     assert [len(r.scope_spans) for r in ours.resource_spans] == [2, 2]
+
+
+def test_repeated_long_and_lookalike_values_decode_to_the_sdks_message() -> None:
+    """Values met again (from the encoder's caches), values too long for the short
+    form, spans over 127 bytes, ``True`` and ``1`` and ``"1"`` under one key."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = lean_tracer(provider, "actorgraph", "0.1")
+    values: list[object] = [True, 1, "1", False, 0, "", "x" * 200, 1 << 62, -1,
+                            ("a", "b"), (1, 0), (True, False), 1.0, 0.0]  # fmt: skip
+    for round_ in range(3):
+        for i, value in enumerate(values):
+            with tracer.start_as_current_span(f"s{i % 3}") as root:
+                root.set_attributes(
+                    {"v": value, "k": f"n{i}", "pad": "p" * (40 * round_)}
+                )
+                tracer.start_span("child", attributes={"v": value}).end()
+    spans = exporter.get_finished_spans()
+    ours = ExportTraceServiceRequest.FromString(encode_spans(spans))
+    assert ours == sdk_encode(spans)
+    assert len(ours.resource_spans[0].scope_spans[0].spans) == 2 * 3 * len(values)
+
+
+def test_lean_spans_read_by_name_when_span_contexts_are_not_tuples(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The path an SDK whose ``SpanContext`` has another layout would take."""
+    import runtime._tracing_otlp as otlp
+
+    monkeypatch.setattr(otlp, "_TUPLE", False)
+    spans = _spans()
+    assert ExportTraceServiceRequest.FromString(encode_spans(spans)) == sdk_encode(
+        spans
+    )
 
 
 def test_an_empty_batch_is_an_empty_request() -> None:
