@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
+import anyio
+
 from stores import (
     Checkpoint,
     CheckpointSaver,
@@ -47,7 +49,7 @@ def check_cluster(
 class FencedSaver:
     """A member's view of a checkpointer: loads raise the thread's fence, commits check it.
 
-    The thread's fence is set to the lease epoch of its shard before the
+    The thread's fence is set to the lease epoch of its shard as the
     actor loads it; every commit carries that epoch, so one from a member
     that lost the shard since is refused (FencedError), whoever wrote last.
     """
@@ -63,10 +65,41 @@ class FencedSaver:
         self._epochs: dict[str, int] = {}
 
     async def aload(self, thread_id: str) -> ThreadState:
+        """Raise the thread's fence and load it, both in one round trip under load.
+
+        The fence is queued first and the load right behind it, so they
+        share the saver's next batch (one wait for the group writer instead
+        of two; the fence runs first on the server). Should the load still
+        run first (a fence script resent after a Redis restart, or the load
+        in the next batch, flying beside the fence's) and a stale owner
+        commit in between, the state read is one commit behind and this
+        member's commit is refused as a conflict: the actor reloads.
+
+        Raises:
+            FencedError: the fence holds a newer epoch (the state is discarded).
+            StoreUnavailableError: Redis failed.
+        """
         epoch = self._node.epoch_of(thread_id)
-        await self._saver.afence(thread_id, epoch)
+        loaded: list[ThreadState] = []
+        failed: list[BaseException] = []
+
+        async def load() -> None:
+            try:
+                loaded.append(await self._saver.aload(thread_id))
+            except Exception as exc:  # noqa: BLE001 -- raised below, unwrapped
+                failed.append(exc)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(load)  # runs once the fence is queued
+            try:
+                await self._saver.afence(thread_id, epoch)
+            except Exception as exc:  # noqa: BLE001 -- raised below, unwrapped
+                failed.insert(0, exc)
+                tg.cancel_scope.cancel()
+        if failed:
+            raise failed[0]
         self._epochs[thread_id] = epoch
-        return await self._saver.aload(thread_id)
+        return loaded[0]
 
     async def acommit(
         self,

@@ -449,6 +449,36 @@ async def test_one_member_serves_every_thread_locally(redis_url: str) -> None:
         admin().delete(*keys)
 
 
+async def test_a_member_fences_and_loads_a_thread_together(redis_url: str) -> None:
+    # The fence and the load share a batch; a fence holding a newer epoch
+    # (another member took the shard) refuses the load and every commit.
+    from runtime import Runtime
+    from runtime._fenced import FencedSaver
+    from stores import FencedError, RedisSaver
+
+    prefix = new_prefix()
+    async with (
+        RedisSaver(redis_url, prefix=prefix) as saver,
+        Runtime(cluster=redis_url, cluster_prefix=prefix + ":cl", lease_time=5.0) as rt,
+    ):
+        node = rt._cluster
+        assert node is not None
+        fenced = FencedSaver(saver, node)
+        epoch = node.epoch_of("a")
+        state = await fenced.aload("a")
+        assert state.latest is None
+        with pytest.raises(FencedError):
+            await saver.afence("a", epoch - 1)  # the fence holds this epoch now
+        await saver.afence("b", node.epoch_of("b") + 1)  # a newer owner of "b"
+        with pytest.raises(FencedError, match="newer than"):
+            await fenced.aload("b")
+        with pytest.raises(FencedError, match="not loaded under a lease"):
+            await fenced.acommit("b", object(), expected_version=0)  # type: ignore[arg-type]
+    keys = list(admin().scan_iter(match=f"{prefix}*", count=1000))
+    if keys:
+        admin().delete(*keys)
+
+
 def test_members_with_checkpoints_on_a_redis_cluster(
     redis_url: str, tmp_path: Path
 ) -> None:

@@ -115,3 +115,69 @@ async def test_a_leader_outside_its_own_batch_still_gets_its_reply(
             await anyio.wait_all_tasks_blocked()  # both queued behind it
             admin().rpush(gate, "go")
     assert admin().get(key) == b"3"
+
+
+async def test_a_full_batch_goes_out_while_another_is_in_flight(
+    client: Client, redis_prefix: str
+) -> None:
+    # The first batch (a BLPOP) is held in flight; two more calls make a full
+    # batch (max_batch=2), which goes out on a second connection at once.
+    writer = GroupWriter(client, [], max_batch=2, max_flying=2)
+    key, gate = f"{redis_prefix}:n", f"{redis_prefix}:gate"
+    answered: list[object] = []
+    both = anyio.Event()
+
+    async def incr() -> None:
+        answered.append(await writer.call(("INCR", key)))
+        if len(answered) == 2:
+            both.set()
+
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(writer.call, ("BLPOP", gate, 10))
+            await anyio.wait_all_tasks_blocked()  # BLPOP sent, waiting
+            for _ in range(2):
+                tg.start_soon(incr)
+            await both.wait()  # answered while the BLPOP still waits
+            assert admin().get(key) == b"2"
+            admin().rpush(gate, "go")
+
+
+async def test_a_leader_whose_queue_another_took_sends_nothing(
+    client: Client, redis_prefix: str
+) -> None:
+    # Under load a leader waits one scheduling step before it takes its
+    # batch. Meanwhile a second caller makes the queue a full batch and leads
+    # it alongside, taking both commands: the first leader then has nothing to
+    # send (an empty batch would wait for a reply that never comes).
+    writer = GroupWriter(client, [], max_batch=2, max_flying=2)
+    key = f"{redis_prefix}:n"
+    async with anyio.create_task_group() as tg:  # three calls: the writer is busy
+        for _ in range(3):
+            tg.start_soon(writer.call, ("INCR", key))
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            for _ in range(2):
+                tg.start_soon(writer.call, ("INCR", key))
+    assert admin().get(key) == b"5"
+
+
+async def test_waves_of_calls_over_several_connections_all_finish(
+    client: Client, redis_prefix: str
+) -> None:
+    # Waves of callers, each calling again as soon as it is answered: leaders
+    # run side by side, and one that finds the queue emptied by another meanwhile
+    # sends nothing (an empty batch would wait for a reply that never comes).
+    writer = GroupWriter(client, [], max_batch=4, max_flying=4)
+    key = f"{redis_prefix}:n"
+
+    async def one() -> None:
+        for _ in range(5):
+            await writer.call(("INCR", key))
+
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            for _ in range(300):
+                tg.start_soon(one)
+    assert admin().get(key) == b"1500"
+    assert client.connects > 1  # the batches did fly side by side
