@@ -25,7 +25,7 @@ cancellation takes effect once it has).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, final
 
 import anyio
@@ -183,13 +183,25 @@ class ActorStore(BaseStore):
         backing: BaseStore,
         telemetry: Telemetry | None = None,
         actor: StoreActor | None = None,
+        start: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
-        """``actor``: the actor behind ``ref``, to serve reads inline when it is idle
-        (not while tracing: the actor makes the operations' spans)."""
+        """``actor``: the actor behind ``ref``, to serve requests inline when it
+        is idle (not while tracing: the actor makes the operations' spans).
+        ``start``: spawns that actor, awaited by the first request that must
+        queue (None: it runs already). A conversation at a time never queues,
+        so its process never starts the actor's task."""
         self._ref = ref
         self.backing = backing
         self._telemetry = telemetry
         self._actor = actor
+        self._start = start
+
+    def stop(self) -> None:
+        """Stop the store actor; close its mailbox if its task never started (never blocks)."""
+        self._ref.stop()
+        if self._start is not None and self._actor is not None:
+            self._start = None
+            self._actor.mailbox.drain()  # nothing queued: queueing starts the task
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
         """Queue ``ops`` as one request and wait for their results (in order).
@@ -208,6 +220,9 @@ class ActorStore(BaseStore):
             if all(type(op) in _READS for op in checked):
                 return await actor.serve_inline(checked)
             return await _shielded(actor.serve_inline(checked))
+        if self._start is not None:  # the first request to queue starts the actor
+            start, self._start = self._start, None
+            await start()
         results: Any = await self._ref.ask(checked)
         return results
 

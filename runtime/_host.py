@@ -8,6 +8,7 @@ made outside any Runtime runs in a short-lived one with the same semantics.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import types
 from collections.abc import AsyncGenerator, Callable, Coroutine
@@ -207,8 +208,8 @@ class Runtime(anyio.AsyncContextManagerMixin):
                 HOST_VAR.reset(token)
                 for registry in self._threads.values():
                     registry.stop_all()
-                for actor, _ in self._stores.values():
-                    actor.ref.stop()
+                for _, front in self._stores.values():
+                    front.stop()
         self._system = None
 
     def _require_system(self) -> ActorSystem:
@@ -271,11 +272,12 @@ class Runtime(anyio.AsyncContextManagerMixin):
                 max_batch=self.max_store_batch,
                 telemetry=self.telemetry,
             )
-            ref = await system.spawn(actor)
-            front = ActorStore(ref, store, self.telemetry, actor)
-            entry = self._stores.setdefault(id(store), (actor, front))
-            if entry[0] is not actor:
-                ref.stop()  # another caller won the race
+            # Its task starts with the first request that has to queue (one
+            # served inline needs none): the first turn of a process pays no
+            # spawn, and one conversation at a time never does.
+            start = functools.partial(system.spawn, actor)
+            front = ActorStore(actor.ref, store, self.telemetry, actor, start)
+            entry = self._stores[id(store)] = (actor, front)
         return entry[1]
 
     async def ask(

@@ -192,17 +192,18 @@ def parse_search(reply: list[Any]) -> tuple[int, list[Doc], int]:
 
 
 Hit = list[bytes]
-"""A KNN hit's fields as RediSearch returns them: name, value, ... in RETURN
-order (``ns k v ca ua``, ``t`` when set, ``d`` last); ``hit_doc`` makes the dict."""
+"""A KNN hit's fields as RediSearch returns them: name, value, ... with the
+distance ``d`` first, then RETURN order (``ns k v ca ua``, ``t`` when set);
+``hit_doc`` makes the dict."""
 
-_HEAD: Final = [name.encode() for name in FIELDS[:_NEEDED]]
-_ORDER: Final = [name.encode() for name in (*FIELDS, "d")]
+_HEAD: Final = [name.encode() for name in ("d", *FIELDS[:_NEEDED])]
+_ORDER: Final = [name.encode() for name in ("d", *FIELDS)]
 
 
 def parse_hits(reply: list[Any]) -> tuple[int, list[Hit], int]:
     """A KNN reply's total count, its hits, and how many documents expired under the read.
 
-    A hit's fields stay a list: ranking reads its distance (last), updated
+    A hit's fields stay a list: ranking reads its distance (first), updated
     stamp (``ua``), namespace and key by position, and only the hits a page
     keeps become dicts. A hit whose fields come in another order is put in
     that order; one that expired (no fields, or one of ``ns k v ca ua d``
@@ -213,8 +214,10 @@ def parse_hits(reply: list[Any]) -> tuple[int, list[Hit], int]:
     for fields in reply[2::2]:
         if not fields:
             gone += 1
-        elif fields[0:10:2] == _HEAD and len(fields) in (12, 14) and fields[-2] == b"d":
-            hits.append(fields)  # the order RETURN asked for: the usual case
+        elif fields[0:12:2] == _HEAD and (
+            len(fields) == 12 or (len(fields) == 14 and fields[12] == b"t")
+        ):
+            hits.append(fields)  # the order RediSearch returns: the usual case
         elif (hit := _in_order(fields)) is None:
             gone += 1
         else:

@@ -24,7 +24,7 @@ def rank_parts(hits: list[Hit], distances: list[float], count: int | None) -> li
     (two stable sorts, the tie-break first).
     """
     n = len(hits)
-    updated = [int(h[9]) for h in hits]  # ua (see parse_hits)
+    updated = [int(h[11]) for h in hits]  # ua (see parse_hits)
     order = sorted(range(n), key=updated.__getitem__, reverse=True)  # stable
     order.sort(key=distances.__getitem__)
     seen: set[tuple[bytes, bytes]] = set()
@@ -32,7 +32,7 @@ def rank_parts(hits: list[Hit], distances: list[float], count: int | None) -> li
     limit = n if count is None else count
     for i in order:
         h = hits[i]
-        ident = (h[1], h[3])  # ns, k
+        ident = (h[3], h[5])  # ns, k
         if ident not in seen:
             seen.add(ident)
             best.append(h)

@@ -281,7 +281,7 @@ class SearchPlan:
         total, hits, gone = parse_hits(reply)
         if self._reread(gone):
             return None
-        distances = [float(h[-1]) for h in hits]
+        distances = [float(h[1]) for h in hits]
         # Without a residual filter the page needs only its first ``end`` items.
         count = None if self._residual.conditions else self.end
         score = self._settings.score

@@ -324,3 +324,38 @@ async def test_a_cancelled_callers_inline_write_still_lands() -> None:
                 backing.gate.set()
             item = await store.aget(NS, "k")
             assert item is not None and item.value == {"v": 1}
+
+
+async def test_the_actors_task_starts_with_the_first_request_that_queues() -> None:
+    # Requests served inline need no task: an ActorStore given ``start``
+    # spawns the actor when a request finds it busy, and stopping a front
+    # whose actor never started closes its mailbox.
+    backing = GatedStore(InMemoryStore())
+    actor = StoreActor(backing, mailbox_size=8)
+    with anyio.fail_after(10):
+        async with ActorSystem() as system:
+            starts: list[int] = []
+
+            async def start() -> None:
+                starts.append(len(anyio.get_running_tasks()))
+                await system.spawn(actor)
+
+            store = ActorStore(actor.ref, backing, actor=actor, start=start)
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(store.aput, NS, "a", {"v": 1})
+                await backing.entered.wait()  # served inline, held: no task started
+                assert starts == []
+                tg.start_soon(store.aput, NS, "b", {"v": 2})  # has to queue
+                await anyio.wait_all_tasks_blocked()
+                assert len(starts) == 1
+                backing.gate.set()
+            tasks = len(anyio.get_running_tasks())
+            assert [await store.aget(NS, k) is not None for k in "ab"] == [True, True]
+            assert len(anyio.get_running_tasks()) == tasks  # no second start
+            assert starts == [starts[0]] and actor.statistics().requests == 4
+        idle = StoreActor(InMemoryStore(), mailbox_size=8)
+        never = ActorStore(idle.ref, idle.store, actor=idle, start=start)
+        await never.aput(NS, "k", {"v": 1})  # inline: the actor never starts
+        never.stop()
+        with pytest.raises(ActorDeadError):
+            await never.aget(NS, "k")

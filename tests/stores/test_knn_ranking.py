@@ -12,8 +12,9 @@ from stores.redis._ranking import rank_parts
 
 
 def fields(key: bytes, ua: int, d: bytes, ttl: bool = False) -> list[bytes]:
-    out = [b"ns", b"a", b"k", key, b"v", b"{}", b"ca", b"1", b"ua", b"%d" % ua]
-    return [*out, *([b"t", b"5"] if ttl else []), b"d", d]
+    # RediSearch's order: the distance first, then the RETURN fields
+    out = [b"d", d, b"ns", b"a", b"k", key, b"v", b"{}", b"ca", b"1", b"ua", b"%d" % ua]
+    return [*out, *([b"t", b"5"] if ttl else [])]
 
 
 def reply(*hits: Any) -> list[Any]:
@@ -40,7 +41,7 @@ def test_hits_in_another_order_are_put_in_order_and_expired_ones_counted() -> No
         b"a",
     ]
     only_d = [b"d", b"1"]  # expired: RediSearch still returns the score
-    no_ua = [b"ns", b"a", b"k", b"z", b"v", b"{}", b"ca", b"1", b"t", b"5", b"d", b"1"]
+    no_ua = [b"d", b"1", b"ns", b"a", b"k", b"z", b"v", b"{}", b"ca", b"1", b"t", b"5"]
     total, hits, gone = parse_hits(reply(usual, shuffled, [], None, only_d, no_ua))
     assert (total, gone) == (6, 4)
     assert hits[0] is usual
@@ -81,7 +82,7 @@ def test_ranking_matches_one_sort_by_distance_then_newest(
     parts: list[tuple[bytes, int, bytes, bool]], count: int | None
 ) -> None:
     hits = [fields(k, ua, d, ttl) for k, ua, d, ttl in parts]
-    distances = [float(h[-1]) for h in hits]
+    distances = [float(h[1]) for h in hits]
     ranked = rank_parts(hits, distances, count)
     expected = reference(hits, count)
     assert [id(h) for h in ranked] == [id(h) for h in expected]

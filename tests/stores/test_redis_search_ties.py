@@ -80,3 +80,24 @@ async def test_a_memory_put_into_a_small_namespace_is_still_found_in_one_read(
     finally:
         await store.aclose()
         drop_prefix(prefix)
+
+
+@pytest.mark.redis
+async def test_knn_hits_come_in_the_order_ranking_reads_them(
+    tied: tuple[RedisStore, Any],
+) -> None:
+    # parse_hits takes a hit as it is when its fields come in the order
+    # RediSearch returns them (distance first); any other order is rebuilt.
+    # A real reply must take the first way: each hit is the reply's own list.
+    import numpy as np
+
+    from stores.redis._query import knn_args, parse_hits
+    from tests.redis_server import admin
+
+    store, _ = tied
+    vector = np.full(64, 0.125, dtype=np.float32).tobytes()
+    reply = admin().execute_command(*knn_args(store.index_name, [], vector, 11))
+    total, hits, gone = parse_hits(reply)
+    assert (total, len(hits), gone) == (11, 11, 0)  # KNN 11 of 12 parts
+    assert all(h is f for h, f in zip(hits, reply[2::2], strict=True))
+    assert all(h[0] == b"d" and h[10] == b"ua" for h in hits)
