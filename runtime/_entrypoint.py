@@ -13,9 +13,9 @@ from collections.abc import (
     Sequence,
 )
 from contextlib import aclosing
-from typing import TYPE_CHECKING, Any, final
+from typing import Any, final
 
-from actors import ActorDeadError, Strategy
+from actors import ActorDeadError
 from stores import BaseCache, BaseStore, CheckpointSaver
 
 from ._ambient import call_host
@@ -32,10 +32,6 @@ from ._stream import Emitter, normalize_modes, open_stream
 from ._sync import hosted, iterate_sync, pumped, run_sync
 from ._turn_build import build_turn, read_fork
 from ._turns import EntrySpec
-
-if TYPE_CHECKING:
-    from ._telemetry import TracedTurn
-    from ._turns import RunTurn
 
 
 @final
@@ -108,8 +104,9 @@ class Entrypoint(StateAccess):
         )
         cfg["store"] = await host.store_for(self.store)
         emitter = nested_emitter(self.name)
-        turn = await self._turn(
-            host, input, cfg, emitter, durability, context, thread_id, strategy
+        fork = await read_fork(self, thread_id, cfg)
+        turn = build_turn(
+            self, host, input, cfg, emitter, durability, context, strategy, fork
         )
         return await host.ask(self.checkpointer, thread_id, turn, strategy)
 
@@ -173,15 +170,9 @@ class Entrypoint(StateAccess):
         while True:
             send, recv = open_stream()
             emitter = Emitter(send, frozenset(modes), subgraphs=subgraphs)
-            turn = await self._turn(
-                host,
-                input,
-                cfg,
-                emitter,
-                durability,
-                context,
-                thread_id,
-                strategy,
+            fork = await read_fork(self, thread_id, cfg)
+            turn = build_turn(
+                self, host, input, cfg, emitter, durability, context, strategy, fork
             )
             reply = await host.send(self.checkpointer, thread_id, turn, strategy)
             reply.on_done(emitter.close)
@@ -256,22 +247,6 @@ class Entrypoint(StateAccess):
                 ),
             ),
             "Entrypoint.astream",
-        )
-
-    async def _turn(
-        self,
-        host: Runtime,
-        input: Any,
-        cfg: dict[str, Any],
-        emitter: Emitter,
-        durability: Durability,
-        context: Any,
-        thread_id: str | None,
-        strategy: Strategy,
-    ) -> RunTurn | TracedTurn:
-        fork = await read_fork(self, thread_id, cfg)
-        return build_turn(
-            self, host, input, cfg, emitter, durability, context, strategy, fork
         )
 
     def __repr__(self) -> str:
