@@ -8,9 +8,8 @@ mode, tokens included) feed the caller's own emitter in order.
 Owner side: one blocking read over the streams of the shards it serves.
 Each request becomes a turn of the local thread actor, exactly as a local
 call, with its request id recorded in the commit's metadata. The answer
-and the acknowledgement go out in one script. A request for a warm actor
-is handed over by the read loop itself and its answer sent in a batch
-(``_answers``); the others get a task each. A request taken over
+and the acknowledgement go out in one script; for a warm actor, from the
+read loop and in batches (``_answers``), else from a task per request. A request taken over
 from another member (claimed) is first looked up in the thread's recent
 checkpoints: one already applied is answered from its checkpoint, so it
 is applied at most once. A turn whose commit was fenced (this member
@@ -37,6 +36,7 @@ from . import _wire
 from ._answers import Answers, Items as _Items
 from ._serde import dumps, loads
 from ._stream import Emitter
+from ._telemetry import TracedTurn
 from ._turn_build import remote_turn
 from ._turns import RunTurn, UpdateTurn
 
@@ -102,6 +102,7 @@ class Forwarder:
     ) -> Reply:
         """Queue ``turn`` on the owner of ``shard``; the reply slot (chunks go to its emitter)."""
         del saver
+        turn = turn.turn if isinstance(turn, TracedTurn) else turn  # the owner traces
         if isinstance(turn, RunTurn):
             data, resume = _wire.encode_input(turn.input)
             emitter: Emitter | None = turn.emitter
