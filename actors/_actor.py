@@ -12,7 +12,7 @@ from typing import Any, Generic, TypeVar
 
 from stores._shared import SignalLike, new_signal
 
-from ._errors import ActorDeadError
+from ._errors import ActorDeadError, MailboxFullError
 from ._mailbox import MailboxLike, MailboxStats
 
 M = TypeVar("M")
@@ -58,6 +58,16 @@ class Reply:
         if not self._done.is_set():
             self._error = error
             self._finish()
+
+    @property
+    def error(self) -> BaseException | None:
+        """The error delivered (None: a value, or nothing yet)."""
+        return self._error
+
+    @property
+    def value(self) -> Any:
+        """The value delivered (None until then, or with an error)."""
+        return self._value
 
     async def wait(self) -> Any:
         """Wait for the reply; return the value or raise the error."""
@@ -137,6 +147,15 @@ class ActorRef(Generic[M]):
         """
         reply = Reply()
         await self._mailbox.send(Envelope(msg, reply))
+        return reply
+
+    def send_nowait(self, msg: M) -> Reply | None:
+        """Queue ``msg`` without waiting; its reply slot, or None if the mailbox is full or closed."""
+        reply = Reply()
+        try:
+            self._mailbox.send_nowait(Envelope(msg, reply))
+        except (MailboxFullError, ActorDeadError):
+            return None
         return reply
 
     def stop(self) -> None:

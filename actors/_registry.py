@@ -79,6 +79,14 @@ class Registry(Generic[K, M]):
                     raise
                 self._forget(key, ref)
 
+    def send_nowait(self, key: K, msg: M) -> Reply | None:
+        """``send`` to a warm actor without waiting; None if ``key`` has none or its mailbox is full."""
+        entry = self._refs.get(key)
+        if entry is None or entry[0].stopped:
+            return None
+        self._refs.move_to_end(key)
+        return entry[0].send_nowait(msg)
+
     async def get(self, key: K) -> ActorRef[M]:
         """The ref for ``key``, activating the actor if needed (its state loaded)."""
         while True:

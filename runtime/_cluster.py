@@ -375,6 +375,7 @@ async def joined(
             tg.start_soon(node.membership)
             tg.start_soon(node.forward.serve)
             tg.start_soon(node.forward.replies)
+            tg.start_soon(node.forward.answers.run)
             try:
                 yield node
             finally:

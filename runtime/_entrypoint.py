@@ -13,34 +13,25 @@ from collections.abc import (
     Sequence,
 )
 from contextlib import aclosing
-from typing import TYPE_CHECKING, Any, cast, final
+from typing import Any, final
 
-from actors import ActorDeadError, Strategy
+from actors import ActorDeadError
 from stores import BaseCache, BaseStore, CheckpointSaver
 
 from ._ambient import call_host
 from ._context import current_host, nested_emitter
 from ._entry_names import register
 from ._host import Runtime
-from ._injected import coerce_context
-from ._propagation import trace_context
 from ._run_options import (
     prepare_config,
     reject_stream_kwargs,
-    run_metadata,
 )
 from ._run_state import Durability, check_durability
-from ._serde import loads
 from ._state_access import StateAccess
-from ._stream import Emitter, Event, normalize_modes, open_stream
+from ._stream import Emitter, normalize_modes, open_stream
 from ._sync import hosted, iterate_sync, pumped, run_sync
-from ._telemetry import TracedTurn
-from ._turns import EntrySpec, RunTurn, UpdateTurn
-
-if TYPE_CHECKING:
-    from anyio.streams.memory import MemoryObjectReceiveStream
-
-    from ._wire import Request
+from ._turn_build import build_turn, read_fork
+from ._turns import EntrySpec
 
 
 @final
@@ -111,11 +102,11 @@ class Entrypoint(StateAccess):
         thread_id, strategy, cfg = prepare_config(
             self.name, self.checkpointer, host, config
         )
-        store = await host.store_for(self.store)
-        cfg["store"] = store
+        cfg["store"] = await host.store_for(self.store)
         emitter = nested_emitter(self.name)
-        turn = await self._turn(
-            host, input, cfg, store, emitter, durability, context, thread_id, strategy
+        fork = await read_fork(self, thread_id, cfg)
+        turn = build_turn(
+            self, host, input, cfg, emitter, durability, context, strategy, fork
         )
         return await host.ask(self.checkpointer, thread_id, turn, strategy)
 
@@ -175,21 +166,13 @@ class Entrypoint(StateAccess):
         thread_id, strategy, cfg = prepare_config(
             self.name, self.checkpointer, host, config
         )
-        store = await host.store_for(self.store)
-        cfg["store"] = store
+        cfg["store"] = await host.store_for(self.store)
         while True:
             send, recv = open_stream()
             emitter = Emitter(send, frozenset(modes), subgraphs=subgraphs)
-            turn = await self._turn(
-                host,
-                input,
-                cfg,
-                store,
-                emitter,
-                durability,
-                context,
-                thread_id,
-                strategy,
+            fork = await read_fork(self, thread_id, cfg)
+            turn = build_turn(
+                self, host, input, cfg, emitter, durability, context, strategy, fork
             )
             reply = await host.send(self.checkpointer, thread_id, turn, strategy)
             reply.on_done(emitter.close)
@@ -265,94 +248,6 @@ class Entrypoint(StateAccess):
             ),
             "Entrypoint.astream",
         )
-
-    async def _turn(
-        self,
-        host: Runtime,
-        input: Any,
-        cfg: dict[str, Any],
-        store: BaseStore | None,
-        emitter: Emitter,
-        durability: Durability,
-        context: Any,
-        thread_id: str | None,
-        strategy: Strategy,
-    ) -> RunTurn | TracedTurn:
-        assert host.task_limiter is not None
-        assert host.body_limiter is not None
-        fork = None
-        checkpoint_id = cfg["configurable"].get("checkpoint_id")
-        if checkpoint_id is not None and self.checkpointer is not None:
-            assert thread_id is not None
-            fork = await self.checkpointer.aget(thread_id, str(checkpoint_id))
-            if fork is None:
-                raise ValueError(
-                    f"checkpoint_id {checkpoint_id!r} names no checkpoint of thread "
-                    f"{thread_id!r}; list them with get_state_history(config)"
-                )
-        turn = RunTurn(
-            self.spec,
-            input,
-            config=cfg,
-            store=store,
-            emitter=emitter,
-            limiter=host.task_limiter,
-            body_limiter=host.body_limiter,
-            start_soon=host.start_soon,
-            durability=durability,
-            context=coerce_context(self.context_schema, context),
-            fork=fork,
-            metadata=run_metadata(cfg),
-            checkpoint_ns="|".join(emitter.namespace),
-            cache=self.cache,
-            telemetry=host.telemetry,
-        )
-        if host.telemetry is None:
-            return turn
-        return TracedTurn(turn, host.telemetry, strategy)
-
-    async def remote_turn(
-        self, host: Runtime, request: Request
-    ) -> tuple[
-        RunTurn | TracedTurn | UpdateTurn, MemoryObjectReceiveStream[Event] | None
-    ]:
-        """The turn of a request another cluster member forwarded, and its event stream.
-
-        Built as a local call builds it, from the request's input, config
-        and modes; the request id goes into the commit's metadata (a
-        redelivered request is answered from that checkpoint).
-
-        Raises:
-            ValueError: for a bad config, durability or checkpoint id.
-        """
-        from ._forward import open_remote_stream  # cluster code: loaded by now
-        from ._wire import decode_input
-
-        cfg: dict[str, Any] = loads(request.config)
-        if request.kind == "update":
-            update = UpdateTurn(loads(request.input), cfg.get("as_node"), self.name)
-            update.request_id = request.id
-            return update, None
-        _, _, cfg = prepare_config(self.name, self.checkpointer, host, cfg)
-        store = await host.store_for(self.store)
-        cfg["store"] = store
-        emitter, recv = open_remote_stream(request.modes, request.subgraphs)
-        with trace_context(request.trace):  # the caller's span is the run's parent
-            turn = await self._turn(
-                host,
-                decode_input(request.input, request.resume),
-                cfg,
-                store,
-                emitter,
-                check_durability(request.durability),
-                loads(request.context) if request.context else None,
-                request.thread_id,
-                cast("Strategy", request.strategy),
-            )
-        run = turn.turn if isinstance(turn, TracedTurn) else turn
-        run.metadata["request_id"] = request.id
-        run.trace = request.trace
-        return turn, recv
 
     def __repr__(self) -> str:
         return f"<entrypoint {self.name}>"

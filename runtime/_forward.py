@@ -8,7 +8,8 @@ mode, tokens included) feed the caller's own emitter in order.
 Owner side: one blocking read over the streams of the shards it serves.
 Each request becomes a turn of the local thread actor, exactly as a local
 call, with its request id recorded in the commit's metadata. The answer
-and the acknowledgement go out in one round trip. A request taken over
+and the acknowledgement go out in one script; for a warm actor, from the
+read loop and in batches (``_answers``), else from a task per request. A request taken over
 from another member (claimed) is first looked up in the thread's recent
 checkpoints: one already applied is answered from its checkpoint, so it
 is applied at most once. A turn whose commit was fenced (this member
@@ -32,12 +33,15 @@ from stores import (
 )
 
 from . import _wire
+from ._answers import Answers, Items as _Items
 from ._serde import dumps, loads
-from ._stream import NO_EMITTER, Emitter, Event, open_stream
+from ._stream import Emitter
+from ._telemetry import TracedTurn
+from ._turn_build import remote_turn
 from ._turns import RunTurn, UpdateTurn
 
 if TYPE_CHECKING:
-    from anyio.streams.memory import MemoryObjectReceiveStream
+    from collections.abc import Awaitable, Callable
 
     from actors import Journal
 
@@ -84,6 +88,7 @@ class Forwarder:
         self._claims: set[int] = set()
         self._swept = anyio.current_time()
         self._closed = False
+        self.answers = Answers(node, self._finished, self._again)
 
     # -- caller side -----------------------------------------------------
 
@@ -97,6 +102,7 @@ class Forwarder:
     ) -> Reply:
         """Queue ``turn`` on the owner of ``shard``; the reply slot (chunks go to its emitter)."""
         del saver
+        turn = turn.turn if isinstance(turn, TracedTurn) else turn  # the owner traces
         if isinstance(turn, RunTurn):
             data, resume = _wire.encode_input(turn.input)
             emitter: Emitter | None = turn.emitter
@@ -255,36 +261,77 @@ class Forwarder:
                 self._start(shard, entry, claimed=True)
 
     def _start(self, shard: int, entry: _wire.Entry, *, claimed: bool) -> None:
-        self._inflight.setdefault(shard, set()).add(entry[0])
+        entry_id, fields = entry
+        self._inflight.setdefault(shard, set()).add(entry_id)
+        if not claimed and self.node.serving(shard):
+            try:
+                request = _wire.decode(fields[b"m"])
+            except Exception:  # noqa: BLE001 -- the task below meets it again
+                request = None
+            if request is not None and self.answers.hand(shard, entry_id, request):
+                return  # a warm actor has it; its answer goes out in a batch
         self.node.host.start_soon(self._handle, shard, entry, claimed)
 
     async def _handle(self, shard: int, entry: _wire.Entry, claimed: bool) -> None:
         entry_id, fields = entry
+        await self._complete(
+            shard, entry_id, fields[b"m"], lambda request: self._run(request, claimed)
+        )
+
+    def _again(
+        self,
+        shard: int,
+        entry_id: str,
+        request: _wire.Request,
+        turn: Any,
+        error: BaseException,
+    ) -> None:
+        """Run a request handed over inline once more, in a task of its own."""
+        saver = _wire.lookup(request.entry).checkpointer
+        # a stale warm state is tried once more, as on the task path
+        once = isinstance(error, CheckpointConflictError)
+
+        def run(request: _wire.Request) -> Awaitable[_Items | None]:
+            return self._answer(saver, request, turn, once)
+
+        self.node.host.start_soon(self._complete, shard, entry_id, request, run)
+
+    async def _complete(
+        self,
+        shard: int,
+        entry_id: str,
+        request: bytes | _wire.Request,
+        run: Callable[[_wire.Request], Awaitable[_Items | None]],
+    ) -> None:
+        answered = False
         try:
-            request = _wire.decode(fields[b"m"])
-            if not self.node.serving(shard):
-                return  # left pending: the shard's next owner claims it
-            items = await self._run(request, claimed)
+            if isinstance(request, bytes):
+                request = _wire.decode(request)
+                if not self.node.serving(shard):
+                    return  # left pending: the shard's next owner claims it
+            items = await run(request)
             if items is None:
                 return  # fenced: the new owner answers
             with self.node.backend.errors("answering a request"):
                 await self.node.backend.inbox.answer(
                     request.reply_to, items, (shard, entry_id)
                 )
-            self.served += 1
+            answered = True
         except StoreUnavailableError as exc:
             log.warning("cluster request %s: %s", entry_id, exc)
         finally:
-            self._inflight[shard].discard(entry_id)
-            self.done_one()
+            self._finished(shard, entry_id, answered)
 
-    async def _run(
-        self, request: _wire.Request, claimed: bool
-    ) -> list[tuple[str, str, bytes]] | None:
+    def _finished(self, shard: int, entry_id: str, answered: bool) -> None:
+        self.served += answered
+        self._inflight[shard].discard(entry_id)
+        self.done_one()
+
+    async def _run(self, request: _wire.Request, claimed: bool) -> _Items | None:
         rid = request.id
         try:
             ep = _wire.lookup(request.entry)
-            turn, recv = await ep.remote_turn(self.node.host, request)
+            turn, recv = await remote_turn(ep, self.node.host, request)
         except Exception as exc:  # noqa: BLE001 -- a bad request: its caller hears why
             return [(rid, "e", _wire.encode_error(exc))]
         saver = ep.checkpointer
@@ -298,15 +345,19 @@ class Forwarder:
             return await self._answer(saver, request, turn, True)
 
     async def _answer(
-        self, saver: Any, request: _wire.Request, turn: Any, streaming: bool
-    ) -> list[tuple[str, str, bytes]] | None:
-        """The answer items of ``turn`` (None: fenced, the new owner answers)."""
+        self, saver: Any, request: _wire.Request, turn: Any, once: bool
+    ) -> _Items | None:
+        """The answer items of ``turn`` (None: fenced, the new owner answers).
+
+        Unless ``once`` (a stream, or a turn tried already), a stale warm
+        state is tried once more.
+        """
         rid = request.id
         try:
             try:
                 value = await self._ask(saver, request, turn)
             except CheckpointConflictError as exc:
-                if isinstance(exc, FencedError) or streaming:
+                if isinstance(exc, FencedError) or once:
                     raise
                 # the warm state was stale (a commit whose reply was lost):
                 # the actor reloaded; the turn committed nothing: once more
@@ -347,13 +398,3 @@ class Forwarder:
                     StoreUnavailableError
                 ) as exc:  # the chunks are lost, the run goes on
                     log.warning("cluster stream chunks of %s: %s", request.id, exc)
-
-
-def open_remote_stream(
-    modes: list[str], subgraphs: bool
-) -> tuple[Emitter, MemoryObjectReceiveStream[Event] | None]:
-    """The emitter of a forwarded run and the stream its pump reads (None without modes)."""
-    if not modes:
-        return NO_EMITTER, None
-    send, recv = open_stream()
-    return Emitter(send, frozenset(modes), subgraphs=subgraphs), recv

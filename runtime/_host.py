@@ -31,14 +31,7 @@ from actors import (
     ThreadActor,
     Turn,
 )
-from stores import (
-    BaseStore,
-    Checkpoint,
-    CheckpointSaver,
-    PendingRun,
-    TaskRecord,
-    ThreadState,
-)
+from stores import BaseStore, CheckpointSaver
 from stores._shared import bound_to_loop
 
 from . import _telemetry
@@ -46,6 +39,7 @@ from ._cluster_stats import ClusterStats
 from ._context import HOST_VAR, serving_loop
 from ._fenced import FencedSaver, check_cluster
 from ._gc import TuneGC, check_tune_gc, tuned_gc
+from ._null_saver import NullSaver
 from ._tracing import Tracing, telemetry_for
 
 if TYPE_CHECKING:
@@ -157,7 +151,7 @@ class Runtime(anyio.AsyncContextManagerMixin):
         self._system: ActorSystem | None = None
         self._threads: dict[int, Registry[str, Submit]] = {}
         self._stores: dict[int, tuple[StoreActor, ActorStore]] = {}
-        self._null_saver = _NullSaver()
+        self._null_saver = NullSaver()
         self._used = False
         self.task_limiter: anyio.CapacityLimiter | None = None
         self.body_limiter: anyio.CapacityLimiter | None = None
@@ -259,6 +253,11 @@ class Runtime(anyio.AsyncContextManagerMixin):
             raise RuntimeError("this Runtime is not running")
         self._system.start_soon(fn, *args, name=name)
 
+    def built_store(self, store: BaseStore) -> ActorStore | None:
+        """The batching front of ``store`` if ``store_for`` built it already (never blocks)."""
+        entry = self._stores.get(id(store))
+        return None if entry is None else entry[1]
+
     async def store_for(self, store: BaseStore | None) -> ActorStore | None:
         """The batching front of ``store`` (one store actor per store), or None."""
         if store is None:
@@ -325,6 +324,17 @@ class Runtime(anyio.AsyncContextManagerMixin):
             reply.on_done(lambda: registry.discard(key))
         return reply
 
+    def local_send_nowait(
+        self, saver: CheckpointSaver, thread_id: str, turn: Turn, strategy: Strategy
+    ) -> Reply | None:
+        """``local_send`` to a warm actor without waiting; None if that would wait."""
+        registry = self._threads.get(id(saver))
+        return (
+            None
+            if registry is None
+            else registry.send_nowait(thread_id, Submit(turn, strategy))
+        )
+
     def _route(
         self, saver: CheckpointSaver | None, thread_id: str | None
     ) -> tuple[CheckpointSaver, str, bool]:
@@ -348,49 +358,3 @@ class Runtime(anyio.AsyncContextManagerMixin):
             store_batches=sum(s.batches for s in stats),
             cluster=None if self._cluster is None else self._cluster.statistics(),
         )
-
-
-class _NullSaver:
-    """The checkpointer of an entrypoint without one: keeps nothing."""
-
-    async def aload(self, thread_id: str) -> ThreadState:
-        return ThreadState()
-
-    async def abegin_run(self, thread_id: str, run: PendingRun) -> None:
-        return None
-
-    async def arecord(
-        self,
-        thread_id: str,
-        run_id: str,
-        record: TaskRecord,
-        *,
-        begin: PendingRun | None = None,
-    ) -> None:
-        return None
-
-    async def acommit(
-        self,
-        thread_id: str,
-        checkpoint: Checkpoint,
-        *,
-        expected_version: int,
-    ) -> None:
-        return None
-
-    async def adiscard_run(self, thread_id: str, run_id: str) -> None:
-        return None
-
-    async def alist(
-        self, thread_id: str, *, limit: int | None = None, before: int | None = None
-    ) -> list[Checkpoint]:
-        return []
-
-    async def aget(self, thread_id: str, checkpoint_id: str) -> Checkpoint | None:
-        return None
-
-    async def adelete_thread(self, thread_id: str) -> None:
-        return None
-
-    async def aclose(self) -> None:
-        return None

@@ -123,6 +123,13 @@ class RedisConnection:
         return self._counters.connects
 
     @property
+    def epoch(self) -> int:
+        """Moves when what was read before may no longer hold: a connection
+        opened after one broke, or to another server (a restart or failover);
+        not for one more pooled connection beside live ones (see ``Counters``)."""
+        return self._counters.epoch
+
+    @property
     def location(self) -> str:
         """Where Redis is, without credentials: for messages."""
         if self._address is None:

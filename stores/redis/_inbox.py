@@ -17,6 +17,8 @@ from ._cluster_io import call, pipeline, writer
 from ._wire import ReplyError, Script
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from ._cluster_io import Dedicated
     from ._connection import RedisConnection
 
@@ -142,14 +144,38 @@ class Inbox:
         done: tuple[int, str] | None,
     ) -> None:
         """Send ``(request id, kind, data)`` items to ``member``; then ack ``done`` (shard, entry)."""
+        command = self._answer(member, items, done)
+        # one command per answer; concurrent answers share a round trip
+        await (await writer(self.conn, SCRIPTS)).call(command)
+
+    async def answer_many(
+        self,
+        answers: Sequence[
+            tuple[str, list[tuple[str, str, bytes]], tuple[int, str] | None]
+        ],
+    ) -> None:
+        """``answer`` each of ``answers`` (member, items, done), all in one round trip.
+
+        Raises:
+            ReplyError: the first answer Redis refused (the others went out).
+        """
+        commands = [self._answer(*answer) for answer in answers]
+        for reply in await pipeline(self.conn, commands, SCRIPTS):
+            if isinstance(reply, ReplyError):
+                raise reply
+
+    def _answer(
+        self,
+        member: str,
+        items: list[tuple[str, str, bytes]],
+        done: tuple[int, str] | None,
+    ) -> tuple[Any, ...]:
         key = self.reply_key(member)
         shard_key = key if done is None else self.shard_key(done[0])
         args: list[Any] = [GROUP, "" if done is None else done[1]]
         for rid, kind, data in items:
             args += ("i", rid, "k", kind, "d", data)
-        command = ANSWER.command((key, shard_key), args)
-        # one command per answer; concurrent answers share a round trip
-        await (await writer(self.conn, SCRIPTS)).call(command)
+        return ANSWER.command((key, shard_key), args)
 
     async def drop(self, shard: int, entry_id: str) -> None:
         """Acknowledge and delete a request without answering (a duplicate)."""

@@ -6,8 +6,9 @@ place. It is also the one place that handles a missing script (NOSCRIPT,
 after a restarted or flushed server): the scripts are loaded and the
 refused commands sent again in the same round trip, so a script costs
 one round trip more once, never a second copy of a write. And it fences:
-a command given the connection count it relies on (``epochs``) is
-refused unsent, as ``Reconnected``, if a connection was opened since.
+a command given the server epoch it relies on (``epochs``) is
+refused unsent, as ``Reconnected``, if the epoch moved since (a connection
+opened after a break, or to another server: see ``Counters``).
 
 ``GroupWriter`` (the saver) batches the single commands of concurrent
 callers into one ``send``: when a thousand conversations each record a
@@ -64,7 +65,7 @@ async def send(
     ordered: bool = True,
     epochs: Sequence[int | None] | None = None,
 ) -> tuple[list[Any], int]:
-    """Send ``commands`` in one round trip; their replies in order, and the connection count.
+    """Send ``commands`` in one round trip; their replies in order, and the server epoch.
 
     An error reply is returned in place (a ``ReplyError``). If a script of
     ``scripts`` is missing, the scripts are loaded and commands sent again
@@ -73,7 +74,7 @@ async def send(
     commands after a refused one must be safe to repeat, as a store batch's
     reads are), else only the refused ones. With ``epochs`` (one per
     command, None: not fenced), a command whose epoch is not the
-    connection count at send time is not sent; its reply is ``Reconnected``.
+    server epoch at send time is not sent; its reply is ``Reconnected``.
 
     Cancellation closes the connection (nothing half-read is reused); the
     commands may or may not have run.
@@ -85,7 +86,7 @@ async def send(
     connection = await client.acquire()
     try:
         # Any reconnect has happened by now (the checkout opens one if it must).
-        epoch = client.connects
+        epoch = client.epoch
         sent = range(len(commands))
         if epochs is not None:
             sent = [i for i, e in enumerate(epochs) if e is None or e == epoch]
@@ -215,9 +216,9 @@ class GroupWriter:
     async def call_seen(
         self, command: tuple[Any, ...], *, epoch: int | None = None
     ) -> tuple[Any, int]:
-        """``call``, also returning the connection count its reply was read at.
+        """``call``, also returning the server epoch its reply was read at.
 
-        With ``epoch``, the command is sent only if the connection count is
+        With ``epoch``, the command is sent only if the server epoch is
         still ``epoch`` when it goes out; else it fails with Reconnected.
         Cancelled before its batch went out, it is not sent; once sent, it
         may have run.

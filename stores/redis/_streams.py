@@ -7,8 +7,9 @@ trusted blindly:
 
 - an append whose id is no longer above the newest entry fails in Redis
   (``Stale``); the entry is forgotten, read again, and the caller decides;
-- each remembered entry carries the connection count of when it was seen;
-  after a reconnect (a restarted Redis may have lost writes) it is read
+- each remembered entry carries the server epoch of when it was seen;
+  after a reconnect that moves it (a break, or a restarted Redis that may
+  have lost writes; not one more pooled connection) it is read
   again before it is used, and the send path refuses to send a command
   that relied on it (``Reconnected``).
 
@@ -46,7 +47,7 @@ class Seen(msgspec.Struct, frozen=True):
     seq: int
     pending: str | None
     epoch: int
-    """The connection count when it was seen (see ``RedisConnection.connects``)."""
+    """The server epoch when it was seen (see ``RedisConnection.epoch``)."""
     latest: Checkpoint | None = None
     """The checkpoint at ``version-0``, save included, if this saver loaded or wrote it."""
     chain: int = 0
@@ -167,7 +168,7 @@ class ThreadStreams:
         if seen is None:
             return None
         conn = self._conn if self.slots is None else self.slots.conn_for(key)
-        return seen if seen.epoch == conn.connects else None
+        return seen if seen.epoch == conn.epoch else None
 
     def forget(self, key: str) -> None:
         """Drop what is remembered of ``key`` (it is read again when needed)."""
@@ -187,7 +188,7 @@ class ThreadStreams:
     async def send_seen(
         self, what: str, command: tuple[Any, ...], *, epoch: int | None = None
     ) -> tuple[Any, int]:
-        """``send``, with the connection count the reply was read at.
+        """``send``, with the server epoch the reply was read at.
 
         With ``epoch``, the command is refused unsent (Reconnected) if the
         connection was reopened since that count (see ``_pipeline``).
@@ -247,7 +248,7 @@ class ThreadStreams:
         fence: int | None = None,
         snapshot: tuple[str, bytes] | None = None,
     ) -> int:
-        """Append one entry at ``entry_id``; the connection count it went out at.
+        """Append one entry at ``entry_id``; the server epoch it went out at.
 
         Raises Stale if the stream is past ``entry_id`` (or gone), and
         Reconnected if ``epoch`` is given and a reconnect came since. With
@@ -356,7 +357,7 @@ class ThreadStreams:
                 ``run_id`` is not its pending run.
         """
         for _ in range(4):  # each retry follows a write by someone else, or a reconnect
-            # the id below leans on what was read at connection count ``top.epoch``
+            # the id below leans on what was read at server epoch ``top.epoch``
             top = await self.top(key)
             if base is not None and top.version != base:
                 raise _conflict(thread_id, top.version, run_id, base)

@@ -9,7 +9,9 @@ one event loop: past ``max_connections`` a caller waits for a connection
 (backpressure), up to ``POOL_WAIT``. A pooled connection the server closed
 (a restart, CLIENT KILL) is found at checkout, by a non-blocking poll of
 its socket (anything to read, even an end of stream, means it is done), and replaced before anything is sent on it; every connection
-opened counts in ``Counters.connects``, which the saver's fencing reads.
+opened counts in ``Counters.connects``, and ``Counters.epoch``, which the
+saver's fencing reads, moves when one opens after a break or reaches
+another server (each new connection asks ``INFO server`` for its run id).
 
 Redis is spoken in RESP2 (``_wire``). redis-py is not used: the stores pack
 their own commands and read raw replies, and redis.asyncio does not run on
@@ -68,19 +70,39 @@ class RefusedError(RedisConnectionError):
 
 @final
 class Counters:
-    """Round trips sent and connections opened, over every client of one RedisConnection."""
+    """Round trips (a connection's set-up not counted), connections opened and the
+    server epoch, over every client of one RedisConnection.
 
-    __slots__ = ("_lock", "connects", "round_trips")
+    ``epoch`` is what the saver's fencing reads: it moves when what was read
+    before may no longer hold. A new connection moves it if a connection
+    broke since the last one opened (a command may or may not have run), or
+    if the server is not the one the last connection reached (its
+    ``run_id`` differs: a restart or a failover), or cannot say which it is.
+    A pooled connection added beside live ones to the same server leaves it.
+    """
+
+    __slots__ = ("_broken", "_lock", "_run_id", "connects", "epoch", "round_trips")
 
     def __init__(self) -> None:
         self.round_trips = 0
         self.connects = 0
+        self.epoch = 0
+        self._run_id: bytes | None = None
+        self._broken = False
         self._lock = threading.Lock()  # clients of loops in other threads count too
 
-    def connected(self) -> None:
-        """Count one more connection opened (never lost: the fencing reads it)."""
+    def connected(self, run_id: bytes | None) -> None:
+        """Count one more connection opened to the server ``run_id`` (None: unknown)."""
         with self._lock:
             self.connects += 1
+            if self._broken or run_id is None or run_id != self._run_id:
+                self.epoch += 1  # never lost: the fencing reads it
+            self._run_id = run_id
+            self._broken = False
+
+    def broke(self) -> None:
+        """A connection failed or was found closed: the next one opened moves ``epoch``."""
+        self._broken = True
 
 
 @final
@@ -122,6 +144,14 @@ class Connection:
             ProtocolError: the server's bytes are not RESP.
         """
         self._counters.round_trips += 1
+        return await self.exchange(data, count)
+
+    async def exchange(self, data: bytes, count: int) -> list[Any]:
+        """``roundtrip`` without counting it (a connection's set-up).
+
+        Raises:
+            like ``roundtrip``.
+        """
         try:
             if self._fast is not None:
                 return await self._fast.roundtrip(data, count, SOCKET_TIMEOUT)
@@ -130,6 +160,7 @@ class Connection:
                 await self._stream.send(data)
                 return await self._read(count)
         except BaseException as exc:
+            self._counters.broke()
             await self.aclose()
             if isinstance(exc, TimeoutError):  # the deadline (or a socket timeout)
                 raise RedisTimeoutError(
@@ -209,18 +240,28 @@ async def open_connection(address: Address, counters: Counters) -> Connection:
     except OSError as exc:
         raise RedisConnectionError(f"cannot connect ({exc})") from exc
     connection = Connection(stream, probe, counters, reader)
-    counters.connected()
-    handshake = address.handshake()
-    if handshake:
-        replies = await connection.roundtrip(pack_commands(handshake), len(handshake))
-        refused = [r for r in replies if isinstance(r, ReplyError)]
-        if refused:
-            await connection.aclose()
-            raise RefusedError(
-                f"it refused the connection's set-up ({refused[0]}); check the "
-                "user, password and db in the url"
-            )
+    handshake = [*address.handshake(), ("INFO", "server")]
+    replies = await connection.exchange(pack_commands(handshake), len(handshake))
+    refused = [r for r in replies[:-1] if isinstance(r, ReplyError)]
+    if refused:
+        await connection.aclose()
+        raise RefusedError(
+            f"it refused the connection's set-up ({refused[0]}); check the "
+            "user, password and db in the url"
+        )
+    counters.connected(_run_id(replies[-1]))
     return connection
+
+
+def _run_id(info: Any) -> bytes | None:
+    """The server's ``run_id`` from an ``INFO server`` reply (None: refused or absent)."""
+    if not isinstance(info, bytes):
+        return None  # an ACL without INFO: every new connection counts as a new server
+    start = info.find(b"run_id:")
+    if start < 0:
+        return None
+    end = info.find(b"\r\n", start)
+    return info[start + 7 : end if end >= 0 else None]
 
 
 async def _connect(address: Address) -> tuple[ByteStream, socket.socket]:
@@ -275,6 +316,11 @@ class Client:
         """Connections opened so far by every client of the same RedisConnection."""
         return self.counters.connects
 
+    @property
+    def epoch(self) -> int:
+        """The server epoch (see ``Counters``): moves on a reconnect after a break or to another server."""
+        return self.counters.epoch
+
     async def acquire(self) -> Connection:
         """A live connection, opened if none is idle; waits while all are out.
 
@@ -304,6 +350,7 @@ class Client:
                 connection = idle.pop()
                 if connection.alive():
                     return connection
+                self.counters.broke()
                 await connection.aclose()
             return await self._open()
         except BaseException:

@@ -528,6 +528,108 @@ async def test_joining_an_unreachable_redis_fails_clearly() -> None:
             pass
 
 
+async def test_a_request_for_a_warm_actor_is_handed_over_without_a_task(
+    redis_url: str,
+) -> None:
+    # The first forwarded request activates the actor (a task); the next ones
+    # go to the warm actor from the read loop, their answers in batches, an
+    # error included.
+    from runtime import Runtime, entrypoint
+    from runtime._cluster import shard_of
+    from stores import RedisSaver
+
+    prefix = new_prefix()
+    cl = prefix + ":cl"
+    async with (
+        RedisSaver(redis_url, prefix=prefix) as saver,
+        Runtime(cluster=redis_url, cluster_prefix=cl, lease_time=5.0) as one,
+    ):
+        first = one._cluster
+        assert first is not None
+
+        @entrypoint(checkpointer=saver, name=f"warm_hand_{prefix}")
+        async def warm_hand(x: str, *, previous: list[str] | None = None) -> list[str]:
+            if x == "boom":
+                raise ValueError("boom")
+            return [*(previous or []), x]
+
+        async with Runtime(cluster=redis_url, cluster_prefix=cl, lease_time=5.0) as two:
+            second = two._cluster
+            assert second is not None
+            await _until_settled([first, second], 64)
+            thread = next(
+                t
+                for t in (f"w{i}" for i in range(1000))
+                if shard_of(t, 64) in first.owned
+            )
+            config = {"configurable": {"thread_id": thread}}
+            assert await warm_hand.ainvoke("a", config) == ["a"]  # activates: a task
+            assert first.forward.answers.handed == 0
+            assert await warm_hand.ainvoke("b", config) == ["a", "b"]
+            with pytest.raises(ValueError, match="boom"):
+                await warm_hand.ainvoke("boom", config)
+            assert first.forward.answers.handed == 2
+            assert await warm_hand.ainvoke("c", config) == ["a", "b", "c"]
+            assert first.forward.answers.handed == 3
+            assert second.forward.forwarded == 4
+    keys = list(admin().scan_iter(match=f"{prefix}*", count=1000))
+    if keys:
+        admin().delete(*keys)
+
+
+async def test_a_traced_run_is_forwarded(redis_url: str) -> None:
+    # With tracing on, the caller's turn is wrapped for its span: the forward
+    # takes the run inside, and the owner's run span is under the caller's.
+    from runtime import Runtime, entrypoint
+    from runtime._cluster import shard_of
+    from stores import RedisSaver
+    from tests.otel_support import Otel
+
+    otel = Otel()
+    prefix = new_prefix()
+    cl = prefix + ":cl"
+    try:
+        async with (
+            RedisSaver(redis_url, prefix=prefix) as saver,
+            Runtime(
+                cluster=redis_url,
+                cluster_prefix=cl,
+                lease_time=5.0,
+                tracing=otel.tracing(),
+            ) as one,
+        ):
+            first = one._cluster
+            assert first is not None
+
+            @entrypoint(checkpointer=saver, name=f"traced_{prefix}")
+            async def traced(x: str) -> str:
+                return x + "!"
+
+            async with Runtime(
+                cluster=redis_url,
+                cluster_prefix=cl,
+                lease_time=5.0,
+                tracing=otel.tracing(),
+            ) as two:
+                second = two._cluster
+                assert second is not None
+                await _until_settled([first, second], 64)
+                thread = next(
+                    t
+                    for t in (f"tr{i}" for i in range(1000))
+                    if shard_of(t, 64) in first.owned
+                )
+                config = {"configurable": {"thread_id": thread}}
+                assert await traced.ainvoke("a", config) == "a!"
+                assert second.forward.forwarded == 1
+        assert len(otel.named(f"invoke_workflow traced_{prefix}")) == 1
+    finally:
+        otel.close()
+    keys = list(admin().scan_iter(match=f"{prefix}*", count=1000))
+    if keys:
+        admin().delete(*keys)
+
+
 async def _until_settled(nodes: list[Any], shards: int) -> None:
     """Wait (events, no polling) until every node holds exactly its own shards."""
     import anyio

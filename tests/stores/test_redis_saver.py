@@ -660,9 +660,42 @@ async def test_after_a_reconnect_an_append_reads_the_thread_again(
     before = server_commands()
     await saver.arecord("t", "r", rec("1:b"))
     assert server_commands() - before == 1  # vouched for: the XADD alone
-    saver._conn._counters.connects += 1  # as a reconnect would
+    saver._conn._counters.epoch += 1  # as a reconnect would
     before = server_commands()
     await saver.arecord("t", "r", rec("2:c"))
     assert server_commands() - before == 2  # XREVRANGE COUNT 1, then the XADD
     state = await saver.aload("t")
     assert [r.task_id for r in state.records] == ["0:a", "1:b", "2:c"]
+
+
+async def test_one_more_pooled_connection_keeps_what_was_read(
+    saver: RedisSaver,
+) -> None:
+    await saver.arecord("t", "r", rec("0:a"), begin=run("r"))
+    client = await saver._conn.client()
+    held = await client.acquire()  # the idle connection: the next call opens one more
+    try:
+        connects = client.connects
+        before = server_commands()
+        await saver.arecord("t", "r", rec("1:b"))
+        assert client.connects == connects + 1  # a new connection, to the same server
+        assert server_commands() - before == 1  # still vouched for: the XADD alone
+    finally:
+        await client.release(held)
+    state = await saver.aload("t")
+    assert [r.task_id for r in state.records] == ["0:a", "1:b"]
+
+
+async def test_after_redis_restarts_without_its_data_nothing_read_before_is_trusted(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    with EmbeddedRedis(data_dir=tmp_path / "a", port=port) as server:
+        saver = RedisSaver(server.url)
+        await saver.arecord("t", "r", rec("0:a"), begin=run("r"))
+        await saver.arecord("t", "r", rec("1:b"))  # vouched for from here on
+    with EmbeddedRedis(data_dir=tmp_path / "b", port=port):
+        with anyio.fail_after(10), pytest.raises(CheckpointConflictError):
+            await saver.arecord("t", "r", rec("2:c"))  # read again: no run
+        assert await saver.aload("t") == ThreadState()
+        await saver.aclose()

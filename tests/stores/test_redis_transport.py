@@ -292,7 +292,12 @@ async def test_a_unix_socket_url_logs_in_and_selects_its_db(tmp_path: Path) -> N
             assert await run(client, [("GET", "k")]) == [b"hi"]
         finally:
             await client.aclose()
-    assert seen == [[b"AUTH", b"pw"], [b"SELECT", b"4"], [b"GET", b"k"]]
+    assert seen == [
+        [b"AUTH", b"pw"],
+        [b"SELECT", b"4"],
+        [b"INFO", b"server"],  # which server it reached: see Counters
+        [b"GET", b"k"],
+    ]
 
 
 async def test_a_refused_login_says_to_check_the_url() -> None:
@@ -307,7 +312,7 @@ async def test_a_refused_login_says_to_check_the_url() -> None:
         ):
             await saver.aload("t")
         await saver.aclose()
-    assert len(seen) == 1  # refused: not tried again
+    assert [c[0] for c in seen] == [b"AUTH", b"INFO"]  # refused: not tried again
 
 
 async def test_a_server_that_stops_answering_times_out(
@@ -341,8 +346,24 @@ async def test_a_connection_the_server_closed_is_replaced_before_use() -> None:
                 await client.release(connection)
                 assert await run(client, [("PING",)]) == [b"PONG"]
             assert client.counters.connects == 2
+            assert client.epoch == 2  # found closed: what was read is not vouched for
         finally:
             await client.aclose()
+
+
+def test_the_epoch_moves_after_a_break_or_on_another_server_only() -> None:
+    counters = Counters()
+    counters.connected(b"a")
+    counters.connected(b"a")  # one more pooled connection to the same server
+    assert (counters.connects, counters.epoch) == (2, 1)
+    counters.connected(b"b")  # a restarted (or failed-over) server
+    assert counters.epoch == 2
+    counters.broke()
+    counters.connected(b"b")  # after a break, even to the same server
+    assert counters.epoch == 3
+    counters.connected(None)  # a server that cannot say which it is
+    counters.connected(None)
+    assert (counters.connects, counters.epoch) == (6, 5)
 
 
 async def test_redis_down_is_retried_briefly_then_unreachable() -> None:
