@@ -5,15 +5,19 @@
  * `otlp_fields()` tuple is `fields` (a ScopeSpans' field 2: a `Span`), and
  * returns True. `kinds` is the SpanKind members in order of their value.
  *
- * It returns False, with `buf` unchanged, for any span it does not write
+ * put_run(buf, spans, start, resource, scope, kinds) does the same for
+ * spans[start:] while each span's `otlp_fields()` holds these resource and
+ * scope objects and it writes the span, and returns the index it stopped at.
+ *
+ * put_lean returns False, with `buf` unchanged, for any span it does not write
  * itself: a trace state, events or links, an attribute value other than
  * str, bool, int (int64), float or a tuple of str, a key that is not a str,
  * ids or times out of range, a kind not in `kinds`. The Python encoder then
- * writes that span. It raises TypeError only when `buf` is not a bytearray
- * or `fields` not a tuple of at least 10 items.
+ * writes that span. Both raise TypeError when `buf` is not a bytearray or
+ * `fields` not a tuple of at least 10 items, and what `otlp_fields()` raises.
  *
- * CPython C API only; no blocking, no callbacks into Python but the status'
- * attributes (only for a span whose status was set).
+ * CPython C API only; no blocking; no calls into Python but `otlp_fields()`
+ * (put_run) and the status' attributes (a span whose status was set).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -356,22 +360,14 @@ static int put_span(Out *o, PyObject *fields, PyObject *kinds) {
     return 1;
 }
 
-static PyObject *put_lean(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
-    (void)module;
-    if (nargs != 3 || !PyByteArray_Check(args[0]) || !PyTuple_Check(args[1]) ||
-        PyTuple_GET_SIZE(args[1]) < 10 || !PyTuple_Check(args[2])) {
-        PyErr_SetString(PyExc_TypeError,
-                        "put_lean(buf: bytearray, fields: tuple of 10+, kinds: tuple)");
-        return NULL;
-    }
+/* Append `fields`' span to `buf` (its tag and length first): 1, 0 or -1. */
+static int append_span(PyObject *buf, PyObject *fields, PyObject *kinds) {
     Out o;
     o.data = o.stack;
     o.len = 0;
     o.cap = sizeof(o.stack);
-    int done = put_span(&o, args[1], args[2]);
-    PyObject *result = NULL;
+    int done = put_span(&o, fields, kinds);
     if (done > 0) {
-        PyObject *buf = args[0];
         Py_ssize_t at = PyByteArray_GET_SIZE(buf);
         Py_ssize_t head = 1 + varint_size((unsigned long long)o.len);
         if (PyByteArray_Resize(buf, at + head + o.len) == 0) {
@@ -384,23 +380,98 @@ static PyObject *put_lean(PyObject *module, PyObject *const *args, Py_ssize_t na
             }
             *p++ = (unsigned char)n;
             memcpy(p, o.data, o.len);
-            result = Py_NewRef(Py_True);
+        } else {
+            done = -1;
         }
     } else if (done == 0) {
         PyErr_Clear();
-        result = Py_NewRef(Py_False);
     } else if (!PyErr_Occurred()) {
         PyErr_NoMemory();
     }
     if (o.data != o.stack)
         PyMem_Free(o.data);
-    return result;
+    return done;
+}
+
+static int check_fields(PyObject *fields) {
+    if (!PyTuple_Check(fields) || PyTuple_GET_SIZE(fields) < 10) {
+        PyErr_SetString(PyExc_TypeError, "fields must be a tuple of 10 or more");
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *put_lean(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    if (nargs != 3 || !PyByteArray_Check(args[0]) || !PyTuple_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "put_lean(buf: bytearray, fields, kinds: tuple)");
+        return NULL;
+    }
+    if (check_fields(args[1]) < 0)
+        return NULL;
+    int done = append_span(args[0], args[1], args[2]);
+    if (done < 0)
+        return NULL;
+    return Py_NewRef(done ? Py_True : Py_False);
+}
+
+/* put_run(buf, spans, start, resource, scope, kinds) -> the index reached:
+ * spans[start], spans[start + 1], ... appended while each has `otlp_fields`
+ * whose resource and scope are these objects and put_lean writes it. */
+static PyObject *put_run(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    static PyObject *method = NULL;
+    if (nargs != 6 || !PyByteArray_Check(args[0]) || !PyLong_Check(args[2]) ||
+        !PyTuple_Check(args[5])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "put_run(buf: bytearray, spans, start: int, resource, scope, "
+                        "kinds: tuple)");
+        return NULL;
+    }
+    if (method == NULL && (method = PyUnicode_InternFromString("otlp_fields")) == NULL)
+        return NULL;
+    PyObject *spans = args[1], *resource = args[3], *scope = args[4];
+    Py_ssize_t i = PyLong_AsSsize_t(args[2]);
+    if (i < 0) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "start must be >= 0");
+        return NULL;
+    }
+    if (!PyList_CheckExact(spans) && !PyTuple_CheckExact(spans))
+        return PyLong_FromSsize_t(i);
+    for (; i < PySequence_Fast_GET_SIZE(spans); i++) {
+        PyObject *span = PySequence_Fast_GET_ITEM(spans, i);
+        Py_INCREF(span);
+        PyObject *fields = PyObject_GetAttr(span, method);
+        Py_DECREF(span);
+        if (fields == NULL) {
+            PyErr_Clear();
+            break;
+        }
+        Py_SETREF(fields, PyObject_CallNoArgs(fields));
+        if (fields == NULL)
+            return NULL;
+        int done = 0;
+        if (PyTuple_Check(fields) && PyTuple_GET_SIZE(fields) >= 12 &&
+            PyTuple_GET_ITEM(fields, 10) == resource && PyTuple_GET_ITEM(fields, 11) == scope)
+            done = append_span(args[0], fields, args[5]);
+        Py_DECREF(fields);
+        if (done < 0)
+            return NULL;
+        if (!done)
+            break;
+    }
+    return PyLong_FromSsize_t(i);
 }
 
 static PyMethodDef methods[] = {
     {"put_lean", (PyCFunction)(void (*)(void))put_lean, METH_FASTCALL,
      "put_lean(buf, fields, kinds) -> bool: append a lean span's OTLP bytes to buf; "
      "False (buf unchanged) for a span the Python encoder must write."},
+    {"put_run", (PyCFunction)(void (*)(void))put_run, METH_FASTCALL,
+     "put_run(buf, spans, start, resource, scope, kinds) -> int: append spans from "
+     "start on while they share that resource and scope and put_lean writes them; "
+     "the index of the first one not written."},
     {NULL, NULL, 0, NULL},
 };
 

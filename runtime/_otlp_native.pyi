@@ -3,3 +3,12 @@
 def put_lean(
     buf: bytearray, fields: tuple[object, ...], kinds: tuple[object, ...], /
 ) -> bool: ...
+def put_run(
+    buf: bytearray,
+    spans: object,
+    start: int,
+    resource: object,
+    scope: object,
+    kinds: tuple[object, ...],
+    /,
+) -> int: ...

@@ -61,10 +61,10 @@ def _handled_spans() -> tuple[ReadableSpan, ...]:
 
 
 def _written_natively(span: ReadableSpan) -> bytearray | None:
-    assert otlp._native_put_lean is not None
+    assert otlp._native is not None
     buf = bytearray(b"head")
     fields = span.otlp_fields()  # type: ignore[attr-defined]
-    if otlp._native_put_lean(buf, fields, otlp._KIND_ORDER):
+    if otlp._native.put_lean(buf, fields, otlp._KIND_ORDER):
         return buf
     assert buf == b"head"
     return None
@@ -76,7 +76,7 @@ def test_the_native_module_is_built_and_used() -> None:
 
     assert native.__file__ is not None
     assert native.__file__.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))
-    assert otlp._native_put_lean is native.put_lean
+    assert otlp._native is native
 
 
 def test_native_bytes_are_the_python_encoders_and_the_sdks_message(
@@ -91,7 +91,7 @@ def test_native_bytes_are_the_python_encoders_and_the_sdks_message(
         assert native == python, span.name
     ours = otlp.encode_spans(spans)
     assert ExportTraceServiceRequest.FromString(ours) == sdk_encode(spans)
-    monkeypatch.setattr(otlp, "_native_put_lean", None)
+    monkeypatch.setattr(otlp, "_native", None)
     assert otlp.encode_spans(spans) == ours
 
 
@@ -131,8 +131,36 @@ def test_a_span_the_native_code_does_not_handle_is_written_in_python(
 
 
 def test_bad_arguments_are_a_type_error() -> None:
-    assert otlp._native_put_lean is not None
+    assert otlp._native is not None
     with pytest.raises(TypeError, match="bytearray"):
-        otlp._native_put_lean(b"", (None,) * 10, otlp._KIND_ORDER)  # type: ignore[arg-type]
+        otlp._native.put_lean(b"", (None,) * 10, otlp._KIND_ORDER)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="tuple of 10"):
-        otlp._native_put_lean(bytearray(), (None,) * 3, otlp._KIND_ORDER)
+        otlp._native.put_lean(bytearray(), (None,) * 3, otlp._KIND_ORDER)
+
+
+def test_a_run_stops_at_a_span_of_another_scope_or_not_handled() -> None:
+    assert otlp._native is not None
+    exporter, tracer = _tracer()
+    _, other = _tracer()
+    tracer.start_span("a").end()  # type: ignore[attr-defined]
+    tracer.start_span("b").end()  # type: ignore[attr-defined]
+    with tracer.start_span("c") as span:  # type: ignore[attr-defined]
+        span.add_event("e")
+    tracer.start_span("d").end()  # type: ignore[attr-defined]
+    other.start_span("e").end()  # type: ignore[attr-defined]
+    spans = list(exporter.get_finished_spans())
+    resource, scope = spans[0].otlp_fields()[10:12]  # type: ignore[attr-defined]
+    buf, kinds = bytearray(), otlp._KIND_ORDER
+    assert otlp._native.put_run(buf, spans, 0, resource, scope, kinds) == 2
+    one = bytearray()
+    assert otlp._native.put_lean(one, spans[0].otlp_fields(), kinds)  # type: ignore[attr-defined]
+    assert otlp._native.put_lean(one, spans[1].otlp_fields(), kinds)  # type: ignore[attr-defined]
+    assert buf == one
+    assert otlp._native.put_run(bytearray(), spans, 3, resource, scope, kinds) == 4
+    assert otlp._native.put_run(bytearray(), spans, 5, resource, scope, kinds) == 5
+    assert (
+        otlp._native.put_run(bytearray(), (*spans, 1), 5, resource, scope, kinds) == 5
+    )
+    assert ExportTraceServiceRequest.FromString(otlp.encode_spans(spans)) == sdk_encode(
+        spans
+    )

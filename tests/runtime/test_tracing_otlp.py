@@ -40,9 +40,9 @@ def encoder(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
     """Which encoder writes lean spans: the C one, or Python's alone."""
     import runtime._tracing_otlp as otlp
 
-    assert otlp._native_put_lean is not None, "runtime/_otlp_native was not built"
+    assert otlp._native is not None, "runtime/_otlp_native was not built"
     if request.param == "python":
-        monkeypatch.setattr(otlp, "_native_put_lean", None)
+        monkeypatch.setattr(otlp, "_native", None)
     return request.param
 
 
