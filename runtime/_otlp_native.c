@@ -370,7 +370,12 @@ static int append_span(PyObject *buf, PyObject *fields, PyObject *kinds) {
     if (done > 0) {
         Py_ssize_t at = PyByteArray_GET_SIZE(buf);
         Py_ssize_t head = 1 + varint_size((unsigned long long)o.len);
-        if (PyByteArray_Resize(buf, at + head + o.len) == 0) {
+        Py_ssize_t need = at + head + o.len;
+        /* bytearray grows by an eighth, a realloc (and copy) every few spans:
+         * double it instead, then set the size (a shrink by under half is free) */
+        int room = need < ((PyByteArrayObject *)buf)->ob_alloc ||
+                   PyByteArray_Resize(buf, need > 2 * at ? need : 2 * at) == 0;
+        if (room && PyByteArray_Resize(buf, need) == 0) {
             unsigned char *p = (unsigned char *)PyByteArray_AS_STRING(buf) + at;
             unsigned long long n = (unsigned long long)o.len;
             *p++ = 0x12;
