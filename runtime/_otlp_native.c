@@ -89,9 +89,23 @@ static inline Py_ssize_t field_size(Py_ssize_t n) {
     return 1 + varint_size((unsigned long long)n) + n;
 }
 
+/* A KeyValue's span field 9 up to its value: the tag, its length, the key,
+ * the value's tag and length; the room for the `any` bytes that follow too. */
+static int put_kv_head(Out *o, const char *k, Py_ssize_t klen, Py_ssize_t any) {
+    Py_ssize_t kv = field_size(klen) + field_size(any);
+    if (out_reserve(o, field_size(kv)) < 0)
+        return -1;
+    put_byte(o, 0x4a);
+    put_varint(o, (unsigned long long)kv);
+    put_field(o, 0x0a, k, klen);
+    put_byte(o, 0x12);
+    put_varint(o, (unsigned long long)any);
+    return 0;
+}
+
 /* One attribute as span field 9 (a KeyValue); 1 written, 0 not handled, -1 error. */
 static int put_attribute(Out *o, PyObject *key, PyObject *value) {
-    Py_ssize_t klen, any;
+    Py_ssize_t klen;
     const char *k;
     if (!PyUnicode_CheckExact(key) || (k = PyUnicode_AsUTF8AndSize(key, &klen)) == NULL)
         return 0;
@@ -100,15 +114,8 @@ static int put_attribute(Out *o, PyObject *key, PyObject *value) {
         const char *s = PyUnicode_AsUTF8AndSize(value, &n);
         if (s == NULL)
             return 0;
-        any = field_size(n);
-        Py_ssize_t kv = field_size(klen) + field_size(any);
-        if (out_reserve(o, field_size(kv)) < 0)
+        if (put_kv_head(o, k, klen, field_size(n)) < 0)
             return -1;
-        put_byte(o, 0x4a);
-        put_varint(o, (unsigned long long)kv);
-        put_field(o, 0x0a, k, klen);
-        put_byte(o, 0x12);
-        put_varint(o, (unsigned long long)any);
         put_field(o, 0x0a, s, n);
         return 1;
     }
@@ -140,13 +147,10 @@ static int put_attribute(Out *o, PyObject *key, PyObject *value) {
             }
             n += 8;
         }
-        Py_ssize_t kv = field_size(klen) + field_size(n);
-        if (out_reserve(o, field_size(kv)) < 0)
+        if (put_kv_head(o, k, klen, n) < 0)
             return -1;
-        put_byte(o, 0x4a);
-        put_varint(o, (unsigned long long)kv);
-        put_field(o, 0x0a, k, klen);
-        put_field(o, 0x12, (const char *)scalar, n);
+        memcpy(o->data + o->len, scalar, n);
+        o->len += n;
         return 1;
     }
     if (PyTuple_CheckExact(value)) {
@@ -160,15 +164,8 @@ static int put_attribute(Out *o, PyObject *key, PyObject *value) {
             }
             array += field_size(field_size(n));
         }
-        any = field_size(array);
-        Py_ssize_t kv = field_size(klen) + field_size(any);
-        if (out_reserve(o, field_size(kv)) < 0)
+        if (put_kv_head(o, k, klen, field_size(array)) < 0)
             return -1;
-        put_byte(o, 0x4a);
-        put_varint(o, (unsigned long long)kv);
-        put_field(o, 0x0a, k, klen);
-        put_byte(o, 0x12);
-        put_varint(o, (unsigned long long)any);
         put_byte(o, 0x2a);
         put_varint(o, (unsigned long long)array);
         for (Py_ssize_t i = 0; i < count; i++) {

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.machinery
 
 import pytest
+from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import (
     encode_spans as sdk_encode,
 )
@@ -16,16 +17,6 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
     InMemorySpanExporter,
-)
-from opentelemetry.trace import (
-    NonRecordingSpan,
-    SpanContext,
-    SpanKind,
-    Status,
-    StatusCode,
-    TraceFlags,
-    TraceState,
-    set_span_in_context,
 )
 
 import runtime._tracing_otlp as otlp
@@ -42,21 +33,23 @@ def _tracer() -> tuple[InMemorySpanExporter, object]:
 def _handled_spans() -> tuple[ReadableSpan, ...]:
     """Lean spans of every field the C encoder writes itself."""
     exporter, tracer = _tracer()
-    remote = SpanContext(1 << 127 | 5, (1 << 64) - 1, is_remote=True)
+    remote = trace.SpanContext(1 << 127 | 5, (1 << 64) - 1, is_remote=True)
     values: list[object] = ["é", "", "x" * 300, True, False, 0, -1, (1 << 63) - 1,
                             -(1 << 63), 1.5, -0.0, (), ("a", "ü" * 200)]  # fmt: skip
-    for kind in SpanKind:
+    for kind in trace.SpanKind:
         for i, value in enumerate(values):
             with tracer.start_as_current_span(  # type: ignore[attr-defined]
                 f"s{i}",
-                set_span_in_context(NonRecordingSpan(remote)) if i % 2 else None,
+                trace.set_span_in_context(trace.NonRecordingSpan(remote))
+                if i % 2
+                else None,
                 kind=kind,
                 attributes={"v": value, "k" * (i * 20): f"n{i}"},
             ) as span:
                 if i % 3 == 1:
-                    span.set_status(Status(StatusCode.ERROR, "boom" * i))
+                    span.set_status(trace.Status(trace.StatusCode.ERROR, "boom" * i))
                 elif i % 3 == 2:
-                    span.set_status(StatusCode.OK)
+                    span.set_status(trace.StatusCode.OK)
     return exporter.get_finished_spans()
 
 
@@ -105,9 +98,11 @@ def test_a_span_the_native_code_does_not_handle_is_written_in_python(
     exporter, tracer = _tracer()
     parent = None
     if case == "trace_state":
-        state = TraceState([("k", "v")])
-        parent = set_span_in_context(
-            NonRecordingSpan(SpanContext(3, 4, True, TraceFlags(1), trace_state=state))
+        state = trace.TraceState([("k", "v")])
+        parent = trace.set_span_in_context(
+            trace.NonRecordingSpan(
+                trace.SpanContext(3, 4, True, trace.TraceFlags(1), trace_state=state)
+            )
         )
     span = tracer.start_span("s", parent)  # type: ignore[attr-defined]
     if case == "int_tuple":
@@ -119,7 +114,7 @@ def test_a_span_the_native_code_does_not_handle_is_written_in_python(
     elif case == "event":
         span.add_event("e", {"n": 1})
     elif case == "status_text":
-        span.set_status(Status(StatusCode.ERROR, "\ud800"))
+        span.set_status(trace.Status(trace.StatusCode.ERROR, "\ud800"))
     span.end()
     [finished] = exporter.get_finished_spans()
     assert _written_natively(finished) is None
