@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint bench bench-compare clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml hatch_build.py runtime/_otlp_native.c
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev,bench,langchain,service,otel]'

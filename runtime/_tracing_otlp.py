@@ -11,7 +11,9 @@ field for field once decoded (tests/runtime/test_tracing_otlp.py checks it
 against the SDK's encoding). Spans are grouped by resource and
 instrumentation scope in order of first appearance, as the SDK does; equal
 resources that are distinct objects are compared once per batch, not hashed
-per span.
+per span. Lean spans are written by ``runtime/_otlp_native.c`` if it was
+compiled at install (``hatch_build.py``), the same bytes; a span it does not
+handle (events, links, a trace state, other values), or all without it, here.
 
 ``OtlpSpanExporter`` is the SDK's OTLP/HTTP protobuf exporter
 (``opentelemetry-exporter-otlp-proto-http``: endpoint, headers, TLS,
@@ -30,6 +32,11 @@ from typing import Any, cast
 
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode
 
+try:
+    from runtime import _otlp_native as _native
+except ImportError:  # no C compiler at install: the Python encoder below
+    _native = None
+
 log = logging.getLogger("runtime")
 _IDS = Struct(">BBQQBBQ").pack  # trace_id (16 bytes) and span_id (8) with their tags
 # the span's field tag, a length byte (set once written), the ids, the parent's id:
@@ -45,6 +52,7 @@ _D = Struct("<d").pack  # double
 _HAS_IS_REMOTE, _IS_REMOTE = 0x100, 0x200  # SpanFlags masks
 _SMALL = [bytes((n,)) for n in range(128)]
 _KINDS = {kind: b"\x30" + _SMALL[kind.value + 1] for kind in SpanKind}  # INTERNAL is 1
+_KIND_ORDER = tuple(sorted(SpanKind, key=lambda kind: kind.value))  # for the C encoder
 _KEYS: dict[str, bytes] = {}  # attribute key -> its KeyValue's key field
 _TEXTS: dict[tuple[str, str], bytes] = {}  # (key, str value) -> its KeyValue message
 _CACHED = 8192  # entries of each, at most
@@ -333,7 +341,8 @@ def encode_spans(spans: Sequence[Any]) -> bytes:
     """An OTLP ``ExportTraceServiceRequest`` holding ``spans`` (finished ``ReadableSpan``s).
 
     Each group's spans are written into one ``bytearray``, a lean span from
-    its fields in place. Raises TypeError for a span whose fields are not a
+    its fields in place (by the C module, with the run of spans after it that
+    share its resource and scope, when it is built). Raises TypeError for a span whose fields are not a
     ReadableSpan's.
     """
     by_object: dict[int, Any] = {}  # id(resource) -> the equal resource kept first
@@ -341,7 +350,10 @@ def encode_spans(spans: Sequence[Any]) -> bytes:
     kept: dict[int, Any] = {}
     last: tuple[Any, Any] = (None, None)  # the last span's resource and scope objects
     bucket: bytearray | None = None
-    for span in spans:
+    count, i, native = len(spans), 0, _native if _TUPLE else None
+    while i < count:
+        span = spans[i]
+        i += 1
         otlp = getattr(span, "otlp_fields", None)
         if otlp is not None:
             fields = otlp()
@@ -357,11 +369,13 @@ def encode_spans(spans: Sequence[Any]) -> bytes:
                 kept.setdefault(id(found), found)
             bucket = groups.setdefault(id(found), {}).setdefault(scope, bytearray())
             last = (resource, scope)
-        if fields is not None:
-            _put_lean(bucket, span, fields)
-        else:
+        if fields is None:
             body = _span(span)
             bucket += b"\x12" + _varint(len(body)) + body
+        elif native is None or not native.put_lean(bucket, fields, _KIND_ORDER):
+            _put_lean(bucket, span, fields)
+        else:  # and the next spans of this resource and scope, while C writes them
+            i = native.put_run(bucket, spans, i, resource, scope, _KIND_ORDER)
     out = bytearray()
     for key, scopes in groups.items():
         resource = kept[key]

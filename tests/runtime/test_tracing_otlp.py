@@ -1,4 +1,7 @@
-"""Our OTLP/protobuf encoding is the SDK's, message for message; the exporter posts it."""
+"""Our OTLP/protobuf encoding is the SDK's, message for message; the exporter posts it.
+
+Every test runs with the C encoder for lean spans (``runtime/_otlp_native``)
+and with the Python one alone."""
 
 from __future__ import annotations
 
@@ -30,6 +33,17 @@ import runtime
 from actors._spans import lean_tracer
 from runtime._tracing_otlp import encode_spans
 from tests.otel_support import OtlpReceiver
+
+
+@pytest.fixture(params=["native", "python"], autouse=True)
+def encoder(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Which encoder writes lean spans: the C one, or Python's alone."""
+    import runtime._tracing_otlp as otlp
+
+    assert otlp._native is not None, "runtime/_otlp_native was not built"
+    if request.param == "python":
+        monkeypatch.setattr(otlp, "_native", None)
+    return request.param
 
 
 def _spans() -> tuple[ReadableSpan, ...]:
