@@ -5,9 +5,11 @@
  * `otlp_fields()` tuple is `fields` (a ScopeSpans' field 2: a `Span`), and
  * returns True. `kinds` is the SpanKind members in order of their value.
  *
- * put_run(buf, spans, start, resource, scope, kinds) does the same for
+ * put_run(buf, spans, start, resource, scope, kinds[, lean]) does the same for
  * spans[start:] while each span's `otlp_fields()` holds these resource and
- * scope objects and it writes the span, and returns the index it stopped at.
+ * scope objects and it writes the span, and returns the index it stopped at;
+ * a span whose type is `lean` has its fields read from its instance dict (what
+ * LeanSpan.otlp_fields returns) instead of a call and a tuple.
  *
  * put_lean returns False, with `buf` unchanged, for any span it does not write
  * itself: a trace state, events or links, an attribute value other than
@@ -17,7 +19,8 @@
  * `fields` not a tuple of at least 10 items, and what `otlp_fields()` raises.
  *
  * CPython C API only; no blocking; no calls into Python but `otlp_fields()`
- * (put_run) and the status' attributes (a span whose status was set).
+ * (put_run, a span not of type `lean`) and the status' attributes (a span
+ * whose status was set).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -245,12 +248,12 @@ not_handled:
 }
 
 /* The span's message into `o`: 1 written, 0 not handled, -1 error. */
-static int put_span(Out *o, PyObject *fields, PyObject *kinds) {
-    PyObject *ctx = PyTuple_GET_ITEM(fields, 0), *parent = PyTuple_GET_ITEM(fields, 1);
-    PyObject *name = PyTuple_GET_ITEM(fields, 2), *kind = PyTuple_GET_ITEM(fields, 3);
-    PyObject *attributes = PyTuple_GET_ITEM(fields, 6);
-    PyObject *events = PyTuple_GET_ITEM(fields, 7), *links = PyTuple_GET_ITEM(fields, 8);
-    PyObject *status = PyTuple_GET_ITEM(fields, 9);
+static int put_span(Out *o, PyObject *const *fields, PyObject *kinds) {
+    PyObject *ctx = fields[0], *parent = fields[1];
+    PyObject *name = fields[2], *kind = fields[3];
+    PyObject *attributes = fields[6];
+    PyObject *events = fields[7], *links = fields[8];
+    PyObject *status = fields[9];
     if (!PyTuple_Check(ctx) || PyTuple_GET_SIZE(ctx) < 5)
         return 0;
     if (parent != Py_None && (!PyTuple_Check(parent) || PyTuple_GET_SIZE(parent) < 3))
@@ -292,8 +295,7 @@ static int put_span(Out *o, PyObject *fields, PyObject *kinds) {
         return 0;
     if (parent != Py_None && !as_u64(PyTuple_GET_ITEM(parent, 1), &parent_id))
         return 0;
-    if (!as_u64(PyTuple_GET_ITEM(fields, 4), &start) ||
-        !as_u64(PyTuple_GET_ITEM(fields, 5), &end))
+    if (!as_u64(fields[4], &start) || !as_u64(fields[5], &end))
         return 0;
     int remote = 0;
     if (parent != Py_None && (remote = PyObject_IsTrue(PyTuple_GET_ITEM(parent, 2))) < 0) {
@@ -358,7 +360,7 @@ static int put_span(Out *o, PyObject *fields, PyObject *kinds) {
 }
 
 /* Append `fields`' span to `buf` (its tag and length first): 1, 0 or -1. */
-static int append_span(PyObject *buf, PyObject *fields, PyObject *kinds) {
+static int append_span(PyObject *buf, PyObject *const *fields, PyObject *kinds) {
     Out o;
     o.data = o.stack;
     o.len = 0;
@@ -411,28 +413,63 @@ static PyObject *put_lean(PyObject *module, PyObject *const *args, Py_ssize_t na
     }
     if (check_fields(args[1]) < 0)
         return NULL;
-    int done = append_span(args[0], args[1], args[2]);
+    int done = append_span(args[0], &PyTuple_GET_ITEM(args[1], 0), args[2]);
     if (done < 0)
         return NULL;
     return Py_NewRef(done ? Py_True : Py_False);
 }
 
-/* put_run(buf, spans, start, resource, scope, kinds) -> the index reached:
+/* The names of a lean span's fields, in `otlp_fields()` order (interned). */
+static const char *const FIELD_NAMES[12] = {
+    "_context", "_parent", "_name", "_kind", "_start_time", "_end_time",
+    "_attributes", "_events", "_links", "_status", "_resource", "_instrumentation_scope",
+};
+static PyObject *field_names[12];
+
+/* A `lean` span's otlp_fields() read from its instance dict into `fields`
+ * (borrowed; `*dict` holds them): a name not in the dict is the class
+ * attribute, but `_status`, None when unset. 1 read, 0 not, -1 error. */
+static int read_lean(PyObject *span, PyObject **dict, PyObject **fields) {
+    if (field_names[0] == NULL)
+        for (int f = 0; f < 12; f++)
+            if ((field_names[f] = PyUnicode_InternFromString(FIELD_NAMES[f])) == NULL)
+                return -1;
+    *dict = PyObject_GenericGetDict(span, NULL);
+    if (*dict == NULL || !PyDict_CheckExact(*dict)) {
+        PyErr_Clear();
+        return 0;
+    }
+    for (int f = 0; f < 12; f++) {
+        PyObject *value = PyDict_GetItemWithError(*dict, field_names[f]);
+        if (value == NULL && PyErr_Occurred())
+            return -1;
+        if (value == NULL)
+            value = f == 9 ? Py_None : _PyType_Lookup(Py_TYPE(span), field_names[f]);
+        if (value == NULL)
+            return 0;
+        fields[f] = value;
+    }
+    return 1;
+}
+
+/* put_run(buf, spans, start, resource, scope, kinds[, lean]) -> the index reached:
  * spans[start], spans[start + 1], ... appended while each has `otlp_fields`
- * whose resource and scope are these objects and put_lean writes it. */
+ * whose resource and scope are these objects and put_lean writes it. A span
+ * whose type is `lean` (exactly) is read from its instance dict, not called. */
 static PyObject *put_run(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     (void)module;
     static PyObject *method = NULL;
-    if (nargs != 6 || !PyByteArray_Check(args[0]) || !PyLong_Check(args[2]) ||
-        !PyTuple_Check(args[5])) {
+    if ((nargs != 6 && nargs != 7) || !PyByteArray_Check(args[0]) || !PyLong_Check(args[2]) ||
+        !PyTuple_Check(args[5]) || (nargs == 7 && !PyType_Check(args[6]))) {
         PyErr_SetString(PyExc_TypeError,
                         "put_run(buf: bytearray, spans, start: int, resource, scope, "
-                        "kinds: tuple)");
+                        "kinds: tuple[, lean: type])");
         return NULL;
     }
     if (method == NULL && (method = PyUnicode_InternFromString("otlp_fields")) == NULL)
         return NULL;
     PyObject *spans = args[1], *resource = args[3], *scope = args[4];
+    PyTypeObject *lean = nargs == 7 ? (PyTypeObject *)args[6] : NULL;
     Py_ssize_t i = PyLong_AsSsize_t(args[2]);
     if (i < 0) {
         if (!PyErr_Occurred())
@@ -443,6 +480,23 @@ static PyObject *put_run(PyObject *module, PyObject *const *args, Py_ssize_t nar
         return PyLong_FromSsize_t(i);
     for (; i < PySequence_Fast_GET_SIZE(spans); i++) {
         PyObject *span = PySequence_Fast_GET_ITEM(spans, i);
+        int done = 0;
+        if (Py_TYPE(span) == lean) {
+            PyObject *dict = NULL, *fields[12];
+            Py_INCREF(span);
+            int read = read_lean(span, &dict, fields);
+            if (read > 0 && fields[10] == resource && fields[11] == scope)
+                done = append_span(args[0], fields, args[5]);
+            else if (read < 0)
+                done = -1;
+            Py_XDECREF(dict);
+            Py_DECREF(span);
+            if (done < 0)
+                return NULL;
+            if (!done)
+                break;
+            continue;
+        }
         Py_INCREF(span);
         PyObject *fields = PyObject_GetAttr(span, method);
         Py_DECREF(span);
@@ -453,10 +507,9 @@ static PyObject *put_run(PyObject *module, PyObject *const *args, Py_ssize_t nar
         Py_SETREF(fields, PyObject_CallNoArgs(fields));
         if (fields == NULL)
             return NULL;
-        int done = 0;
         if (PyTuple_Check(fields) && PyTuple_GET_SIZE(fields) >= 12 &&
             PyTuple_GET_ITEM(fields, 10) == resource && PyTuple_GET_ITEM(fields, 11) == scope)
-            done = append_span(args[0], fields, args[5]);
+            done = append_span(args[0], &PyTuple_GET_ITEM(fields, 0), args[5]);
         Py_DECREF(fields);
         if (done < 0)
             return NULL;
@@ -471,9 +524,9 @@ static PyMethodDef methods[] = {
      "put_lean(buf, fields, kinds) -> bool: append a lean span's OTLP bytes to buf; "
      "False (buf unchanged) for a span the Python encoder must write."},
     {"put_run", (PyCFunction)(void (*)(void))put_run, METH_FASTCALL,
-     "put_run(buf, spans, start, resource, scope, kinds) -> int: append spans from "
-     "start on while they share that resource and scope and put_lean writes them; "
-     "the index of the first one not written."},
+     "put_run(buf, spans, start, resource, scope, kinds[, lean]) -> int: append spans "
+     "from start on while they share that resource and scope and put_lean writes them "
+     "(a span of type lean read from its __dict__); the index of the first not written."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -10,5 +10,6 @@ def put_run(
     resource: object,
     scope: object,
     kinds: tuple[object, ...],
+    lean: type = ...,
     /,
 ) -> int: ...

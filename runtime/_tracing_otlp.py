@@ -32,6 +32,8 @@ from typing import Any, cast
 
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode
 
+from actors._lean import LeanSpan
+
 try:
     from runtime import _otlp_native as _native
 except ImportError:  # no C compiler at install: the Python encoder below
@@ -354,8 +356,12 @@ def encode_spans(spans: Sequence[Any]) -> bytes:
     while i < count:
         span = spans[i]
         i += 1
-        otlp = getattr(span, "otlp_fields", None)
-        if otlp is not None:
+        lean = type(span) is LeanSpan and native is not None
+        otlp = None if lean else getattr(span, "otlp_fields", None)
+        if lean:  # C reads its fields (and the run after it) in place
+            fields = None
+            resource, scope = span._resource, span._instrumentation_scope or None
+        elif otlp is not None:
             fields = otlp()
             resource, scope = fields[10], fields[11] or None
         else:
@@ -369,7 +375,21 @@ def encode_spans(spans: Sequence[Any]) -> bytes:
                 kept.setdefault(id(found), found)
             bucket = groups.setdefault(id(found), {}).setdefault(scope, bytearray())
             last = (resource, scope)
-        if fields is None:
+        if lean:
+            at = i - 1
+            i = native.put_run(
+                bucket,
+                spans,
+                at,
+                resource,
+                span._instrumentation_scope,
+                _KIND_ORDER,
+                LeanSpan,
+            )  # type: ignore[union-attr]
+            if i == at:  # one C does not write: the Python encoder
+                _put_lean(bucket, span, span.otlp_fields())
+                i += 1
+        elif fields is None:
             body = _span(span)
             bucket += b"\x12" + _varint(len(body)) + body
         elif native is None or not native.put_lean(bucket, fields, _KIND_ORDER):

@@ -159,3 +159,28 @@ def test_a_run_stops_at_a_span_of_another_scope_or_not_handled() -> None:
     assert ExportTraceServiceRequest.FromString(otlp.encode_spans(spans)) == sdk_encode(
         spans
     )
+
+
+def test_a_run_reads_lean_spans_in_place_as_otlp_fields_would() -> None:
+    """Given LeanSpan, put_run reads each span's dict (class defaults, an unset
+    status) and writes what it writes from the spans' otlp_fields()."""
+    from actors._lean import LeanSpan
+
+    assert otlp._native is not None
+    spans = list(_handled_spans())
+    assert all(type(span) is LeanSpan for span in spans)
+    resource, scope = spans[0].otlp_fields()[10:12]  # type: ignore[attr-defined]
+    kinds = otlp._KIND_ORDER
+    called, direct = bytearray(), bytearray()
+    count = len(spans)
+    assert otlp._native.put_run(called, spans, 0, resource, scope, kinds) == count
+    assert (
+        otlp._native.put_run(direct, spans, 0, resource, scope, kinds, LeanSpan)
+        == count
+    )
+    assert direct == called
+    with pytest.raises(TypeError, match="lean: type"):
+        otlp._native.put_run(bytearray(), spans, 0, resource, scope, kinds, 1)  # type: ignore[arg-type]
+    assert (
+        otlp._native.put_run(bytearray(), spans, 0, None, scope, kinds, LeanSpan) == 0
+    )
