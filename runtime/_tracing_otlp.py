@@ -360,7 +360,7 @@ def encode_spans(spans: Sequence[Any]) -> bytes:
         otlp = None if lean else getattr(span, "otlp_fields", None)
         if lean:  # C reads its fields (and the run after it) in place
             fields = None
-            resource, scope = span._resource, span._instrumentation_scope or None
+            resource, scope = span.resource, span.instrumentation_scope or None
         elif otlp is not None:
             fields = otlp()
             resource, scope = fields[10], fields[11] or None
@@ -375,17 +375,10 @@ def encode_spans(spans: Sequence[Any]) -> bytes:
                 kept.setdefault(id(found), found)
             bucket = groups.setdefault(id(found), {}).setdefault(scope, bytearray())
             last = (resource, scope)
-        if lean:
+        if lean and native is not None:
             at = i - 1
-            i = native.put_run(
-                bucket,
-                spans,
-                at,
-                resource,
-                span._instrumentation_scope,
-                _KIND_ORDER,
-                LeanSpan,
-            )  # type: ignore[union-attr]
+            raw = span.instrumentation_scope  # as the span holds it (maybe falsy)
+            i = native.put_run(bucket, spans, at, resource, raw, _KIND_ORDER, LeanSpan)
             if i == at:  # one C does not write: the Python encoder
                 _put_lean(bucket, span, span.otlp_fields())
                 i += 1
