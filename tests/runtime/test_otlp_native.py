@@ -184,3 +184,31 @@ def test_a_run_reads_lean_spans_in_place_as_otlp_fields_would() -> None:
     assert (
         otlp._native.put_run(bytearray(), spans, 0, None, scope, kinds, LeanSpan) == 0
     )
+
+
+@pytest.mark.parametrize(
+    "bits", [1, 29, 30, 31, 59, 60, 61, 63, 64, 89, 90, 119, 120, 127, 128]
+)
+def test_ints_of_every_digit_count_are_read_as_the_python_encoder_reads_them(
+    bits: int,
+) -> None:
+    """Ids and times are read from the int's digits in place (CPython 3.11):
+    each size up to 128 bits (trace id) and 64 bits (span ids, times)."""
+    exporter, tracer = _tracer()
+    trace_id, small = (1 << bits) - 1, (1 << min(bits, 64)) - 1
+    parent = trace.SpanContext(trace_id, small, True, trace.TraceFlags(1))
+    context = trace.set_span_in_context(trace.NonRecordingSpan(parent))
+    tracer.start_span("s", context, start_time=small).end(small)  # type: ignore[attr-defined]
+    [span] = exporter.get_finished_spans()
+    native = _written_natively(span)
+    python = bytearray(b"head")
+    otlp._put_lean(python, span, span.otlp_fields())  # type: ignore[attr-defined]
+    assert native == python
+
+
+@pytest.mark.parametrize("end", [1 << 64, 1 << 90, -1])
+def test_a_time_out_of_range_is_not_written_natively(end: int) -> None:
+    exporter, tracer = _tracer()
+    tracer.start_span("s").end(end)  # type: ignore[attr-defined]
+    [span] = exporter.get_finished_spans()
+    assert _written_natively(span) is None
