@@ -496,21 +496,32 @@ static int read_lean(PyObject *span, PyObject **dict, PyObject **fields) {
         return 0;
     }
     /* one pass over the dict, its (interned) keys matched by identity: a
-     * dozen lookups cost four times as much */
+     * dozen lookups cost four times as much. LeanSpans' dicts share their
+     * key order, so what the key at each position was last time is tried
+     * first (a field's index + 1, or 13: none); a miss is only slower, and
+     * a field not found here is looked up below. */
+    static signed char hint[16];
     for (int f = 0; f < 12; f++)
         fields[f] = NULL;
     Py_ssize_t pos = 0;
     PyObject *key, *value;
-    int next = 0;  /* the keys come in the order __init__ set them, mostly */
-    while (PyDict_Next(*dict, &pos, &key, &value)) {
-        for (int n = 0; n < 12; n++) {
-            int f = (next + n) % 12;
+    for (int at = 0; PyDict_Next(*dict, &pos, &key, &value); at++) {
+        int h = at < 16 ? hint[at] - 1 : -1;
+        if (h >= 0 && h < 12 && key == field_names[h]) {
+            fields[h] = value;
+            continue;
+        }
+        if (h == 12)
+            continue;
+        int found = 12;
+        for (int f = 0; f < 12; f++)
             if (key == field_names[f]) {
                 fields[f] = value;
-                next = f + 1;
+                found = f;
                 break;
             }
-        }
+        if (at < 16)
+            hint[at] = (signed char)(found + 1);
     }
     for (int f = 0; f < 12; f++) {
         if (fields[f] == NULL) {  /* a key not interned, or not set */
