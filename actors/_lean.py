@@ -109,6 +109,7 @@ class LeanSpan(trace.Span, ReadableSpan):
     _events: Sequence[Any] = ()
     _links: Sequence[Link] = ()
     _status = _UNSET
+    otlp_in_place = True  # runtime/_otlp_native.c reads otlp_fields() from __dict__
 
     def __init__(
         self,

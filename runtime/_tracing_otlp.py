@@ -32,8 +32,6 @@ from typing import Any, cast
 
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode
 
-from actors._lean import LeanSpan
-
 try:
     from runtime import _otlp_native as _native
 except ImportError:  # no C compiler at install: the Python encoder below
@@ -41,7 +39,7 @@ except ImportError:  # no C compiler at install: the Python encoder below
 
 log = logging.getLogger("runtime")
 _IDS = Struct(">BBQQBBQ").pack  # trace_id (16 bytes) and span_id (8) with their tags
-# the span's field tag, a length byte (set once written), the ids, the parent's id:
+# the span's field tag, a length byte (set once written), the ids, the parent's id
 _IDS_ONLY = Struct(">BBBBQQBBQ").pack
 _IDS_PARENT = Struct(">BBBBQQBBQBBQ").pack
 _SHORT_KV = Struct("BB").pack  # a tag and a length under 128
@@ -340,13 +338,10 @@ def _scope(scope: Any) -> bytes:
 
 
 def encode_spans(spans: Sequence[Any]) -> bytes:
-    """An OTLP ``ExportTraceServiceRequest`` holding ``spans`` (finished ``ReadableSpan``s).
-
-    Each group's spans are written into one ``bytearray``, a lean span from
-    its fields in place (by the C module, with the run of spans after it that
-    share its resource and scope, when it is built). Raises TypeError for a span whose fields are not a
-    ReadableSpan's.
-    """
+    """An OTLP ``ExportTraceServiceRequest`` of ``spans`` (finished ``ReadableSpan``s),
+    a group's in one ``bytearray``; lean spans (each with the run after it) are
+    written by the C module when built. Raises TypeError for a span whose fields
+    are not a ReadableSpan's."""
     by_object: dict[int, Any] = {}  # id(resource) -> the equal resource kept first
     groups: dict[int, dict[Any, bytearray]] = {}
     kept: dict[int, Any] = {}
@@ -354,18 +349,14 @@ def encode_spans(spans: Sequence[Any]) -> bytes:
     bucket: bytearray | None = None
     count, i, native = len(spans), 0, _native if _TUPLE else None
     while i < count:
-        span = spans[i]
+        span, kind = spans[i], cast("type[Any]", type(spans[i]))
         i += 1
-        lean = type(span) is LeanSpan and native is not None
+        lean = native is not None and getattr(kind, "otlp_in_place", False) is True
         otlp = None if lean else getattr(span, "otlp_fields", None)
-        if lean:  # C reads its fields (and the run after it) in place
-            fields = None
-            resource, scope = span.resource, span.instrumentation_scope or None
-        elif otlp is not None:
-            fields = otlp()
+        fields = otlp() if otlp is not None else None
+        if fields is not None:
             resource, scope = fields[10], fields[11] or None
         else:
-            fields = None
             resource, scope = span.resource, span.instrumentation_scope or None
         if resource is not last[0] or scope is not last[1] or bucket is None:
             found = by_object.get(id(resource))
@@ -376,9 +367,8 @@ def encode_spans(spans: Sequence[Any]) -> bytes:
             bucket = groups.setdefault(id(found), {}).setdefault(scope, bytearray())
             last = (resource, scope)
         if lean and native is not None:
-            at = i - 1
-            raw = span.instrumentation_scope  # as the span holds it (maybe falsy)
-            i = native.put_run(bucket, spans, at, resource, raw, _KIND_ORDER, LeanSpan)
+            raw, at = span.instrumentation_scope, i - 1  # raw: maybe falsy
+            i = native.put_run(bucket, spans, at, resource, raw, _KIND_ORDER, kind)
             if i == at:  # one C does not write: the Python encoder
                 _put_lean(bucket, span, span.otlp_fields())
                 i += 1
