@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.redis_server import admin, new_prefix
+from tests.redis_server import drop_prefix, new_prefix
 
 pytestmark = pytest.mark.redis
 
@@ -127,9 +127,7 @@ def cluster(redis_url: str):
     yield start
     for m in members:
         m.kill()
-    keys = list(admin().scan_iter(match=f"{prefix}*", count=1000))
-    if keys:
-        admin().delete(*keys)
+    drop_prefix(prefix)
 
 
 def balanced(members: list[Member], n: int, timeout: float = 15) -> None:
@@ -444,9 +442,7 @@ async def test_one_member_serves_every_thread_locally(redis_url: str) -> None:
 
         with pytest.raises(TypeError, match="RedisSaver"):
             await private.ainvoke("x", {"configurable": {"thread_id": "p"}})
-    keys = list(admin().scan_iter(match=f"{prefix}*", count=1000))
-    if keys:
-        admin().delete(*keys)
+    drop_prefix(prefix)
 
 
 async def test_a_member_fences_and_loads_a_thread_together(redis_url: str) -> None:
@@ -474,9 +470,7 @@ async def test_a_member_fences_and_loads_a_thread_together(redis_url: str) -> No
             await fenced.aload("b")
         with pytest.raises(FencedError, match="not loaded under a lease"):
             await fenced.acommit("b", object(), expected_version=0)  # type: ignore[arg-type]
-    keys = list(admin().scan_iter(match=f"{prefix}*", count=1000))
-    if keys:
-        admin().delete(*keys)
+    drop_prefix(prefix)
 
 
 def test_members_with_checkpoints_on_a_redis_cluster(
@@ -512,9 +506,7 @@ def test_members_with_checkpoints_on_a_redis_cluster(
         for m in members:
             m.kill()
         nodes.stop()
-        keys = list(admin().scan_iter(match=f"{prefix}*", count=1000))
-        if keys:
-            admin().delete(*keys)
+        drop_prefix(prefix)
 
 
 async def test_joining_an_unreachable_redis_fails_clearly() -> None:
@@ -535,7 +527,6 @@ async def test_a_request_for_a_warm_actor_is_handed_over_without_a_task(
     # go to the warm actor from the read loop, their answers in batches, an
     # error included.
     from runtime import Runtime, entrypoint
-    from runtime._cluster import shard_of
     from stores import RedisSaver
 
     prefix = new_prefix()
@@ -557,11 +548,7 @@ async def test_a_request_for_a_warm_actor_is_handed_over_without_a_task(
             second = two._cluster
             assert second is not None
             await _until_settled([first, second], 64)
-            thread = next(
-                t
-                for t in (f"w{i}" for i in range(1000))
-                if shard_of(t, 64) in first.owned
-            )
+            thread = _a_thread_owned_by(first, "w")
             config = {"configurable": {"thread_id": thread}}
             assert await warm_hand.ainvoke("a", config) == ["a"]  # activates: a task
             assert first.forward.answers.handed == 0
@@ -572,16 +559,13 @@ async def test_a_request_for_a_warm_actor_is_handed_over_without_a_task(
             assert await warm_hand.ainvoke("c", config) == ["a", "b", "c"]
             assert first.forward.answers.handed == 3
             assert second.forward.forwarded == 4
-    keys = list(admin().scan_iter(match=f"{prefix}*", count=1000))
-    if keys:
-        admin().delete(*keys)
+    drop_prefix(prefix)
 
 
 async def test_a_traced_run_is_forwarded(redis_url: str) -> None:
     # With tracing on, the caller's turn is wrapped for its span: the forward
     # takes the run inside, and the owner's run span is under the caller's.
     from runtime import Runtime, entrypoint
-    from runtime._cluster import shard_of
     from stores import RedisSaver
     from tests.otel_support import Otel
 
@@ -614,20 +598,23 @@ async def test_a_traced_run_is_forwarded(redis_url: str) -> None:
                 second = two._cluster
                 assert second is not None
                 await _until_settled([first, second], 64)
-                thread = next(
-                    t
-                    for t in (f"tr{i}" for i in range(1000))
-                    if shard_of(t, 64) in first.owned
-                )
+                thread = _a_thread_owned_by(first, "tr")
                 config = {"configurable": {"thread_id": thread}}
                 assert await traced.ainvoke("a", config) == "a!"
                 assert second.forward.forwarded == 1
         assert len(otel.named(f"invoke_workflow traced_{prefix}")) == 1
     finally:
         otel.close()
-    keys = list(admin().scan_iter(match=f"{prefix}*", count=1000))
-    if keys:
-        admin().delete(*keys)
+    drop_prefix(prefix)
+
+
+def _a_thread_owned_by(node: Any, stem: str) -> str:
+    """The first of ``<stem>0``, ``<stem>1``, ... whose shard ``node`` owns."""
+    from runtime._cluster import shard_of
+
+    return next(
+        t for t in (f"{stem}{i}" for i in range(1000)) if shard_of(t, 64) in node.owned
+    )
 
 
 async def _until_settled(nodes: list[Any], shards: int) -> None:
