@@ -57,6 +57,13 @@ def _parser() -> argparse.ArgumentParser:
         help="turns T per conversation (default 5)",
     )
     p.add_argument(
+        "--min-turns",
+        type=int,
+        default=500,
+        help="turns each run measures at least (default 500): below C*T, more"
+        " conversations run, still C at a time, each a new thread",
+    )
+    p.add_argument(
         "--latency-ms",
         type=float,
         default=0.0,
@@ -238,7 +245,8 @@ def _one(
     spec = Spec(
         tag=tag,
         users=args.users,
-        conversations=c,
+        conversations=max(c, -(-args.min_turns // max(args.turns, 1))),
+        concurrency=c,
         turns=args.turns,
         latency_ms=args.latency_ms,
         natural_ids=args.natural_ids,
@@ -377,7 +385,7 @@ def _finish(
     results: list[dict[str, Any]], env: dict[str, str], args: argparse.Namespace
 ) -> int:
     out = sys.stderr if args.json else sys.stdout
-    workload = f"U={args.users} T={args.turns} model latency {args.latency_ms:g} ms"
+    workload = f"U={args.users} T={args.turns} at least {args.min_turns} turns a run, model latency {args.latency_ms:g} ms"
     print(
         "\n" + workload + "; " + ", ".join(f"{k} {v}" for k, v in env.items()), file=out
     )

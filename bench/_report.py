@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("system", "system", "{}"),
     ("C", "c", "{}"),
+    ("turns", "turns", "{}"),
     ("turns/s", "turns_per_s", "{:.1f}"),
     ("p50 ms", "p50_ms", "{:.1f}"),
     ("p99 ms", "p99_ms", "{:.1f}"),

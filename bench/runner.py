@@ -138,6 +138,19 @@ async def _converse(
         bar.tick()
 
 
+async def _worker(
+    side: Any,
+    cfg: RunConfig,
+    checker: Checker,
+    queue: Iterator[Conversation],
+    latencies: list[float],
+    bar: Progress,
+) -> None:
+    """Run conversations from ``queue`` one after another until it is empty."""
+    for conv in queue:
+        await _converse(side, cfg, checker, conv, latencies, bar)
+
+
 async def _verify(
     side: Any, cfg: RunConfig, checker: Checker, convs: list[Conversation]
 ) -> list[str]:
@@ -191,7 +204,7 @@ def _profiled(cfg: RunConfig) -> Iterator[None]:
     profiler = Profiler(interval=0.001, async_mode="disabled")
     with profiler:
         yield
-    stem = Path(directory) / f"{cfg.system}-c{cfg.spec.conversations}"
+    stem = Path(directory) / f"{cfg.system}-c{cfg.spec.in_flight}"
     stem.parent.mkdir(parents=True, exist_ok=True)
     stem.with_suffix(".txt").write_text(
         profiler.output_text(unicode=True, show_all=False)
@@ -232,7 +245,7 @@ async def run(cfg: RunConfig) -> dict[str, Any]:
     install_round_trip_counter()
     convs = [Conversation(k) for k in range(spec.conversations)]
     latencies: list[float] = []
-    label = f"{cfg.system} C={spec.conversations}"
+    label = f"{cfg.system} C={spec.in_flight}"
     bar = Progress(label, spec.conversations * spec.turns, enabled=cfg.progress)
     try:
         async with open_side(
@@ -251,10 +264,11 @@ async def run(cfg: RunConfig) -> dict[str, Any]:
             with _profiled(cfg):
                 async with anyio.create_task_group() as outer:
                     outer.start_soon(bar.run)
+                    queue = iter(convs)  # C workers, each a conversation at a time
                     async with anyio.create_task_group() as tg:
-                        for conv in convs:
+                        for _ in range(min(spec.in_flight, len(convs))):
                             tg.start_soon(
-                                _converse, side, cfg, checker, conv, latencies, bar
+                                _worker, side, cfg, checker, queue, latencies, bar
                             )
                     outer.cancel_scope.cancel()
             elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
@@ -288,7 +302,8 @@ def _result(
     lat = sorted(latencies)
     out: dict[str, Any] = {
         "system": cfg.system,
-        "c": spec.conversations,
+        "c": spec.in_flight,
+        "conversations": spec.conversations,
         "users": spec.users,
         "turns_per_conversation": spec.turns,
         "model_latency_ms": spec.latency_ms,

@@ -130,12 +130,21 @@ class Spec:
     users: int = 100
     conversations: int = 10
     turns: int = 5
+    concurrency: int | None = None
+    """Conversations in flight at once (None: all of them). The bench runs at
+    least ``--min-turns`` turns per row, so at C=1 it is 100 conversations
+    one after another, not one conversation of 5 turns."""
     memories_per_user: int = 10
     latency_ms: float = 0.0
     dims: int = 256
     natural_ids: bool = False
     """``u1``, ``u10``: one user id is a text prefix of another (see bench/NOTES.md).
     By default ids are zero-padded to one width, ``u00`` ... ``u99``."""
+
+    @property
+    def in_flight(self) -> int:
+        """C: how many conversations run at once."""
+        return self.conversations if self.concurrency is None else self.concurrency
 
     def user_id(self, i: int) -> str:
         if self.natural_ids:

@@ -22,6 +22,8 @@ TINY = [
     "1,3",
     "--turns",
     "3",
+    "--min-turns",
+    "0",
     "--no-progress",
     "--json",
 ]
@@ -62,6 +64,19 @@ def test_bench_in_memory(capsys: pytest.CaptureFixture[str]) -> None:
     status, results = _run(capsys, "--systems", "ours-memory")
     assert status == 0
     _assert_complete(results, "ours-memory", FIELDS)
+
+
+def test_a_row_runs_at_least_min_turns_with_c_conversations_at_a_time(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # C=1 at T=3 with --min-turns 10: four conversations, one after another,
+    # every history and memory count checked as in any run.
+    status, results = _run(capsys, "--systems", "ours-memory", "--min-turns", "10")
+    assert status == 0
+    by_c = {r["c"]: r for r in results}
+    assert (by_c[1]["conversations"], by_c[1]["turns"]) == (4, 12)
+    assert (by_c[3]["conversations"], by_c[3]["turns"]) == (4, 12)
+    assert all(r["ok"] for r in results)
 
 
 def test_bench_with_tracing(capsys: pytest.CaptureFixture[str]) -> None:
