@@ -26,8 +26,9 @@ async def _resume(cfg: Any) -> dict[str, Any]:
     from bench.workload import FakeModel, HashEmbedder, history_digest, memory_key
 
     spec = cfg.spec
-    thread_id, user_id = spec.thread_id(0), spec.user_of(0)
-    message = spec.message(0, spec.turns + 1)
+    k = cfg.extra.get("cold_thread", 0)  # a thread of the run that just finished
+    thread_id, user_id = spec.thread_id(k), spec.user_of(k)
+    message = spec.message(k, spec.turns + 1)
     t0, c0 = time.perf_counter(), time.process_time()
     async with open_side(
         cfg, FakeModel(spec.latency_ms), HashEmbedder(spec.dims)

@@ -103,6 +103,12 @@ def test_bench_on_redis(capsys: pytest.CaptureFixture[str]) -> None:
     status, results = _run(capsys, "--systems", "ours-redis")
     assert status == 0, [r.get("problems") for r in results]
     _assert_complete(results, "ours-redis", FIELDS | REDIS_FIELDS)
+    # --cold-runs 3 (the default): one fresh process per thread, as many as
+    # the run has threads; the table's figure is their median.
+    for r in results:
+        runs = r["cold_first_turn_ms_runs"]
+        assert isinstance(runs, list) and len(runs) == min(3, r["c"])  # pyright: ignore[reportUnknownArgumentType]
+        assert r["cold_first_turn_ms"] == sorted(runs)[len(runs) // 2]  # pyright: ignore[reportUnknownArgumentType]
 
 
 @pytest.mark.redis
