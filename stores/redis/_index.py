@@ -178,6 +178,16 @@ def plan_index(
     if isinstance(info, Exception) or not isinstance(info, list):
         return [create]
     found, expected = _found(cast("list[Any]", info)), _expected(prefix, settings)
+    if (
+        not settings.chosen
+        and found.vector is not None
+        and expected.vector is not None
+        and found.vector.algorithm == "HNSW"
+    ):  # made under the old default: take it as it is
+        vector = msgspec.structs.replace(
+            expected.vector, algorithm="HNSW", hnsw=found.vector.hnsw
+        )
+        expected = msgspec.structs.replace(expected, vector=vector)
     if found == expected:
         return []
     old = msgspec.structs.replace(

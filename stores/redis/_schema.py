@@ -113,7 +113,11 @@ class RedisIndexSettings(msgspec.Struct, frozen=True, kw_only=True):
 
     vectors: IndexConfig | None = None
     distance: str = "cosine"
-    algorithm: Literal["hnsw", "flat"] = "hnsw"
+    algorithm: Literal["hnsw", "flat"] = "flat"
+    chosen: bool = False
+    """Whether ``algorithm`` (or ``hnsw``) was given. An unchosen store takes an
+    existing index as it was made: indexes made before the default became
+    ``flat`` are HNSW."""
     hnsw: dict[str, int] = {}
     filterable: tuple[FilterField, ...] = ()
 
@@ -179,16 +183,24 @@ def parse_settings(index: object, filterable: object) -> RedisIndexSettings:
         raise InvalidIndexConfigError(
             f"index 'distance_type' must be 'cosine', 'l2' or 'ip', got {distance!r}"
         )
-    algorithm = extra.get("algorithm", "hnsw")
+    hnsw = _parse_hnsw(extra.get("hnsw"))
+    # flat by default, as LangGraph's RedisStore: an exact scan that costs a
+    # put nothing, where HNSW's graph insert is most of a put's time
+    algorithm = extra.get("algorithm", "hnsw" if hnsw else "flat")
     if algorithm not in ("hnsw", "flat"):
         raise InvalidIndexConfigError(
             f"index 'algorithm' must be 'hnsw' or 'flat', got {algorithm!r}"
+        )
+    if hnsw and algorithm != "hnsw":
+        raise InvalidIndexConfigError(
+            f"index 'hnsw' parameters {hnsw!r} need algorithm 'hnsw', got {algorithm!r}"
         )
     return RedisIndexSettings(
         vectors=vectors,
         distance=cast("str", distance),
         algorithm=algorithm,
-        hnsw=_parse_hnsw(extra.get("hnsw")),
+        chosen="algorithm" in extra or bool(hnsw),
+        hnsw=hnsw,
         filterable=_parse_filterable(extra.get("filterable", filterable)),
     )
 

@@ -80,7 +80,7 @@ class RedisStore(BaseStore):
     ``url``: default ``REDIS_URL``, else the embedded Redis. ``index``: as
     for InMemoryStore (``dims``, ``embed``, ``fields``), plus
     ``distance_type`` (``"cosine"``, ``"l2"``, ``"ip"``), ``algorithm``
-    (``"hnsw"`` or ``"flat"``), ``hnsw`` (``m``, ``ef_construction``,
+    (``"flat"``, the default, or ``"hnsw"``), ``hnsw`` (``m``, ``ef_construction``,
     ``ef_runtime``) and ``filterable`` (``{"field": "tag" | "numeric"}``:
     conditions on these run inside RediSearch; others are applied here,
     still before offset and limit). ``filterable=`` declares them for a

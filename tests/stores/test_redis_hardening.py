@@ -281,7 +281,30 @@ REOPENED: list[tuple[dict[str, Any], dict[str, Any], str]] = [
         {"index": one_hot_index(algorithm="hnsw", hnsw={"m": 8})},
         "m 16",
     ),
+    (
+        {"index": one_hot_index(algorithm="hnsw")},
+        {"index": one_hot_index(algorithm="flat")},
+        "hnsw, cosine or ip, m 16",
+    ),
 ]
+
+
+async def test_an_index_made_under_the_old_hnsw_default_opens_as_it_is(
+    redis_url: str, redis_prefix: str
+) -> None:
+    # stores made before flat became the default have HNSW indexes: opening
+    # one without naming an algorithm keeps it, and its items
+    async with RedisStore(
+        redis_url, prefix=redis_prefix, index=one_hot_index(algorithm="hnsw")
+    ) as store:
+        await store.aput(("r",), "k", {"text": "apple"})
+    unnamed = {k: v for k, v in one_hot_index().items() if k != "algorithm"}
+    async with RedisStore(redis_url, prefix=redis_prefix, index=unnamed) as store:
+        await store.aput(("r",), "j", {"text": "pear"})
+        found = await store.asearch(("r",), query="apple")
+        assert [r.key for r in found][:1] == ["k"]
+    info = repr(admin().execute_command("FT.INFO", f"{redis_prefix}:idx"))
+    assert "HNSW" in info and "FLAT" not in info
 
 
 @pytest.mark.parametrize(("first", "then", "names"), REOPENED)

@@ -465,7 +465,8 @@ async def test_a_batch_of_twenty_mixed_ops_is_one_round_trip(
 @pytest.mark.parametrize(
     "extra",
     [
-        {"algorithm": "flat"},
+        {},
+        {"algorithm": "hnsw"},
         {"distance_type": "l2"},
         {"distance_type": "ip", "hnsw": {"m": 8, "ef_runtime": 20}},
     ],
@@ -500,7 +501,8 @@ async def test_algorithm_and_metric_are_configurable(
     ]
     info = admin().execute_command("FT.INFO", f"{redis_prefix}:idx")
     flat = repr(info)
-    assert ("FLAT" if extra.get("algorithm") == "flat" else "HNSW") in flat
+    hnsw = extra.get("algorithm") == "hnsw" or "hnsw" in extra
+    assert ("HNSW" if hnsw else "FLAT") in flat
     assert ("L2" if extra.get("distance_type") == "l2" else "IP") in flat
 
 
@@ -524,6 +526,17 @@ async def test_algorithm_and_metric_are_configurable(
         (
             {"index": {"dims": 8, "embed": HashingEmbeddings(8), "hnsw": {"m": 0}}},
             "hnsw",
+        ),
+        (
+            {
+                "index": {
+                    "dims": 8,
+                    "embed": HashingEmbeddings(8),
+                    "algorithm": "flat",
+                    "hnsw": {"m": 8},
+                }
+            },
+            "need algorithm 'hnsw'",
         ),
         ({"filterable": {"kind": "text"}}, "kinds are 'tag' or 'numeric'"),
         ({"filterable": {"a..b": "tag"}}, "field paths"),
