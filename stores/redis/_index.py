@@ -174,20 +174,22 @@ def plan_index(
     Raises:
         InvalidIndexConfigError: the index exists with other settings.
     """
-    create = create_command(name, prefix, settings)
     if isinstance(info, Exception) or not isinstance(info, list):
-        return [create]
-    found, expected = _found(cast("list[Any]", info)), _expected(prefix, settings)
+        return [create_command(name, prefix, settings)]
+    found = _found(cast("list[Any]", info))
     if (
         not settings.chosen
+        and settings.vectors is not None
         and found.vector is not None
-        and expected.vector is not None
         and found.vector.algorithm == "HNSW"
-    ):  # made under the old default: take it as it is
-        vector = msgspec.structs.replace(
-            expected.vector, algorithm="HNSW", hnsw=found.vector.hnsw
+    ):  # made under the old default: take it as it is (and remake it so)
+        settings = msgspec.structs.replace(
+            settings, algorithm="hnsw", hnsw=dict(found.vector.hnsw)
         )
-        expected = msgspec.structs.replace(expected, vector=vector)
+    create, expected = (
+        create_command(name, prefix, settings),
+        _expected(prefix, settings),
+    )
     if found == expected:
         return []
     old = msgspec.structs.replace(

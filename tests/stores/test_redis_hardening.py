@@ -307,6 +307,27 @@ async def test_an_index_made_under_the_old_hnsw_default_opens_as_it_is(
     assert "HNSW" in info and "FLAT" not in info
 
 
+async def test_an_old_layout_hnsw_index_is_remade_as_hnsw(
+    redis_url: str, redis_prefix: str
+) -> None:
+    # the earlier key layout under the earlier default: remade in place, and
+    # a store that names no algorithm keeps it HNSW
+    admin().execute_command(
+        "FT.CREATE", f"{redis_prefix}:idx", "ON", "HASH", "PREFIX", 1, f"{redis_prefix}:d:",
+        "SCHEMA", "p", "TAG", "SEPARATOR", ",", "CASESENSITIVE",
+        "m", "TAG", "SEPARATOR", ",", "CASESENSITIVE", "ua", "NUMERIC", "SORTABLE",
+        "vec", "VECTOR", "HNSW", 10, "TYPE", "FLOAT32", "DIM", 8, "DISTANCE_METRIC", "IP",
+        "M", 16, "EF_CONSTRUCTION", 200,
+    )  # fmt: skip
+    unnamed = {k: v for k, v in one_hot_index().items() if k != "algorithm"}
+    async with RedisStore(redis_url, prefix=redis_prefix, index=unnamed) as store:
+        await store.aput(("r",), "k", {"text": "apple"})
+        assert [r.key for r in await store.asearch(("r",), query="apple")] == ["k"]
+    info = repr(admin().execute_command("FT.INFO", f"{redis_prefix}:idx"))
+    assert f"{redis_prefix}:d:{{" in info
+    assert "HNSW" in info and "FLAT" not in info
+
+
 @pytest.mark.parametrize(("first", "then", "names"), REOPENED)
 async def test_reopening_a_prefix_with_other_settings_is_refused(
     redis_url: str,
